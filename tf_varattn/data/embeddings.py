@@ -1,0 +1,89 @@
+"""Pre-trained word embeddings: word2vec on the task's own sentences (gensim), cached.
+
+The reference trains one 300-d CBOW word2vec (window 5, min_count 1, 50 epochs) on
+the task's sentences of all splits and initialises the (frozen) encoder and decoder
+embeddings from it; words without a vector get U(-0.05, 0.05).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from tf_varattn.data.vocab import Vocabulary
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Word2VecConfig:
+    """gensim ``Word2Vec`` settings of the reference (CBOW)."""
+
+    dim: int = 300
+    window: int = 5
+    min_count: int = 1
+    epochs: int = 50
+    seed: int = 0
+
+
+def train_word2vec(sentences: Sequence[Sequence[str]], config: Word2VecConfig = Word2VecConfig()):
+    """Trains CBOW word2vec; one worker thread, so a fixed seed gives identical vectors."""
+    from gensim.models import Word2Vec
+
+    model = Word2Vec(
+        sentences=[list(s) for s in sentences],
+        vector_size=config.dim,
+        window=config.window,
+        min_count=config.min_count,
+        sg=0,
+        epochs=config.epochs,
+        seed=config.seed,
+        workers=1,
+    )
+    return model.wv
+
+
+def _fingerprint(sentences: Sequence[Sequence[str]], config: Word2VecConfig) -> str:
+    digest = hashlib.sha256(json.dumps(dataclasses.asdict(config), sort_keys=True).encode())
+    for sentence in sentences:
+        digest.update(" ".join(sentence).encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()[:16]
+
+
+def load_or_train_word2vec(
+    sentences: Sequence[Sequence[str]], cache_dir: os.PathLike, config: Word2VecConfig = Word2VecConfig()
+):
+    """Returns cached vectors for exactly these sentences and settings, training them if absent."""
+    from gensim.models import KeyedVectors
+
+    path = Path(cache_dir) / f"word2vec-{_fingerprint(sentences, config)}.kv"
+    if path.is_file():
+        logger.info("Loading cached word2vec from %s", path)
+        return KeyedVectors.load(str(path))
+    logger.info("Training word2vec on %d sentences (%d epochs) -> %s", len(sentences), config.epochs, path)
+    vectors = train_word2vec(sentences, config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    vectors.save(str(temporary))
+    os.replace(temporary, path)
+    return vectors
+
+
+def embedding_matrix(vocab: Vocabulary, vectors=None, dim: int = 300, seed: int = 0) -> np.ndarray:
+    """``[len(vocab), dim]`` float32: word2vec rows where the word has a vector, else U(-0.05, 0.05)."""
+    if vectors is not None and vectors.vector_size != dim:
+        raise ValueError(f"word2vec vectors have {vectors.vector_size} dimensions, expected {dim}.")
+    matrix = np.random.default_rng(seed).uniform(-0.05, 0.05, size=(len(vocab), dim)).astype(np.float32)
+    if vectors is not None:
+        for index, token in enumerate(vocab.id_to_token):
+            if token in vectors.key_to_index:
+                matrix[index] = vectors[token]
+    return matrix

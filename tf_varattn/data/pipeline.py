@@ -1,0 +1,95 @@
+"""Encoded splits and ``tf.data`` pipelines of padded id batches with lengths.
+
+Shuffling is an explicit permutation drawn from ``(seed, epoch)``, so the order of
+every epoch is reproducible and a resumed run sees the same batches as an
+uninterrupted one. ``shuffle=False`` keeps file order, as the reference did.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from tf_varattn.data.corpora import Split
+from tf_varattn.data.vocab import PAD_ID, TaskVocabulary
+
+
+@dataclasses.dataclass
+class EncodedSplit:
+    """Id sequences of one split (sources without EOS; targets with EOS unless truncated)."""
+
+    source_ids: list[list[int]]
+    target_ids: list[list[int]]
+
+    def __len__(self) -> int:
+        return len(self.source_ids)
+
+
+def encode_split(split: Split, vocab: TaskVocabulary) -> EncodedSplit:
+    """Tokenizes and encodes a split with the task vocabulary."""
+    sources = [vocab.encode_source(vocab.tokenize(text)) for text in split.sources]
+    targets = [vocab.encode_target(vocab.tokenize(text)) for text in split.targets]
+    return EncodedSplit(sources, targets)
+
+
+def pad_sequences(sequences: list[list[int]], width: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pads with PAD to ``width`` (default: the longest); returns ``(ids [N, width], lengths [N])``."""
+    lengths = np.array([len(s) for s in sequences], dtype=np.int32)
+    width = int(lengths.max(initial=1)) if width is None else width
+    if lengths.size and lengths.max() > width:
+        raise ValueError(f"A sequence of length {lengths.max()} does not fit width {width}.")
+    ids = np.full((len(sequences), width), PAD_ID, dtype=np.int32)
+    for row, sequence in enumerate(sequences):
+        ids[row, : len(sequence)] = sequence
+    return ids, lengths
+
+
+def epoch_order(num_examples: int, seed: int, epoch: int) -> np.ndarray:
+    """The example order of one epoch: a permutation determined by ``(seed, epoch)``."""
+    return np.random.default_rng([seed, epoch]).permutation(num_examples)
+
+
+def _trim_to_longest(batch: dict) -> dict:
+    """Cuts the padding columns that no sequence of the batch uses."""
+    source_width = tf.reduce_max(batch["source_length"])
+    target_width = tf.reduce_max(batch["target_length"])
+    return {
+        "source_ids": batch["source_ids"][:, :source_width],
+        "source_length": batch["source_length"],
+        "target_ids": batch["target_ids"][:, :target_width],
+        "target_length": batch["target_length"],
+    }
+
+
+def make_dataset(
+    encoded: EncodedSplit,
+    batch_size: int,
+    shuffle: bool = True,
+    seed: int = 0,
+    epoch: int = 0,
+    drop_remainder: bool = False,
+) -> tf.data.Dataset:
+    """Batches of ``source_ids [B, S]``, ``source_length [B]``, ``target_ids [B, T]``, ``target_length [B]``.
+
+    Each batch is padded to its own longest sequence.
+    """
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}.")
+    source_ids, source_length = pad_sequences(encoded.source_ids)
+    target_ids, target_length = pad_sequences(encoded.target_ids)
+    if shuffle:
+        order = epoch_order(len(encoded), seed, epoch)
+        source_ids, source_length = source_ids[order], source_length[order]
+        target_ids, target_length = target_ids[order], target_length[order]
+    dataset = tf.data.Dataset.from_tensor_slices(
+        {
+            "source_ids": source_ids,
+            "source_length": source_length,
+            "target_ids": target_ids,
+            "target_length": target_length,
+        }
+    )
+    return dataset.batch(batch_size, drop_remainder=drop_remainder).map(_trim_to_longest).prefetch(tf.data.AUTOTUNE)

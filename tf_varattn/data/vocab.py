@@ -1,0 +1,167 @@
+"""The reference preprocessing: tokenizer, vocabularies, encoding and decoding.
+
+Reproduces the authors' pipeline (``docs/reference-notes.md``, "Data preprocessing"):
+
+1. NLTK Treebank word tokenization (``word_tokenize``), re-joined with spaces;
+2. a Keras-style tokenizer: lowercase, replace the task's filter characters by
+   spaces, split on spaces;
+3. vocabularies fit on train+val+test, words in frequency order (ties in
+   first-seen order) from id 4 after PAD=0, UNK=1, GO=2, EOS=3, capped at the
+   task's size (40k for qgen, 30k for dialogue) *including* the four specials;
+4. truncation to the task's source length (30 / 20) and to 20 target tokens
+   *before* EOS is appended, so a truncated target has no EOS.
+
+``word_tokenize`` needs NLTK's Punkt model, which is a download; this module uses
+the same Treebank tokenizer (:class:`nltk.tokenize.NLTKWordTokenizer`) after a
+data-free sentence splitter that, like Punkt, ends a sentence after ``.``, ``!``
+or ``?`` followed by white space unless the word is a known abbreviation or a
+single letter. It only matters for the dialogue task (qgen sources carry no
+sentence punctuation).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import re
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+from nltk.tokenize import NLTKWordTokenizer
+
+from tf_varattn.data.corpora import Split, TaskSpec, get_task
+
+PAD_ID, UNK_ID, GO_ID, EOS_ID = 0, 1, 2, 3
+SPECIAL_TOKENS = ("<pad>", "<unk>", "<go>", "<eos>")
+
+# Abbreviations after which a period does not end a sentence (a subset of Punkt's English list).
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st jr sr vs etc e.g i.e u.s u.k a.m p.m no inc ltd co corp gen gov sen rep "
+    "lt col capt sgt mt ft jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
+_WORD_TOKENIZER = NLTKWordTokenizer()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Splits ``text`` after ``.``/``!``/``?`` + white space, keeping abbreviations and initials intact."""
+    sentences, start = [], 0
+    for match in _SENTENCE_BREAK.finditer(text):
+        candidate = text[start:match.start()].rstrip()
+        last_word = candidate.rsplit(None, 1)[-1] if candidate.split() else ""
+        stem = last_word.rstrip(".\"')]").lower()
+        if last_word.endswith(".") and (stem in _ABBREVIATIONS or len(stem) == 1):
+            continue
+        sentences.append(text[start:match.end()].strip())
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+def word_tokenize(text: str) -> list[str]:
+    """Treebank word tokenization of each sentence (NLTK ``word_tokenize`` without Punkt data)."""
+    return [token for sentence in split_sentences(text) for token in _WORD_TOKENIZER.tokenize(sentence)]
+
+
+def tokenize(text: str, filters: str) -> list[str]:
+    """Reference tokenization: Treebank tokens joined by spaces, then lowercase, filter, split."""
+    joined = " ".join(word_tokenize(text)).lower()
+    return joined.translate(str.maketrans({c: " " for c in filters})).split()
+
+
+class Vocabulary:
+    """Word <-> id mapping with PAD=0, UNK=1, GO=2, EOS=3 and words from id 4."""
+
+    def __init__(self, words: Sequence[str]):
+        self.id_to_token = list(SPECIAL_TOKENS) + list(words)
+        self.token_to_id = {token: index for index, token in enumerate(self.id_to_token)}
+        if len(self.token_to_id) != len(self.id_to_token):
+            raise ValueError("Vocabulary words must be unique and must not repeat the special tokens.")
+
+    @classmethod
+    def fit(cls, token_lists: Iterable[Sequence[str]], max_size: int) -> "Vocabulary":
+        """Words by descending frequency, ties in first-seen order, ``max_size`` ids in all."""
+        if max_size <= len(SPECIAL_TOKENS):
+            raise ValueError(f"max_size must exceed the {len(SPECIAL_TOKENS)} special tokens, got {max_size}.")
+        counts = collections.Counter()
+        for tokens in token_lists:
+            counts.update(tokens)
+        # Counter keeps first-insertion order and sorted() is stable: ties stay in first-seen order.
+        words = [w for w, _ in sorted(counts.items(), key=lambda item: -item[1]) if w not in SPECIAL_TOKENS]
+        return cls(words[: max_size - len(SPECIAL_TOKENS)])
+
+    def __len__(self) -> int:
+        return len(self.id_to_token)
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        """Ids of ``tokens``; out-of-vocabulary words become UNK."""
+        return [self.token_to_id.get(token, UNK_ID) for token in tokens]
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Tokens up to the first EOS (or PAD), skipping GO."""
+        tokens = []
+        for index in ids:
+            index = int(index)
+            if index in (EOS_ID, PAD_ID):
+                break
+            if index != GO_ID:
+                tokens.append(self.id_to_token[index])
+        return tokens
+
+
+class TaskVocabulary:
+    """Source and target vocabularies of one task with the reference encode/decode rules."""
+
+    def __init__(self, spec: TaskSpec, source: Vocabulary, target: Vocabulary):
+        self.spec, self.source, self.target = spec, source, target
+
+    @classmethod
+    def fit(cls, task: str, splits: Iterable[Split], vocab_size: Optional[int] = None) -> "TaskVocabulary":
+        """Fits separate encoder and decoder vocabularies on the given splits (train+val+test)."""
+        spec = get_task(task)
+        tokenized = [tokenize_split(split, spec) for split in splits]
+        size = vocab_size or spec.vocab_size
+        source = Vocabulary.fit((tokens for sources, _ in tokenized for tokens in sources), size)
+        target = Vocabulary.fit((tokens for _, targets in tokenized for tokens in targets), size)
+        return cls(spec, source, target)
+
+    def tokenize(self, text: str) -> list[str]:
+        return tokenize(text, self.spec.filters)
+
+    def encode_source(self, tokens: Sequence[str]) -> list[int]:
+        """Source ids, truncated to ``max_source_length``; no EOS."""
+        return self.source.encode(tokens[: self.spec.max_source_length])
+
+    def encode_target(self, tokens: Sequence[str]) -> list[int]:
+        """Target ids truncated to ``max_target_length``; EOS appended only if nothing was cut."""
+        ids = self.target.encode(tokens[: self.spec.max_target_length])
+        return ids + [EOS_ID] if len(tokens) <= self.spec.max_target_length else ids
+
+    def decode_target(self, ids: Iterable[int]) -> list[str]:
+        """Generated target tokens; for qgen the stripped ``?`` is appended back."""
+        tokens = self.target.decode(ids)
+        return tokens + ["?"] if self.spec.append_question_mark else tokens
+
+    def save(self, path: os.PathLike) -> None:
+        payload = {
+            "task": self.spec.name,
+            "source": self.source.id_to_token[len(SPECIAL_TOKENS):],
+            "target": self.target.id_to_token[len(SPECIAL_TOKENS):],
+        }
+        Path(path).write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: os.PathLike) -> "TaskVocabulary":
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(get_task(payload["task"]), Vocabulary(payload["source"]), Vocabulary(payload["target"]))
+
+
+def tokenize_split(split: Split, spec: TaskSpec) -> tuple[list[list[str]], list[list[str]]]:
+    """Tokenized sources and targets of a split."""
+    return (
+        [tokenize(text, spec.filters) for text in split.sources],
+        [tokenize(text, spec.filters) for text in split.targets],
+    )
