@@ -1,0 +1,39 @@
+import numpy as np
+
+from tf_varattn.data.embeddings import Word2VecConfig, embedding_matrix, load_or_train_word2vec, train_word2vec
+from tf_varattn.data.vocab import Vocabulary
+
+SENTENCES = [["the", "cat", "sat"], ["the", "dog", "ran"], ["a", "cat", "ran"]] * 20
+CONFIG = Word2VecConfig(dim=8, epochs=3, seed=7)
+
+
+def test_word2vec_is_deterministic_for_a_seed():
+    first, second = train_word2vec(SENTENCES, CONFIG), train_word2vec(SENTENCES, CONFIG)
+    np.testing.assert_array_equal(first["cat"], second["cat"])
+    other = train_word2vec(SENTENCES, Word2VecConfig(dim=8, epochs=3, seed=8))
+    assert not np.array_equal(first["cat"], other["cat"])
+
+
+def test_embedding_matrix_uses_vectors_and_uniform_fallback():
+    vectors = train_word2vec(SENTENCES, CONFIG)
+    vocab = Vocabulary(["cat", "unseen", "dog"])
+    matrix = embedding_matrix(vocab, vectors, dim=8, seed=0)
+    assert matrix.shape == (len(vocab), 8) and matrix.dtype == np.float32
+    np.testing.assert_array_equal(matrix[vocab.token_to_id["cat"]], vectors["cat"])
+    np.testing.assert_array_equal(matrix[vocab.token_to_id["dog"]], vectors["dog"])
+    fallback = matrix[[0, 1, 2, 3, vocab.token_to_id["unseen"]]]
+    assert np.all(np.abs(fallback) <= 0.05)
+    np.testing.assert_array_equal(embedding_matrix(vocab, None, 8, seed=0)[:4], matrix[:4])
+
+
+def test_cache_is_reused_and_keyed_by_corpus(tmp_path, monkeypatch):
+    first = load_or_train_word2vec(SENTENCES, tmp_path, CONFIG)
+    assert len(list(tmp_path.glob("word2vec-*.kv"))) == 1
+    import tf_varattn.data.embeddings as embeddings
+
+    monkeypatch.setattr(embeddings, "train_word2vec", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+    cached = load_or_train_word2vec(SENTENCES, tmp_path, CONFIG)
+    np.testing.assert_array_equal(first["dog"], cached["dog"])
+    monkeypatch.undo()
+    load_or_train_word2vec(SENTENCES[:-1], tmp_path, CONFIG)
+    assert len(list(tmp_path.glob("word2vec-*.kv"))) == 2

@@ -1,0 +1,83 @@
+import math
+
+import pytest
+
+from tf_varattn.metrics import bleu_scores, distinct_n, diversity, unigram_entropy
+
+
+def test_bleu_perfect_match_is_100():
+    refs = [["a", "b", "c", "d"], ["e", "f", "g", "h", "i"]]
+    assert bleu_scores(refs, refs) == {"bleu1": 100.0, "bleu2": 100.0, "bleu3": 100.0, "bleu4": 100.0}
+
+
+def test_bleu_by_hand():
+    # hyp "the cat sat on mat" vs ref "the cat sat on the mat": no brevity... c=5 < r=6 -> BP = exp(1 - 6/5).
+    # p1 = 5/5, p2 = 3/4 (the cat, cat sat, sat on), p3 = 2/3, p4 = 1/2.
+    refs, hyps = [["the", "cat", "sat", "on", "the", "mat"]], [["the", "cat", "sat", "on", "mat"]]
+    bp = math.exp(1 - 6 / 5)
+    p = [1.0, 3 / 4, 2 / 3, 1 / 2]
+    expected = {
+        "bleu1": bp * p[0],
+        "bleu2": bp * math.exp(0.5 * math.log(p[0]) + 0.5 * math.log(p[1])),
+        "bleu3": bp * math.exp(0.34 * math.log(p[0]) + 0.33 * math.log(p[1]) + 0.33 * math.log(p[2])),
+        "bleu4": bp * math.exp(sum(0.25 * math.log(x) for x in p)),
+    }
+    assert bleu_scores(refs, hyps) == {k: round(v * 100, 2) for k, v in expected.items()}
+
+
+def test_bleu_is_corpus_level_not_sentence_average():
+    # Counts pooled over sentences: p1 = (2 + 0) / (2 + 2) = 1/2; lengths 4 vs 4 -> BP = 1.
+    refs, hyps = [["a", "b"], ["c", "d"]], [["a", "b"], ["x", "y"]]
+    assert bleu_scores(refs, hyps)["bleu1"] == 50.0
+    # p2 = 1/2 too (one of two bigrams matches).
+    assert bleu_scores(refs, hyps)["bleu2"] == 50.0
+
+
+def test_bleu_empty_hypothesis_and_missing_orders_give_zero():
+    assert bleu_scores([["a", "b"]], [[]]) == {"bleu1": 0.0, "bleu2": 0.0, "bleu3": 0.0, "bleu4": 0.0}
+    # One-word hypothesis that matches: BLEU-1 = BP = exp(1 - 3), no bigrams -> BLEU-2 = 0.
+    scores = bleu_scores([["a", "b", "c"]], [["a"]])
+    assert scores["bleu1"] == round(math.exp(1 - 3) * 100, 2)
+    assert scores["bleu2"] == 0.0
+
+
+def test_bleu_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="2 references but 1 hypotheses"):
+        bleu_scores([["a"], ["b"]], [["a"]])
+
+
+def test_unigram_entropy_by_hand():
+    assert unigram_entropy(["a", "a", "a"]) == 0.0
+    assert unigram_entropy(["a", "b"]) == pytest.approx(math.log(2))
+    # p = (1/2, 1/4, 1/4)
+    assert unigram_entropy(["a", "b", "a", "c"]) == pytest.approx(0.5 * math.log(2) + 2 * 0.25 * math.log(4))
+    assert unigram_entropy([]) == 0.0
+
+
+def test_distinct_n_divides_by_token_count():
+    tokens = ["a", "b", "a", "b", "c"]
+    assert distinct_n(tokens, 1) == pytest.approx(3 / 5)
+    assert distinct_n(tokens, 2) == pytest.approx(3 / 5)  # ab, ba, bc
+    assert distinct_n(tokens, 6) == 0.0  # n larger than the stream
+    assert distinct_n([], 1) == 0.0
+    with pytest.raises(ValueError):
+        distinct_n(tokens, 0)
+
+
+def test_diversity_pools_samples_drops_last_token_and_averages_inputs():
+    samples = [
+        [["a", "b", "?"], ["a", "c", "?"]],  # pool a b a c
+        [["x", "x", "?"], ["x", "x", "?"]],  # pool x x x x
+    ]
+    first = {"entropy": 0.5 * math.log(2) + 2 * 0.25 * math.log(4), "dist1": 3 / 4, "dist2": 3 / 4}  # ab ba ac
+    second = {"entropy": 0.0, "dist1": 1 / 4, "dist2": 1 / 4}
+    result = diversity(samples)
+    for key in first:
+        assert result[key] == pytest.approx((first[key] + second[key]) / 2)
+    kept = diversity(samples, drop_last_token=False)
+    # pool a b ? a c ?: 4 distinct of 6 unigrams.
+    assert kept["dist1"] == pytest.approx((4 / 6 + 2 / 6) / 2)
+
+
+def test_diversity_with_empty_outputs_is_zero():
+    assert diversity([[["?"], ["?"]]]) == {"entropy": 0.0, "dist1": 0.0, "dist2": 0.0}
