@@ -1,0 +1,47 @@
+"""Deterministic attention, Eq. (4)-(5): Luong's bilinear ("general") score."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+_NEG_INF = -1e9
+
+
+def masked_mean(memory: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """Mean of ``memory [B, S, D]`` over the positions where ``mask [B, S]`` is true: h̄ of Sec. 3.2."""
+    weights = tf.cast(mask, memory.dtype)[:, :, None]
+    return tf.reduce_sum(memory * weights, axis=1) / tf.maximum(tf.reduce_sum(weights, axis=1), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="tf_varattn")
+class BilinearAttention(keras.layers.Layer):
+    """alpha_ji = softmax_i(h_tar_j^T W h_src_i) over the real source positions (Eq. 4);
+    a_j = sum_i alpha_ji h_src_i (Eq. 5).
+
+    ``W`` maps the ``memory_dim``-d source states to the ``units``-d query space. The
+    projected memory (``keys``) does not depend on the step, so callers compute it
+    once per sequence with :meth:`keys` and pass it to every step.
+    """
+
+    def __init__(self, units: int, memory_dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.memory_dim = units, memory_dim
+        self.memory_kernel = self.add_weight(
+            name="memory_kernel", shape=(memory_dim, units), initializer="glorot_uniform"
+        )
+
+    def keys(self, memory: tf.Tensor) -> tf.Tensor:
+        """``W h_src`` for every source position: ``[B, S, units]``."""
+        return tf.einsum("bsd,du->bsu", memory, self.memory_kernel)
+
+    def call(self, query, memory, memory_mask, keys=None):
+        """``query [B, units]``, ``memory [B, S, memory_dim]``, ``memory_mask [B, S]`` -> ``(context [B, memory_dim], weights [B, S])``."""
+        keys = self.keys(memory) if keys is None else keys
+        scores = tf.einsum("bu,bsu->bs", query, keys)
+        scores = tf.where(memory_mask, scores, tf.cast(_NEG_INF, scores.dtype))
+        weights = tf.nn.softmax(scores, axis=-1)
+        return tf.einsum("bs,bsd->bd", weights, memory), weights
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "memory_dim": self.memory_dim}

@@ -1,0 +1,112 @@
+"""The decoder step: layer-normalised LSTM, attention with input feeding, z at every step."""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import keras
+import tensorflow as tf
+
+from tf_varattn.layers.attention import BilinearAttention
+from tf_varattn.layers.recurrent import LayerNormLSTMCell
+from tf_varattn.layers.variational_attention import VariationalAttention
+
+ATTENTIONS = ("none", "deterministic", "variational")
+
+
+class DecoderState(NamedTuple):
+    h: tf.Tensor
+    c: tf.Tensor
+    attentional: tf.Tensor  # previous step's attentional vector (input feeding); [B, 0] without attention
+
+
+class Memory(NamedTuple):
+    """What every decoding step reads from the encoder."""
+
+    states: tf.Tensor  # [B, S, 2u] source states h_src
+    keys: tf.Tensor  # [B, S, decoder units] W h_src
+    mask: tf.Tensor  # [B, S] real source positions
+    mean: tf.Tensor  # [B, 2u] h̄, the prior mean of "VAttn-h̄"
+
+
+@keras.saving.register_keras_serializable(package="tf_varattn")
+class AttentionDecoderCell(keras.layers.Layer):
+    """One decoding step j (Figure 2b-d; reference-notes "Architecture").
+
+    Input of the LSTM: [y_{j-1} embedding; z; attentional vector of step j-1] (input
+    feeding; the last part only with attention). With attention the step's output is the
+    attentional vector Dense(attentional_dim, no bias)([h_j; a_j]) where a_j is the
+    deterministic context (Eq. 5) or its sample (Sec. 3.3); without attention it is h_j.
+    ``attention_gate`` (0 or 1) switches the context off for 2-stage training.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        input_dim: int,
+        memory_dim: int,
+        attention: str = "deterministic",
+        attention_prior: str = "mean",
+        attentional_dim: int = 100,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if attention not in ATTENTIONS:
+            raise ValueError(f"attention={attention!r} is not valid; choose one of: {', '.join(ATTENTIONS)}.")
+        self.units, self.input_dim, self.memory_dim = units, input_dim, memory_dim
+        self.attention, self.attention_prior = attention, attention_prior
+        self.attentional_dim = attentional_dim
+        self.feed_dim = attentional_dim if attention != "none" else 0
+        self.lstm = LayerNormLSTMCell(units, input_dim + self.feed_dim, name="lstm")
+        self.output_size = attentional_dim if attention != "none" else units
+        if attention != "none":
+            self.bilinear = BilinearAttention(units, memory_dim, name="bilinear")
+            self.attentional_layer = keras.layers.Dense(attentional_dim, use_bias=False, name="attentional")
+            self.attentional_layer.build((None, units + memory_dim))
+        if attention == "variational":
+            self.variational = VariationalAttention(memory_dim, attention_prior, name="variational")
+
+    def initial_state(self, batch_size, h=None, c=None) -> DecoderState:
+        zeros = tf.zeros([batch_size, self.units])
+        return DecoderState(
+            zeros if h is None else h, zeros if c is None else c, tf.zeros([batch_size, self.feed_dim])
+        )
+
+    def keys(self, memory_states):
+        return self.bilinear.keys(memory_states) if self.attention != "none" else memory_states[:, :, :0]
+
+    def call(
+        self,
+        inputs,
+        state: DecoderState,
+        memory: Memory,
+        attention_gate=1.0,
+        attention_temperature=1.0,
+        attention_noise: Optional[tf.Tensor] = None,
+        feed_dropout_mask: Optional[tf.Tensor] = None,
+    ):
+        """``inputs [B, input_dim]`` (dropout is the caller's: ``feed_dropout_mask`` for the fed-back part) -> ``(output, new state, kl_att [B])``."""
+        fed = state.attentional if feed_dropout_mask is None else state.attentional * feed_dropout_mask
+        h, (_, c) = self.lstm(tf.concat([inputs, fed], axis=-1), [state.h, state.c])
+        kl = tf.zeros(tf.shape(h)[:1], h.dtype)
+        if self.attention == "none":
+            return h, DecoderState(h, c, state.attentional), kl
+        context, _ = self.bilinear(h, memory=memory.states, memory_mask=memory.mask, keys=memory.keys)
+        if self.attention == "variational":
+            context, kl, _ = self.variational(
+                context, prior_mean=memory.mean, temperature=attention_temperature, noise=attention_noise
+            )
+        gate = tf.cast(attention_gate, h.dtype)
+        attentional = self.attentional_layer(tf.concat([h, gate * context], axis=-1))
+        return attentional, DecoderState(h, c, attentional), gate * kl
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "input_dim": self.input_dim,
+            "memory_dim": self.memory_dim,
+            "attention": self.attention,
+            "attention_prior": self.attention_prior,
+            "attentional_dim": self.attentional_dim,
+        }

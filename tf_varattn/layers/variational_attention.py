@@ -1,0 +1,48 @@
+"""Variational attention, Sections 3.2-3.3: the attention vector a_j as a Gaussian random variable."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tf_varattn.layers.latent import gaussian_kl, reparameterize
+
+PRIORS = ("zero", "mean")
+
+
+@keras.saving.register_keras_serializable(package="tf_varattn")
+class VariationalAttention(keras.layers.Layer):
+    """q(a_j|x) = N(mu_a, sigma_a) with mu_a = a_det_j (identity, Sec. 3.3) and
+    sigma_a = exp(Linear(tanh(Dense(a_det_j)))).
+
+    Prior ``"zero"``: N(0, I); ``"mean"``: N(h̄, I), h̄ the mean of the real source states
+    (Sec. 3.2). ``call(context, prior_mean, temperature, noise)`` returns
+    ``(a_j sample, kl [B], log_sigma)``; temperature 0 returns the deterministic context.
+    """
+
+    def __init__(self, units: int, prior: str = "mean", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if prior not in PRIORS:
+            raise ValueError(f"prior={prior!r} is not valid; choose one of: {', '.join(PRIORS)}.")
+        self.units, self.prior, self.seed = units, prior, seed
+        self.hidden = keras.layers.Dense(units, activation="tanh", name="sigma_hidden")
+        self.log_sigma_layer = keras.layers.Dense(units, name="log_sigma")
+        self.hidden.build((None, units))
+        self.log_sigma_layer.build((None, units))
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, context, prior_mean=None, temperature=1.0, noise=None):
+        log_sigma = self.log_sigma_layer(self.hidden(context))
+        if noise is None:
+            noise = keras.random.normal(tf.shape(context), seed=self.seed_generator, dtype=context.dtype)
+        sample = reparameterize(context, log_sigma, tf.cast(temperature, context.dtype), noise)
+        if self.prior == "mean":
+            if prior_mean is None:
+                raise ValueError("The 'mean' prior needs prior_mean (h̄, the masked mean of the source states).")
+            kl = gaussian_kl(context, log_sigma, prior_mean)
+        else:
+            kl = gaussian_kl(context, log_sigma)
+        return sample, kl, log_sigma
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "prior": self.prior, "seed": self.seed}

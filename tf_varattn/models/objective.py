@@ -1,0 +1,49 @@
+"""The training objective, Eq. (8): J = J_rec + lambda_KL * (KL_z + gamma_a * KL_att).
+
+Two switches (``docs/reference-notes.md``, "Training"):
+
+* ``attention_kl``: ``"sum"`` sums KL_att over the decoding steps (Eq. 8 as written);
+  ``"last_step"`` keeps only the KL of each sentence's last step, the behaviour of the
+  code that produced the published numbers.
+* ``loss_reduction``: ``"sentence_mean"`` is the reference's per sentence
+  ``mean_j CE_j + lambda * KL_z + gamma_a * lambda * KL_att / |y|``; ``"sum"`` is the
+  plain negative ELBO ``sum_j CE_j + lambda * (KL_z + gamma_a * KL_att)``.
+
+Both sum the per-sentence terms over the batch.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def attention_kl_per_sentence(kl_per_step, target_length, mode: str):
+    """``kl_per_step [B, T]`` -> ``[B]``: the last real step's KL or the sum over real steps."""
+    if mode == "last_step":
+        return tf.gather(kl_per_step, target_length - 1, axis=1, batch_dims=1)
+    if mode == "sum":
+        mask = tf.sequence_mask(target_length, tf.shape(kl_per_step)[1], kl_per_step.dtype)
+        return tf.reduce_sum(kl_per_step * mask, axis=1)
+    raise ValueError(f"attention_kl={mode!r} is not valid; choose one of: last_step, sum.")
+
+
+def sentence_losses(cross_entropy_sum, target_length, kl_z, kl_attention, kl_weight, gamma_a, reduction: str):
+    """Per-sentence objective ``[B]`` and its reconstruction part ``[B]`` (see module docstring)."""
+    length = tf.cast(target_length, cross_entropy_sum.dtype)
+    if reduction == "sentence_mean":
+        reconstruction = cross_entropy_sum / length
+        total = reconstruction + kl_weight * kl_z + gamma_a * kl_weight * kl_attention / length
+    elif reduction == "sum":
+        reconstruction = cross_entropy_sum
+        total = reconstruction + kl_weight * (kl_z + gamma_a * kl_attention)
+    else:
+        raise ValueError(f"loss_reduction={reduction!r} is not valid; choose one of: sentence_mean, sum.")
+    return total, reconstruction
+
+
+def l2_penalty(variables, weight: float):
+    """``weight * sum(w**2) / 2`` over the variables that are not biases (nor layer-norm shifts)."""
+    penalised = [v for v in variables if not any(part in v.path for part in ("bias", "beta"))]
+    if not penalised or weight == 0:
+        return tf.constant(0.0)
+    return weight * tf.add_n([tf.nn.l2_loss(v) for v in penalised])

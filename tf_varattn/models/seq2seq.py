@@ -1,0 +1,203 @@
+"""One Seq2Seq model for all the paper's variants (DED / VED x no / deterministic / variational attention)."""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_varattn.config import Config
+from tf_varattn.data.vocab import GO_ID, PAD_ID
+from tf_varattn.layers import AttentionDecoderCell, BidirectionalEncoder, DecoderState, GaussianLatent, Memory, masked_mean
+from tf_varattn.models import objective
+from tf_varattn.training.schedules import kl_weight as kl_weight_schedule
+
+
+@keras.saving.register_keras_serializable(package="tf_varattn")
+class Seq2Seq(keras.Model):
+    """Encoder (Bi-LSTM) -> optional latent z (Eq. 2-3) -> attention decoder (Eq. 4-5, Sec. 3) -> softmax.
+
+    ``batch`` dicts hold ``source_ids [B, S]``, ``source_length [B]``, ``target_ids [B, T]``
+    (ending in EOS unless truncated) and ``target_length [B]``. The decoder reads
+    ``[GO, y_1, ..., y_{T-1}]`` and predicts ``y_1..y_T``. Training samples z and the
+    attention vectors (temperature 1); :mod:`tf_varattn.decoding` sets temperatures.
+    """
+
+    def __init__(self, config: Union[Config, dict], **kwargs):
+        super().__init__(**kwargs)
+        config = Config.from_dict(config) if isinstance(config, dict) else config
+        self.settings = config
+        seed = config.seed
+        memory_dim = 2 * config.encoder_units
+        uniform = keras.initializers.RandomUniform(-0.05, 0.05, seed=seed)
+        self.source_embedding = keras.layers.Embedding(
+            config.source_vocab_size, config.embedding_dim, embeddings_initializer=uniform,
+            trainable=config.train_embeddings, name="source_embedding",
+        )
+        self.target_embedding = keras.layers.Embedding(
+            config.target_vocab_size, config.embedding_dim, embeddings_initializer=uniform,
+            trainable=config.train_embeddings, name="target_embedding",
+        )
+        self.source_embedding.build((None, None))
+        self.target_embedding.build((None, None))
+        self.encoder = BidirectionalEncoder(config.encoder_units, config.embedding_dim, config.dropout, seed=seed + 1, name="encoder")
+        self.latent = GaussianLatent(config.latent_dim, memory_dim, seed=seed + 2, name="latent") if config.variational else None
+        decoder_input_dim = config.embedding_dim + (config.latent_dim if config.variational else 0)
+        self.decoder_cell = AttentionDecoderCell(
+            config.decoder_units, decoder_input_dim, memory_dim, config.attention, config.attention_prior,
+            config.attentional_dim, name="decoder_cell",
+        )
+        self.decoder_dropout = keras.layers.Dropout(config.dropout, seed=seed + 3)
+        self.output_projection = keras.layers.Dense(config.target_vocab_size, name="output_projection")
+        self.output_projection.build((None, self.decoder_cell.output_size))
+        self.attention_gate = self.add_weight(
+            name="attention_gate", shape=(), trainable=False,
+            initializer=keras.initializers.Constant(1.0 if config.attention_start_epoch == 0 else 0.0),
+        )
+        self.noise = keras.random.SeedGenerator(seed + 4)
+        self.built = True
+
+    # -- configuration -------------------------------------------------------------------------
+    def get_config(self):
+        return {"config": self.settings.to_dict(), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(Config.from_dict(config["config"]), name=config.get("name"))
+
+    def set_embeddings(self, source_matrix: np.ndarray, target_matrix: np.ndarray) -> None:
+        """Loads pre-trained (word2vec) embedding matrices into the encoder and decoder embeddings."""
+        self.source_embedding.embeddings.assign(source_matrix)
+        self.target_embedding.embeddings.assign(target_matrix)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Epoch-dependent state: attention on from ``attention_start_epoch`` (2-stage training)."""
+        self.attention_gate.assign(1.0 if epoch >= self.settings.attention_start_epoch else 0.0)
+
+    # -- encoder and latent --------------------------------------------------------------------
+    def encode(self, source_ids, source_length, training=False):
+        """Returns the decoder's :class:`Memory` and the encoder's final ``(h_N, c_N)``."""
+        mask = tf.sequence_mask(source_length, tf.shape(source_ids)[1])
+        states, final_h, final_c = self.encoder(self.source_embedding(source_ids), source_mask=mask, training=training)
+        memory = Memory(states, self.decoder_cell.keys(states), mask, masked_mean(states, mask))
+        return memory, final_h, final_c
+
+    def sample_latent(self, final_h, temperature=1.0):
+        """``(z, mean, log_sigma, kl_z [B])``; DED models have no z (``[B, 0]``) and no KL."""
+        if self.latent is None:
+            empty = final_h[:, :0]
+            return empty, empty, empty, tf.zeros(tf.shape(final_h)[:1])
+        return self.latent(final_h, temperature=temperature)
+
+    def initial_decoder_state(self, final_h, final_c) -> DecoderState:
+        batch = tf.shape(final_h)[0]
+        if self.settings.decoder_init == "encoder":
+            return self.decoder_cell.initial_state(batch, final_h, final_c)
+        return self.decoder_cell.initial_state(batch)
+
+    def step_noise(self, steps, batch, temperature):
+        """Standard normal draws for the attention samples of ``steps`` steps (zeros at temperature 0)."""
+        dim = self.decoder_cell.memory_dim if self.settings.attention == "variational" else 0
+        return keras.random.normal([steps, batch, dim], seed=self.noise)
+
+    # -- teacher-forced decoder ----------------------------------------------------------------
+    def decoder_input_ids(self, target_ids, training=False):
+        """``[GO, y_1 .. y_{T-1}]`` with word dropout (tokens -> PAD) while training."""
+        batch = tf.shape(target_ids)[0]
+        inputs = tf.concat([tf.fill([batch, 1], GO_ID), target_ids[:, :-1]], axis=1)
+        if training and self.settings.word_dropout > 0:
+            keep = keras.random.uniform(tf.shape(inputs), seed=self.noise) >= self.settings.word_dropout
+            keep = tf.logical_or(keep, tf.equal(tf.range(tf.shape(inputs)[1]), 0)[None, :])
+            inputs = tf.where(keep, inputs, tf.cast(PAD_ID, inputs.dtype))
+        return inputs
+
+    def decode_teacher_forced(self, batch, training=False):
+        """Runs the decoder over the target; returns outputs ``[B, T, D]``, KL_att ``[B, T]`` and z's terms."""
+        memory, final_h, final_c = self.encode(batch["source_ids"], batch["source_length"], training)
+        z, z_mean, z_log_sigma, kl_z = self.sample_latent(final_h, 1.0)
+        input_ids = self.decoder_input_ids(batch["target_ids"], training)
+        steps, size = tf.shape(input_ids)[1], tf.shape(input_ids)[0]
+        embedded = self.target_embedding(input_ids)
+        z_steps = tf.tile(z[:, None, :], [1, steps, 1])
+        inputs = self.decoder_dropout(tf.concat([embedded, z_steps], axis=-1), training=training)
+        feed_mask = self.decoder_dropout(tf.ones([steps, size, self.decoder_cell.feed_dim]), training=training)
+        noise = self.step_noise(steps, size, 1.0)
+        state = self.initial_decoder_state(final_h, final_c)
+
+        def step(carry, elements):
+            state, _, _ = carry
+            inputs_t, noise_t, feed_mask_t = elements
+            output, new_state, kl = self.decoder_cell(
+                inputs_t, state=state, memory=memory, attention_gate=self.attention_gate,
+                attention_noise=noise_t, feed_dropout_mask=feed_mask_t,
+            )
+            return new_state, output, kl
+
+        initial = (state, tf.zeros([size, self.decoder_cell.output_size]), tf.zeros([size]))
+        _, outputs, kl_attention = tf.scan(step, (tf.transpose(inputs, [1, 0, 2]), noise, feed_mask), initializer=initial)
+        return {
+            "outputs": tf.transpose(outputs, [1, 0, 2]),
+            "kl_attention": tf.transpose(kl_attention),
+            "kl_z": kl_z,
+            "z_mean": z_mean,
+            "z_log_sigma": z_log_sigma,
+        }
+
+    def call(self, batch, training=False):
+        """Logits ``[B, T, V]`` of the teacher-forced decoder."""
+        return self.output_projection(self.decode_teacher_forced(batch, training)["outputs"])
+
+    # -- objective -----------------------------------------------------------------------------
+    def compute_losses(self, batch, kl_weight, training=False):
+        """Eq. (8) summed over the batch (see :mod:`tf_varattn.models.objective`), plus L2.
+
+        Logits are computed only for real target tokens, so padding costs nothing and
+        changes nothing. Returns the scalar ``loss`` and batch means of its terms.
+        """
+        settings = self.settings
+        decoded = self.decode_teacher_forced(batch, training)
+        target_ids, target_length = batch["target_ids"], batch["target_length"]
+        positions = tf.where(tf.sequence_mask(target_length, tf.shape(target_ids)[1]))
+        logits = self.output_projection(tf.gather_nd(decoded["outputs"], positions))
+        cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.gather_nd(target_ids, positions), logits)
+        cross_entropy_sum = tf.math.unsorted_segment_sum(cross_entropy, positions[:, 0], tf.shape(target_ids)[0])
+        kl_attention = objective.attention_kl_per_sentence(decoded["kl_attention"], target_length, settings.attention_kl)
+        total, reconstruction = objective.sentence_losses(
+            cross_entropy_sum, target_length, decoded["kl_z"], kl_attention, kl_weight, settings.gamma_a,
+            settings.loss_reduction,
+        )
+        l2 = objective.l2_penalty(self.trainable_variables, settings.l2_weight)
+        return {
+            "loss": tf.reduce_sum(total) + l2,
+            "reconstruction": tf.reduce_mean(reconstruction),
+            "kl_z": tf.reduce_mean(decoded["kl_z"]),
+            "kl_attention": tf.reduce_mean(kl_attention),
+            "l2": l2,
+            "z_mean": decoded["z_mean"],
+            "z_log_sigma": decoded["z_log_sigma"],
+        }
+
+    def train_step(self, batch):
+        """One optimiser step; lambda_KL follows the schedule of the steps already taken."""
+        kl_weight = kl_weight_schedule(self.settings, self.optimizer.iterations)
+        with tf.GradientTape() as tape:
+            losses = self.compute_losses(batch, kl_weight, training=True)
+        gradients = tape.gradient(losses["loss"], self.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        return {**losses, "kl_weight": kl_weight, "learning_rate": tf.convert_to_tensor(self.optimizer.learning_rate)}
+
+
+def make_optimizer(config: Config) -> keras.optimizers.Optimizer:
+    """Adam with the config's rate and element-wise gradient clipping (reference: [-5, 5])."""
+    return keras.optimizers.Adam(learning_rate=config.learning_rate, clipvalue=config.clip_value)
+
+
+def build_model(config: Config, embeddings: Optional[tuple[np.ndarray, np.ndarray]] = None) -> Seq2Seq:
+    """A compiled :class:`Seq2Seq` (optimizer attached), optionally with pre-trained embeddings."""
+    model = Seq2Seq(config)
+    if embeddings is not None:
+        model.set_embeddings(*embeddings)
+    model.compile(optimizer=make_optimizer(config))
+    return model
