@@ -97,8 +97,8 @@ class Seq2Seq(keras.Model):
             return self.decoder_cell.initial_state(batch, final_h, final_c)
         return self.decoder_cell.initial_state(batch)
 
-    def step_noise(self, steps, batch, temperature):
-        """Standard normal draws for the attention samples of ``steps`` steps (zeros at temperature 0)."""
+    def step_noise(self, steps, batch):
+        """Standard normal draws ``[steps, batch, D]`` for the attention samples (``D`` = 0 without them)."""
         dim = self.decoder_cell.memory_dim if self.settings.attention == "variational" else 0
         return keras.random.normal([steps, batch, dim], seed=self.noise)
 
@@ -123,7 +123,7 @@ class Seq2Seq(keras.Model):
         z_steps = tf.tile(z[:, None, :], [1, steps, 1])
         inputs = self.decoder_dropout(tf.concat([embedded, z_steps], axis=-1), training=training)
         feed_mask = self.decoder_dropout(tf.ones([steps, size, self.decoder_cell.feed_dim]), training=training)
-        noise = self.step_noise(steps, size, 1.0)
+        noise = self.step_noise(steps, size)
         state = self.initial_decoder_state(final_h, final_c)
 
         def step(carry, elements):

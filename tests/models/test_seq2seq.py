@@ -1,0 +1,145 @@
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_varattn.config import PRESETS, get_config
+from tf_varattn.decoding import GreedyDecoder
+from tf_varattn.models import Seq2Seq, build_model
+
+VOCAB = 40
+SMALL = dict(source_vocab_size=VOCAB, target_vocab_size=VOCAB, embedding_dim=16, encoder_units=8,
+             decoder_units=16, latent_dim=4, attentional_dim=8, max_decode_length=8)
+
+
+def small_model(preset, **overrides):
+    keras.utils.set_random_seed(0)
+    return build_model(get_config(preset, **{**SMALL, **overrides}))
+
+
+def random_batch(seed=0, batch=6, source=7, target=6):
+    rng = np.random.default_rng(seed)
+    return {
+        "source_ids": tf.constant(rng.integers(4, VOCAB, (batch, source)), tf.int32),
+        "source_length": tf.constant(rng.integers(2, source + 1, batch), tf.int32),
+        "target_ids": tf.constant(rng.integers(4, VOCAB, (batch, target)), tf.int32),
+        "target_length": tf.constant(rng.integers(2, target + 1, batch), tf.int32),
+    }
+
+
+def with_changed_padding(batch):
+    changed = dict(batch)
+    for key in ("source", "target"):
+        ids, length = batch[f"{key}_ids"].numpy().copy(), batch[f"{key}_length"].numpy()
+        for row, n in enumerate(length):
+            ids[row, n:] = (ids[row, n:] + 7) % VOCAB
+        changed[f"{key}_ids"] = tf.constant(ids)
+    return changed
+
+
+@pytest.mark.parametrize("preset", ["ded_dattn", "ved_vattn_mean"])
+def test_padding_is_inert_for_loss_and_outputs(preset):
+    model = small_model(preset)
+    batch = random_batch()
+    snapshot = [v.numpy() for v in model.variables]  # includes the random generators' states
+    first = model.compute_losses(batch, 0.5, training=True)
+    for variable, value in zip(model.variables, snapshot):
+        variable.assign(value)
+    second = model.compute_losses(with_changed_padding(batch), 0.5, training=True)
+    assert float(first["loss"]) == pytest.approx(float(second["loss"]), rel=1e-6)
+    assert float(first["kl_attention"]) == pytest.approx(float(second["kl_attention"]), rel=1e-6)
+    decoder = GreedyDecoder(model)
+    sources = [list(ids[:n]) for ids, n in zip(batch["source_ids"].numpy(), batch["source_length"].numpy())]
+    padded = decoder.decode_batch(batch["source_ids"], batch["source_length"])
+    changed = decoder.decode_batch(with_changed_padding(batch)["source_ids"], batch["source_length"])
+    np.testing.assert_array_equal(padded, changed)
+    np.testing.assert_array_equal(padded, decoder.decode(sources))
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_trains_and_its_loss_falls(preset):
+    model = small_model(preset, kl_schedule="constant", kl_constant=0.1, attention_start_epoch=0)
+    batch = toy_batch(*toy_pairs())
+    step = tf.function(model.train_step)
+    losses = [float(step(batch)["loss"]) for _ in range(40)]
+    assert np.isfinite(losses).all()
+    assert np.mean(losses[-5:]) < 0.9 * np.mean(losses[:5])
+
+
+def test_train_step_logs_terms_and_follows_schedules():
+    model = small_model("ved_vattn_mean")
+    step = tf.function(model.train_step)
+    logs = [step(random_batch()) for _ in range(3)]
+    expected = [0.0] + [round((math.tanh((i - 4500) / 1000) + 1) / 2, 6) for i in (1, 2)]
+    assert [float(l["kl_weight"]) for l in logs] == pytest.approx(expected, abs=1e-7)
+    assert float(logs[0]["learning_rate"]) == pytest.approx(0.005)
+    assert all(float(logs[-1][key]) > 0 for key in ("reconstruction", "kl_z", "kl_attention", "l2"))
+
+
+def test_attention_kl_switch_changes_the_objective():
+    batch, losses = random_batch(), {}
+    for mode in ("last_step", "sum"):
+        model = small_model("ved_vattn_zero", attention_kl=mode)
+        losses[mode] = model.compute_losses(batch, 1.0, training=False)
+    # Same weights and temperature-1 noise: the sum over several steps exceeds the last step alone.
+    assert float(losses["sum"]["kl_attention"]) > float(losses["last_step"]["kl_attention"])
+    assert float(losses["sum"]["reconstruction"]) == pytest.approx(float(losses["last_step"]["reconstruction"]))
+
+
+def test_map_decoding_is_deterministic_and_sampling_varies():
+    model = small_model("ved_vattn_mean")
+    decoder = GreedyDecoder(model)
+    sources = [[5, 6, 7], [8, 9], [10, 11, 12, 13]]
+    first, second = decoder.decode(sources, "map"), decoder.decode(sources, "map")
+    np.testing.assert_array_equal(first, second)
+    samples = decoder.decode(sources, "sample", num_samples=6)
+    assert samples.shape == (3, 6, 8)
+    assert any(len({tuple(s) for s in samples[i]}) > 1 for i in range(3))
+
+
+def toy_pairs(n=20, seed=0):
+    rng = np.random.default_rng(seed)
+    sources = [list(rng.integers(4, VOCAB, rng.integers(3, 7))) for _ in range(n)]
+    targets = [list(reversed(s))[:5] + [3] for s in sources]  # reversed prefix, then EOS
+    return sources, targets
+
+
+def toy_batch(sources, targets):
+    from tf_varattn.data.pipeline import pad_sequences
+
+    source_ids, source_length = pad_sequences(sources)
+    target_ids, target_length = pad_sequences(targets)
+    return {"source_ids": tf.constant(source_ids), "source_length": tf.constant(source_length),
+            "target_ids": tf.constant(target_ids), "target_length": tf.constant(target_length)}
+
+
+def test_small_model_overfits_toy_set_and_reloads_with_identical_outputs(tmp_path):
+    sources, targets = toy_pairs()
+    model = small_model("ved_vattn_mean", dropout=0.0, word_dropout=0.0, l2_weight=0.0, learning_rate=0.01)
+    step = tf.function(model.train_step)
+    batch = toy_batch(sources, targets)
+    decoder = GreedyDecoder(model)
+    for _ in range(40):
+        for _ in range(10):
+            step(batch)
+        decoded = decoder.decode(sources)
+        matches = sum(list(row[0][: len(t)]) == t for row, t in zip(decoded, targets))
+        if matches == len(targets):
+            break
+    assert matches == len(targets)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    restored = keras.models.load_model(path)
+    assert isinstance(restored, Seq2Seq) and restored.settings == model.settings
+    np.testing.assert_array_equal(GreedyDecoder(restored).decode(sources), decoded)
+
+
+def test_two_stage_gate_follows_epoch():
+    model = small_model("ved_dattn_2stage")
+    assert float(model.attention_gate) == 0.0
+    model.set_epoch(5)
+    assert float(model.attention_gate) == 0.0
+    model.set_epoch(6)
+    assert float(model.attention_gate) == 1.0

@@ -1,0 +1,32 @@
+import pytest
+
+from tf_varattn.config import PRESETS, Config, get_config
+
+
+def test_presets_set_the_paper_switches():
+    assert get_config("ded").variational is False and get_config("ded").attention == "none"
+    assert get_config("ded").decoder_init == "encoder" and get_config("ded").word_dropout == 0.0
+    assert get_config("ved_dattn").word_dropout == 0.25 and get_config("ved_dattn").decoder_init == "zero"
+    assert get_config("ved_dattn_2stage").attention_start_epoch == 6
+    assert get_config("ved_vattn_zero").attention_prior == "zero"
+    assert get_config("ved_vattn_mean").attention_prior == "mean"
+    assert get_config("vae").autoencoder and get_config("vae_init").decoder_init == "encoder"
+    assert get_config("ded", "dialogue").batch_size == 128 and get_config("ded").batch_size == 100
+    assert set(PRESETS) == {"ded", "ded_dattn", "ved_dattn", "ved_dattn_2stage", "ved_vattn_zero", "ved_vattn_mean", "vae", "vae_init"}
+
+
+def test_overrides_and_errors_name_valid_values():
+    assert get_config("ved_vattn_mean", gamma_a=0.5).gamma_a == 0.5
+    with pytest.raises(ValueError, match="valid presets: ded, ded_dattn"):
+        get_config("transformer")
+    with pytest.raises(ValueError, match="attention_kl='all' is not valid; choose one of: last_step, sum"):
+        get_config("ved_vattn_mean", attention_kl="all")
+    with pytest.raises(ValueError, match="Unknown config field"):
+        get_config("ded", lr=1.0)
+    with pytest.raises(ValueError, match="needs variational=True"):
+        get_config("ded", attention="variational")
+
+
+def test_dict_roundtrip():
+    config = get_config("ved_dattn_2stage", "dialogue", epochs=3)
+    assert Config.from_dict(config.to_dict()) == config
