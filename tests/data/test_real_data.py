@@ -2,8 +2,8 @@
 
 import pytest
 
-from tf_varattn.data.corpora import load_splits
-from tf_varattn.data.vocab import TaskVocabulary
+from tf_varattn.data.corpora import TASKS, load_splits
+from tf_varattn.data.vocab import TaskVocabulary, tokenize_split
 
 # Rows from the data README; vocabulary sizes measured with this preprocessing (fit on train+val+test).
 EXPECTED = {
@@ -16,5 +16,5 @@ EXPECTED = {
 def test_every_split_loads_with_expected_rows_and_vocabulary(task, data_dir):
     splits = load_splits(data_dir, task)
     assert {name: len(split) for name, split in splits.items()} == EXPECTED[task]["rows"]
-    vocab = TaskVocabulary.fit(task, splits.values())
+    vocab = TaskVocabulary.fit(task, [tokenize_split(split, TASKS[task]) for split in splits.values()])
     assert (len(vocab.source), len(vocab.target)) == (EXPECTED[task]["source"], EXPECTED[task]["target"])

@@ -9,6 +9,7 @@ from tf_varattn.data.vocab import (
     TaskVocabulary,
     Vocabulary,
     split_sentences,
+    tokenize_split,
     tokenize,
     word_tokenize,
 )
@@ -56,7 +57,7 @@ def test_decode_stops_at_eos_or_pad_and_skips_go():
 
 def make_vocab(task):
     split = Split(task, "train", ["w1 w2 w3 w4"], ["q1 q2"])
-    return TaskVocabulary.fit(task, [split])
+    return TaskVocabulary.fit(task, [tokenize_split(split, TASKS[task])])
 
 
 def test_source_truncation_has_no_eos():

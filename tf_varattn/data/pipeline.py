@@ -13,8 +13,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from tf_varattn.data.corpora import Split
-from tf_varattn.data.vocab import PAD_ID, TaskVocabulary
+from tf_varattn.data.vocab import PAD_ID, TaskVocabulary, TokenizedSplit
 
 
 @dataclasses.dataclass
@@ -28,11 +27,10 @@ class EncodedSplit:
         return len(self.source_ids)
 
 
-def encode_split(split: Split, vocab: TaskVocabulary) -> EncodedSplit:
-    """Tokenizes and encodes a split with the task vocabulary."""
-    sources = [vocab.encode_source(vocab.tokenize(text)) for text in split.sources]
-    targets = [vocab.encode_target(vocab.tokenize(text)) for text in split.targets]
-    return EncodedSplit(sources, targets)
+def encode_split(tokenized: TokenizedSplit, vocab: TaskVocabulary) -> EncodedSplit:
+    """Encodes a tokenized split (:func:`~tf_varattn.data.vocab.tokenize_split`) with the task vocabulary."""
+    sources, targets = tokenized
+    return EncodedSplit([vocab.encode_source(t) for t in sources], [vocab.encode_target(t) for t in targets])
 
 
 def pad_sequences(sequences: list[list[int]], width: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:

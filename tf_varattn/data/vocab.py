@@ -42,6 +42,8 @@ _ABBREVIATIONS = frozenset(
 )
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
 _WORD_TOKENIZER = NLTKWordTokenizer()
+# (source token lists, target token lists) of one split.
+TokenizedSplit = tuple[list[list[str]], list[list[str]]]
 
 
 def split_sentences(text: str) -> list[str]:
@@ -119,10 +121,10 @@ class TaskVocabulary:
         self.spec, self.source, self.target = spec, source, target
 
     @classmethod
-    def fit(cls, task: str, splits: Iterable[Split], vocab_size: Optional[int] = None) -> "TaskVocabulary":
-        """Fits separate encoder and decoder vocabularies on the given splits (train+val+test)."""
+    def fit(cls, task: str, tokenized_splits: Iterable[TokenizedSplit], vocab_size: Optional[int] = None) -> "TaskVocabulary":
+        """Fits separate encoder and decoder vocabularies on tokenized splits (train+val+test)."""
         spec = get_task(task)
-        tokenized = [tokenize_split(split, spec) for split in splits]
+        tokenized = list(tokenized_splits)
         size = vocab_size or spec.vocab_size
         source = Vocabulary.fit((tokens for sources, _ in tokenized for tokens in sources), size)
         target = Vocabulary.fit((tokens for _, targets in tokenized for tokens in targets), size)
@@ -159,7 +161,7 @@ class TaskVocabulary:
         return cls(get_task(payload["task"]), Vocabulary(payload["source"]), Vocabulary(payload["target"]))
 
 
-def tokenize_split(split: Split, spec: TaskSpec) -> tuple[list[list[str]], list[list[str]]]:
+def tokenize_split(split: Split, spec: TaskSpec) -> TokenizedSplit:
     """Tokenized sources and targets of a split."""
     return (
         [tokenize(text, spec.filters) for text in split.sources],

@@ -1,0 +1,55 @@
+"""Train one paper model; rerunning the same command resumes after the last finished epoch.
+
+    python experiments/train.py --task qgen --model ved_vattn_mean --output_dir runs/qgen/ved_vattn_mean
+    python experiments/train.py --flagfile my.flags      # any config field as --<field>=value
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+from tf_varattn.config import PRESETS, TASK_DEFAULTS, get_config  # noqa: E402
+from tf_varattn.config_flags import config_overrides, define_config_flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("task", "qgen", list(TASK_DEFAULTS), "Paper task: question generation (Table 2) or dialogue (Table 4).")
+flags.DEFINE_enum("model", "ved_vattn_mean", list(PRESETS), "Paper model (config preset).")
+flags.DEFINE_string("output_dir", None, "Run directory (checkpoints, history.json, TensorBoard logs).", required=True)
+flags.DEFINE_string("data_dir", None, "Data directory (default: $VARATTN_DATA_DIR, ./data, ../shared/data).")
+flags.DEFINE_string("embedding_cache_dir", None, "Where word2vec vectors are cached (default: <output_dir>/../word2vec).")
+flags.DEFINE_integer("keep_checkpoints", 2, "Newest checkpoints kept (the eval_epoch and last ones always are).")
+flags.DEFINE_integer("stop_after_epoch", None, "Stop after this epoch (the run can be resumed later).")
+define_config_flags()
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments {argv[1:]}; every setting is a --flag.")
+    from tf_varattn.data.corpora import DataError
+    from tf_varattn.data.prepare import prepare_task_data
+    from tf_varattn.training.loop import Trainer, TrainingError
+
+    try:
+        config = get_config(FLAGS.model, FLAGS.task, **config_overrides())
+    except ValueError as error:
+        raise app.UsageError(str(error))
+    run_dir = Path(FLAGS.output_dir)
+    cache_dir = Path(FLAGS.embedding_cache_dir) if FLAGS.embedding_cache_dir else run_dir.resolve().parent / "word2vec"
+    try:
+        data = prepare_task_data(config, run_dir, FLAGS.data_dir, cache_dir)
+        history = Trainer(config, run_dir, data, keep_checkpoints=FLAGS.keep_checkpoints).fit(FLAGS.stop_after_epoch)
+    except (DataError, TrainingError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"Trained {run_dir}: {len(history)} epoch(s) finished.")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,57 @@
+"""absl flags for every :class:`~tf_varattn.config.Config` field, so experiments can override any of them.
+
+Each field gets a flag of the same name whose default (``None``) means "the preset's
+value"; fields with a fixed set of values are enum flags, so a bad value stops with
+the list of valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+from absl import flags
+
+from tf_varattn import config as config_lib
+
+CHOICES = {
+    "attention": config_lib.ATTENTIONS,
+    "attention_prior": config_lib.ATTENTION_PRIORS,
+    "decoder_init": config_lib.DECODER_INITS,
+    "attention_kl": config_lib.ATTENTION_KL_MODES,
+    "loss_reduction": config_lib.LOSS_REDUCTIONS,
+    "kl_schedule": config_lib.KL_SCHEDULES,
+}
+# Fields chosen by dedicated flags of the scripts (--model, --task).
+SPECIAL = ("preset", "task")
+
+
+def define_config_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
+    """Defines ``--<field>`` for every config field except ``preset`` and ``task``."""
+    hints = typing.get_type_hints(config_lib.Config)
+    defaults = config_lib.Config()
+    for field in dataclasses.fields(config_lib.Config):
+        if field.name in SPECIAL:
+            continue
+        kind = hints[field.name]
+        default = getattr(defaults, field.name)
+        help_text = f"Config field {field.name} (default: the preset's value; base default {default!r})."
+        if field.name in CHOICES:
+            flags.DEFINE_enum(field.name, None, list(CHOICES[field.name]), help_text, flag_values=flag_values)
+        elif kind is bool:
+            flags.DEFINE_boolean(field.name, None, help_text, flag_values=flag_values)
+        elif kind in (int, typing.Optional[int]):
+            flags.DEFINE_integer(field.name, None, help_text, flag_values=flag_values)
+        elif kind is float:
+            flags.DEFINE_float(field.name, None, help_text, flag_values=flag_values)
+        else:
+            flags.DEFINE_string(field.name, None, help_text, flag_values=flag_values)
+
+
+def config_overrides(flag_values: flags.FlagValues = flags.FLAGS) -> dict:
+    """The config fields given on the command line (or in a ``--flagfile``)."""
+    return {
+        field.name: flag_values[field.name].value
+        for field in dataclasses.fields(config_lib.Config)
+        if field.name not in SPECIAL and flag_values[field.name].present
+    }

@@ -1,0 +1,77 @@
+"""Everything a run needs from the data, built once per run directory: vocabulary, encoded
+splits, references for the metrics and (optionally) word2vec embedding matrices."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from tf_varattn.config import Config
+from tf_varattn.data.corpora import SPLITS, Split, get_task, load_splits, resolve_data_dir
+from tf_varattn.data.embeddings import Word2VecConfig, embedding_matrix, load_or_train_word2vec
+from tf_varattn.data.pipeline import EncodedSplit, encode_split
+from tf_varattn.data.vocab import TaskVocabulary, TokenizedSplit, tokenize_split
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class TaskData:
+    """Encoded splits plus what evaluation needs (raw sources, tokenized references)."""
+
+    vocab: TaskVocabulary
+    raw: dict[str, Split]
+    tokenized: dict[str, TokenizedSplit]
+    encoded: dict[str, EncodedSplit]
+    embeddings: Optional[tuple[np.ndarray, np.ndarray]]
+
+    def references(self, split: str) -> list[list[str]]:
+        """Tokenized references as the metrics compare them (qgen: with the ``?`` put back)."""
+        suffix = ["?"] if self.vocab.spec.append_question_mark else []
+        return [tokens + suffix for tokens in self.tokenized[split][1]]
+
+    def sized(self, config: Config) -> Config:
+        """``config`` with the vocabulary sizes of this data."""
+        return config.replace(source_vocab_size=len(self.vocab.source), target_vocab_size=len(self.vocab.target))
+
+
+def prepare_task_data(
+    config: Config,
+    run_dir: os.PathLike,
+    data_dir: Optional[str] = None,
+    embedding_cache_dir: Optional[os.PathLike] = None,
+) -> TaskData:
+    """Loads the task's splits, fits (or reloads ``run_dir/vocab.json``) the vocabulary and encodes.
+
+    For the VAE pilot (``config.autoencoder``) the target of every pair is its source.
+    Word2vec vectors are cached in ``embedding_cache_dir`` (default ``run_dir``).
+    """
+    run_dir = Path(run_dir)
+    raw = load_splits(resolve_data_dir(data_dir), config.task, SPLITS, config.max_examples)
+    if config.autoencoder:
+        raw = {name: dataclasses.replace(split, targets=list(split.sources)) for name, split in raw.items()}
+    spec = get_task(config.task)
+    tokenized = {name: tokenize_split(split, spec) for name, split in raw.items()}
+    vocab_path = run_dir / "vocab.json"
+    if vocab_path.is_file():
+        vocab = TaskVocabulary.load(vocab_path)
+    else:
+        vocab = TaskVocabulary.fit(config.task, tokenized.values())
+        run_dir.mkdir(parents=True, exist_ok=True)
+        vocab.save(vocab_path)
+    encoded = {name: encode_split(pairs, vocab) for name, pairs in tokenized.items()}
+    embeddings = None
+    if config.pretrained_embeddings:
+        sentences = [tokens for sources, targets in tokenized.values() for tokens in (*sources, *targets)]
+        w2v = Word2VecConfig(dim=config.embedding_dim, epochs=config.word2vec_epochs, seed=config.seed)
+        vectors = load_or_train_word2vec(sentences, embedding_cache_dir or run_dir, w2v)
+        embeddings = (
+            embedding_matrix(vocab.source, vectors, config.embedding_dim, config.seed),
+            embedding_matrix(vocab.target, vectors, config.embedding_dim, config.seed + 1),
+        )
+    return TaskData(vocab, raw, tokenized, encoded, embeddings)

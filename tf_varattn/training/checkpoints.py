@@ -1,0 +1,63 @@
+"""Per-epoch checkpoints of every model and optimizer variable (random-generator states
+included), so a resumed run continues exactly where the uninterrupted one would be."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+
+def _variables(model):
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    return list(model.variables) + list(model.optimizer.variables)
+
+
+def checkpoint_path(run_dir: os.PathLike, epoch: int) -> Path:
+    return Path(run_dir) / "checkpoints" / f"epoch-{epoch:03d}.npz"
+
+
+def save_checkpoint(model, run_dir: os.PathLike, epoch: int) -> Path:
+    """Writes ``checkpoints/epoch-NNN.npz`` atomically and returns its path."""
+    path = checkpoint_path(run_dir, epoch)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    variables = _variables(model)
+    arrays = {f"v{index}": np.asarray(v.numpy()) for index, v in enumerate(variables)}
+    temporary = path.with_suffix(".tmp.npz")
+    np.savez(temporary, paths=np.array(json.dumps([v.path for v in variables])), **arrays)
+    os.replace(temporary, path)
+    return path
+
+
+def restore_checkpoint(model, path: os.PathLike) -> None:
+    """Assigns every variable from ``path``; a different model layout is an error that says so."""
+    variables = _variables(model)
+    with np.load(path) as stored:
+        paths = json.loads(str(stored["paths"]))
+        if paths != [v.path for v in variables]:
+            raise ValueError(f"{path} was written by a model with different variables; it cannot be restored into this config.")
+        for index, variable in enumerate(variables):
+            variable.assign(stored[f"v{index}"])
+
+
+def finished_epochs(run_dir: os.PathLike) -> list[int]:
+    """Epochs with a complete checkpoint, ascending."""
+    folder = Path(run_dir) / "checkpoints"
+    return sorted(int(p.stem.split("-")[1]) for p in folder.glob("epoch-*.npz") if not p.name.endswith(".tmp.npz"))
+
+
+def prune_checkpoints(run_dir: os.PathLike, keep_last: int, keep_epochs: tuple[int, ...] = ()) -> None:
+    """Deletes all but the newest ``keep_last`` checkpoints and those of ``keep_epochs``."""
+    epochs = finished_epochs(run_dir)
+    for epoch in epochs[: max(len(epochs) - keep_last, 0)]:
+        if epoch not in keep_epochs:
+            checkpoint_path(run_dir, epoch).unlink()
+
+
+def latest_checkpoint(run_dir: os.PathLike) -> Optional[tuple[int, Path]]:
+    epochs = finished_epochs(run_dir)
+    return (epochs[-1], checkpoint_path(run_dir, epochs[-1])) if epochs else None

@@ -1,0 +1,164 @@
+"""The training loop: per-epoch checkpoints and exact resume, validation metrics after every
+epoch, TensorBoard logs, and a stop with a clear error on a non-finite loss."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_varattn.config import Config
+from tf_varattn.data.pipeline import make_dataset
+from tf_varattn.data.prepare import TaskData
+from tf_varattn.decoding import GreedyDecoder
+from tf_varattn.evaluation import evaluate_split
+from tf_varattn.models import build_model
+from tf_varattn.training import checkpoints
+from tf_varattn.training.schedules import learning_rate
+
+LOGGED = ("loss", "reconstruction", "kl_z", "kl_attention", "kl_weight", "learning_rate")
+# Fields that may differ when a run directory is resumed (they do not change the training so far).
+RESUMABLE_CHANGES = {"epochs", "eval_subset", "num_samples", "eval_epoch", "z_temperature", "attention_temperature"}
+BATCH_SIGNATURE = {
+    "source_ids": tf.TensorSpec([None, None], tf.int32),
+    "source_length": tf.TensorSpec([None], tf.int32),
+    "target_ids": tf.TensorSpec([None, None], tf.int32),
+    "target_length": tf.TensorSpec([None], tf.int32),
+}
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (a non-finite loss, or a run directory from another config)."""
+
+
+def write_json(path: os.PathLike, payload) -> None:
+    """Writes JSON atomically (a crash never leaves half a file)."""
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def read_history(run_dir: os.PathLike) -> list[dict]:
+    path = Path(run_dir) / "history.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+
+
+def check_config(run_dir: Path, config: Config) -> None:
+    """Writes ``config.json``, or checks that a resumed run directory holds the same config."""
+    path = run_dir / "config.json"
+    if path.is_file():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        current = config.to_dict()
+        changed = sorted(k for k in current if stored.get(k) != current[k] and k not in RESUMABLE_CHANGES)
+        if changed:
+            details = ", ".join(f"{k}: {stored.get(k)!r} -> {current[k]!r}" for k in changed)
+            raise TrainingError(
+                f"{run_dir} holds a run with a different config ({details}). "
+                "Use another --output_dir, or the same flags to resume it."
+            )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(path, config.to_dict())
+
+
+class Trainer:
+    """Trains one config into ``run_dir``; running it again resumes after the last finished epoch."""
+
+    def __init__(self, config: Config, run_dir: os.PathLike, data: TaskData, log: Callable[[str], None] = print,
+                 keep_checkpoints: int = 2, progress: bool = True):
+        self.config, self.run_dir, self.data, self.log = data.sized(config), Path(run_dir), data, log
+        self.keep_checkpoints, self.progress = keep_checkpoints, progress
+        check_config(self.run_dir, self.config)
+        keras.utils.set_random_seed(self.config.seed)
+        self.model = build_model(self.config, data.embeddings)
+        self.decoder = GreedyDecoder(self.model)
+        self.train_step = tf.function(self.model.train_step, input_signature=[BATCH_SIGNATURE])
+        self.writers = {
+            name: tf.summary.create_file_writer(str(self.run_dir / "tensorboard" / name)) for name in ("train", "val")
+        }
+
+    def restore(self) -> int:
+        """Restores the newest checkpoint; returns the number of finished epochs."""
+        latest = checkpoints.latest_checkpoint(self.run_dir)
+        if latest is None:
+            return 0
+        epoch, path = latest
+        checkpoints.restore_checkpoint(self.model, path)
+        self.log(f"Resuming {self.run_dir} after epoch {epoch} ({path.name}).")
+        return epoch
+
+    def fit(self, stop_after_epoch: Optional[int] = None) -> list[dict]:
+        """Trains the remaining epochs (up to ``stop_after_epoch`` if given) and returns the history."""
+        config = self.config
+        done = self.restore()
+        history = [entry for entry in read_history(self.run_dir) if entry["epoch"] <= done]
+        last = config.epochs if stop_after_epoch is None else min(config.epochs, stop_after_epoch)
+        for epoch in range(done + 1, last + 1):
+            entry = self.train_epoch(epoch)
+            entry.update(self.validate(epoch))
+            history.append(entry)
+            write_json(self.run_dir / "history.json", history)
+            checkpoints.save_checkpoint(self.model, self.run_dir, epoch)
+            checkpoints.prune_checkpoints(self.run_dir, self.keep_checkpoints, (config.eval_epoch, config.epochs))
+            self.log(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in entry.items() if isinstance(v, float)))
+        return history
+
+    def train_epoch(self, epoch: int) -> dict:
+        """One pass over the training split (epoch counted from 1)."""
+        config, model = self.config, self.model
+        model.set_epoch(epoch - 1)
+        model.optimizer.learning_rate.assign(learning_rate(config, epoch - 1))
+        train = self.data.encoded["train"]
+        dataset = make_dataset(train, config.batch_size, config.shuffle, config.seed, epoch - 1, config.drop_remainder)
+        steps = len(train) // config.batch_size if config.drop_remainder else math.ceil(len(train) / config.batch_size)
+        bar = keras.utils.Progbar(steps, stateful_metrics=["kl_weight", "learning_rate"]) if self.progress else None
+        totals, start = {name: 0.0 for name in LOGGED}, time.time()
+        for index, batch in enumerate(dataset):
+            logs = self.train_step(batch)
+            step = int(model.optimizer.iterations.numpy())
+            values = {name: float(logs[name]) for name in LOGGED}
+            if not math.isfinite(values["loss"]):
+                last_good = checkpoints.latest_checkpoint(self.run_dir)
+                raise TrainingError(
+                    f"Non-finite loss ({values['loss']}) at step {step} (epoch {epoch}, batch {index + 1}). "
+                    f"Last good checkpoint: {last_good[1] if last_good else 'none (no epoch finished)'}. "
+                    "Lower --learning_rate or check the data; nothing was skipped."
+                )
+            for name, value in values.items():
+                totals[name] += value
+            with self.writers["train"].as_default(step=step):
+                for name, value in values.items():
+                    tf.summary.scalar(name, value)
+                if index == 0 and config.variational:
+                    tf.summary.histogram("z_mean", logs["z_mean"])
+                    tf.summary.histogram("z_log_sigma", logs["z_log_sigma"])
+            if bar is not None:
+                bar.update(index + 1, [(name, values[name]) for name in LOGGED])
+        count = max(index + 1, 1)
+        entry = {"epoch": epoch, "steps": int(model.optimizer.iterations.numpy()), "train_seconds": round(time.time() - start, 1)}
+        entry.update({f"train_{name}": totals[name] / count for name in LOGGED})
+        entry["kl_weight"], entry["learning_rate"] = values["kl_weight"], values["learning_rate"]
+        return entry
+
+    def validate(self, epoch: int) -> dict:
+        """BLEU-1..4 and entropy / Dist-1 / Dist-2 of sampled outputs on the first ``eval_subset`` val inputs."""
+        config, start = self.config, time.time()
+        metrics, _ = evaluate_split(
+            self.decoder, self.data.vocab, self.data.encoded["val"].source_ids, self.data.references("val"),
+            mode="sample", num_samples=config.num_samples, limit=config.eval_subset,
+            z_temperature=config.z_temperature, attention_temperature=config.attention_temperature,
+            batch_size=max(1, 1000 // config.num_samples),
+        )
+        with self.writers["val"].as_default(step=int(self.model.optimizer.iterations.numpy())):
+            for name, value in metrics.items():
+                tf.summary.scalar(name, value)
+        self.writers["val"].flush()
+        self.writers["train"].flush()
+        return {**{f"val_{k}": float(v) for k, v in metrics.items()}, "val_seconds": round(time.time() - start, 1)}
