@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
-# One entry point for tf-varattn. Usage: ./reproduce.sh SUBCOMMAND [extra flags]
-#   setup   create .venv and install the package (editable) into it, if missing
-#   test    run the test suite (the README's test command; what .ci/run runs)
-# Every subcommand runs `setup` first, so a fresh clone needs no other step.
+# One entry point for tf-varattn. Usage: ./reproduce.sh SUBCOMMAND [extra train.py flags]
+#   setup    create .venv and install the package (editable) into it, if missing
+#   test     run the test suite (the README's test command; what .ci/run runs)
+#   smoke    whole chain on 2,000 pairs, 1 epoch, 2 models, into a temporary directory
+#   table2   train + evaluate the six Table 2 models (qgen), render results/table2.md
+#   table4   train + evaluate the three Table 4 models (dialogue), render results/table4.md
+#   figure4  the Table 2 runs' validation curves -> results/figure4.png
+#   figure5  VED+VAttn-h̄ for each gamma_a in $VARATTN_GAMMAS -> results/figure5.png
+#   all      table2, table4, figure4, figure5
+# Environment: VARATTN_RUNS (run root, default runs/), VARATTN_EPOCHS (default: the paper's 10),
+#   VARATTN_FLAGS (extra train.py flags, e.g. "--max_examples=5000"), VARATTN_GAMMAS (default "0.01 0.1 1").
+# Every subcommand runs `setup` first, so a fresh clone needs no other step. Finished runs are skipped.
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
 VENV=${VARATTN_VENV:-$ROOT/.venv}
 PYTHON=${PYTHON:-python3}
+RUNS=${VARATTN_RUNS:-$ROOT/runs}
+RESULTS=${VARATTN_RESULTS:-$ROOT/results}
+GAMMAS=${VARATTN_GAMMAS:-0.01 0.1 1}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+TABLE2_MODELS="ded ded_dattn ved_dattn ved_dattn_2stage ved_vattn_zero ved_vattn_mean"
+TABLE4_MODELS="ded_dattn ved_dattn ved_vattn_mean"
 
 setup() {
   if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import tf_varattn, pytest" 2>/dev/null; then
@@ -23,11 +36,70 @@ usage() {
   awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
 }
 
+py() { "$VENV/bin/python" "$@"; }
+
+# run_model TASK MODEL RUN_DIR [flags...]: train (or resume), evaluate, copy the small results.
+run_model() {
+  local task=$1 model=$2 run=$3
+  shift 3
+  local flags=("$@")
+  [ -n "${VARATTN_EPOCHS:-}" ] && flags+=("--epochs=$VARATTN_EPOCHS")
+  # shellcheck disable=SC2206
+  [ -n "${VARATTN_FLAGS:-}" ] && flags+=($VARATTN_FLAGS)
+  if [ -f "$run/test_metrics.json" ]; then
+    echo "[$task/$model] finished earlier, skipped ($run/test_metrics.json)"
+  else
+    echo "[$task/$model] training into $run"
+    py experiments/train.py --task "$task" --model "$model" --output_dir "$run" "${flags[@]}"
+    echo "[$task/$model] evaluating"
+    py experiments/evaluate.py --run_dir "$run"
+  fi
+  local published="$RESULTS/runs/${run#"$RUNS"/}"
+  mkdir -p "$published"
+  cp "$run"/{config.json,history.json,test_metrics.json,test_samples.txt} "$published"/
+}
+
+table() {
+  local name=$1 task=$2 models=$3
+  for model in $models; do run_model "$task" "$model" "$RUNS/$task/$model" "${@:4}"; done
+  py experiments/make_tables.py --runs_root "$RUNS" --output_dir "$RESULTS" --tables "$name"
+}
+
+figure5() {
+  for gamma in $GAMMAS; do
+    run_model qgen ved_vattn_mean "$RUNS/qgen/gamma_a/$gamma" "--gamma_a=$gamma" "$@"
+  done
+  py experiments/plot_curves.py --runs_root "$RUNS" --output_dir "$RESULTS" --figures figure5
+}
+
+smoke() {
+  local dir
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/varattn-smoke.XXXXXX")
+  echo "[smoke] into $dir"
+  RUNS="$dir/runs" RESULTS="$dir/results" VARATTN_EPOCHS=1 \
+    VARATTN_FLAGS="--max_examples=${SMOKE_EXAMPLES:-2000} --eval_subset=200 --word2vec_epochs=5 ${VARATTN_FLAGS:-}" \
+    smoke_chain
+  echo "[smoke] done: $dir/results"
+  ls "$dir/results"
+}
+
+smoke_chain() {
+  for model in ded_dattn ved_vattn_mean; do run_model qgen "$model" "$RUNS/qgen/$model" "$@"; done
+  py experiments/make_tables.py --runs_root "$RUNS" --output_dir "$RESULTS"
+  py experiments/plot_curves.py --runs_root "$RUNS" --output_dir "$RESULTS"
+}
+
 command=${1:-}
 [ $# -gt 0 ] && shift
 case "$command" in
   setup) setup ;;
   test) setup; exec "$VENV/bin/python" -m pytest "$@" ;;
+  smoke) setup; smoke "$@" ;;
+  table2) setup; table table2 qgen "$TABLE2_MODELS" "$@" ;;
+  table4) setup; table table4 dialogue "$TABLE4_MODELS" "$@" ;;
+  figure4) setup; table table2 qgen "$TABLE2_MODELS" "$@"; py experiments/plot_curves.py --runs_root "$RUNS" --output_dir "$RESULTS" --figures figure4 ;;
+  figure5) setup; figure5 "$@" ;;
+  all) setup; "$0" table2 "$@"; "$0" table4 "$@"; "$0" figure4 "$@"; "$0" figure5 "$@" ;;
   -h|--help|help|"") usage ;;
   *) echo "error: unknown subcommand '$command'." >&2; usage >&2; exit 2 ;;
 esac

@@ -37,6 +37,7 @@ def train_word2vec(sentences: Sequence[Sequence[str]], config: Word2VecConfig = 
     """Trains CBOW word2vec; one worker thread, so a fixed seed gives identical vectors."""
     from gensim.models import Word2Vec
 
+    logging.getLogger("gensim").setLevel(logging.WARNING)  # per-epoch INFO lines drown the progress output
     model = Word2Vec(
         sentences=[list(s) for s in sentences],
         vector_size=config.dim,
@@ -64,6 +65,7 @@ def load_or_train_word2vec(
     """Returns cached vectors for exactly these sentences and settings, training them if absent."""
     from gensim.models import KeyedVectors
 
+    logging.getLogger("gensim").setLevel(logging.WARNING)
     path = Path(cache_dir) / f"word2vec-{_fingerprint(sentences, config)}.kv"
     if path.is_file():
         logger.info("Loading cached word2vec from %s", path)

@@ -1,0 +1,75 @@
+"""Evaluate a run on the test set: MAP and sampling (Tables 2 and 4), plus a sample file (as Table 3).
+
+    python experiments/evaluate.py --run_dir runs/qgen/ved_vattn_mean [--checkpoint 7]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("run_dir", None, "Run directory written by train.py.", required=True)
+flags.DEFINE_integer("checkpoint", None, "Epoch to evaluate (default: the config's eval_epoch, else the last).")
+flags.DEFINE_string("data_dir", None, "Data directory (default: $VARATTN_DATA_DIR, ./data, ../shared/data).")
+flags.DEFINE_enum("split", "test", ["val", "test"], "Split to evaluate.")
+flags.DEFINE_integer("num_samples", 10, "Samples per input for the sampling metrics.")
+flags.DEFINE_integer("max_inputs", None, "Evaluate only the first N inputs (quick checks).")
+flags.DEFINE_integer("batch_size", 100, "Inputs decoded together (times num_samples when sampling).")
+flags.DEFINE_integer("num_examples_in_file", 100, "Inputs written to the sample file.")
+
+
+def main(argv):
+    del argv
+    from tf_varattn.data.corpora import DataError
+    from tf_varattn.data.prepare import prepare_task_data
+    from tf_varattn.decoding import GreedyDecoder
+    from tf_varattn.evaluation import evaluate_split
+    from tf_varattn.training.loop import write_json
+    from tf_varattn.training.runs import RunError, load_run
+
+    run_dir = Path(FLAGS.run_dir)
+    try:
+        config, _, model, epoch = load_run(run_dir, FLAGS.checkpoint)
+        data = prepare_task_data(config.replace(pretrained_embeddings=False), run_dir, FLAGS.data_dir)
+    except (RunError, DataError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    decoder = GreedyDecoder(model)
+    sources, references = data.encoded[FLAGS.split].source_ids, data.references(FLAGS.split)
+    common = dict(limit=FLAGS.max_inputs, progress=True, z_temperature=config.z_temperature,
+                  attention_temperature=config.attention_temperature)
+    print(f"MAP decoding of {FLAGS.split} (epoch {epoch})")
+    map_metrics, map_outputs = evaluate_split(decoder, data.vocab, sources, references, "map", 1,
+                                              batch_size=FLAGS.batch_size, **common)
+    results = {"checkpoint_epoch": epoch, "split": FLAGS.split, "inputs": len(map_outputs), "map": map_metrics}
+    if config.variational:
+        print(f"Sampling decoding ({FLAGS.num_samples} samples per input)")
+        sample_metrics, sample_outputs = evaluate_split(
+            decoder, data.vocab, sources, references, "sample", FLAGS.num_samples,
+            batch_size=max(1, FLAGS.batch_size * 10 // FLAGS.num_samples), **common,
+        )
+        results["sample"] = sample_metrics
+    else:
+        sample_outputs = None
+    write_json(run_dir / f"{FLAGS.split}_metrics.json", results)
+    lines = []
+    raw = data.raw[FLAGS.split]
+    for index in range(min(FLAGS.num_examples_in_file, len(map_outputs))):
+        lines += [f"[{index}] source:    {raw.sources[index]}", f"    reference: {raw.targets[index]}",
+                  f"    MAP:       {' '.join(map_outputs[index][0])}"]
+        for sample in (sample_outputs[index] if sample_outputs else []):
+            lines.append(f"    sample:    {' '.join(sample)}")
+        lines.append("")
+    (run_dir / f"{FLAGS.split}_samples.txt").write_text("\n".join(lines), encoding="utf-8")
+    print(f"Wrote {run_dir / f'{FLAGS.split}_metrics.json'}: {results}")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

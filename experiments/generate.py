@@ -1,0 +1,53 @@
+"""Try a trained model: diverse outputs for your own sentences.
+
+    python experiments/generate.py --run_dir runs/qgen/ved_vattn_mean --num_samples 5 "the war ended in 1783 ."
+    echo "the war ended in 1783 ." | python experiments/generate.py --run_dir runs/qgen/ved_vattn_mean
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("run_dir", None, "Run directory written by train.py.", required=True)
+flags.DEFINE_integer("checkpoint", None, "Epoch to load (default: the config's eval_epoch, else the last).")
+flags.DEFINE_integer("num_samples", 5, "Outputs per input sentence.")
+flags.DEFINE_enum("mode", "sample", ["sample", "map"], "sample: draw z and attention; map: posterior means.")
+flags.DEFINE_float("z_temperature", 1.0, "Scale of z's noise when sampling.")
+flags.DEFINE_float("attention_temperature", 1.0, "Scale of the attention vectors' noise when sampling.")
+
+
+def main(argv):
+    from tf_varattn.decoding import GreedyDecoder
+    from tf_varattn.evaluation import generate
+    from tf_varattn.training.runs import RunError, load_run
+
+    sentences = argv[1:] or [line.strip() for line in sys.stdin if line.strip()]
+    if not sentences:
+        raise app.UsageError("Give sentences as arguments or on standard input.")
+    try:
+        _, vocab, model, _ = load_run(FLAGS.run_dir, FLAGS.checkpoint)
+    except RunError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    sources = [vocab.encode_source(vocab.tokenize(sentence)) for sentence in sentences]
+    empty = [sentence for sentence, ids in zip(sentences, sources) if not ids]
+    if empty:
+        raise app.UsageError(f"No words left after tokenization in {empty!r}; give sentences with words.")
+    num_samples = FLAGS.num_samples if FLAGS.mode == "sample" else 1
+    outputs = generate(GreedyDecoder(model), vocab, sources, FLAGS.mode, num_samples,
+                       FLAGS.z_temperature, FLAGS.attention_temperature)
+    for sentence, per_input in zip(sentences, outputs):
+        print(sentence)
+        for output in per_input:
+            print("  ->", " ".join(output))
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

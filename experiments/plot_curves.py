@@ -1,0 +1,33 @@
+"""Draw results/figure4.png (validation curves per model) and results/figure5.png (against gamma_a).
+
+    python experiments/plot_curves.py --runs_root runs --output_dir results
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from absl import app, flags
+
+from tf_varattn.reporting import plot_figure4, plot_figure5
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("runs_root", "runs", "Root holding <task>/<model>/ and <task>/gamma_a/<value>/ runs.")
+flags.DEFINE_string("output_dir", "results", "Where the PNG figures go.")
+flags.DEFINE_list("figures", ["figure4", "figure5"], "Figures to draw (figure4, figure5).")
+flags.DEFINE_integer("figure5_epoch", None, "Epoch whose validation metrics Figure 5 shows (default: each run's last).")
+
+
+def main(argv):
+    del argv
+    output = Path(FLAGS.output_dir)
+    if "figure4" in FLAGS.figures:
+        drawn = plot_figure4(FLAGS.runs_root, output / "figure4.png")
+        print(f"Wrote {output / 'figure4.png'} ({', '.join(drawn) or 'no runs yet'})")
+    if "figure5" in FLAGS.figures:
+        drawn = plot_figure5(FLAGS.runs_root, output / "figure5.png", epoch=FLAGS.figure5_epoch)
+        print(f"Wrote {output / 'figure5.png'} (gamma_a: {', '.join(map(str, drawn)) or 'no runs yet'})")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,39 @@
+"""Reading a finished (or partly finished) run directory back: config, vocabulary, model."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+from tf_varattn.config import Config
+from tf_varattn.data.vocab import TaskVocabulary
+from tf_varattn.models import build_model
+from tf_varattn.training import checkpoints
+
+
+class RunError(ValueError):
+    """A run directory lacks what is asked of it; the message says what to run first."""
+
+
+def load_run(run_dir: os.PathLike, epoch: Optional[int] = None):
+    """Returns ``(config, vocab, model, epoch)`` with the model restored from ``epoch``
+    (default: the config's ``eval_epoch`` if kept, else the newest checkpoint)."""
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
+        raise RunError(f"{run_dir} is not a run directory (no config.json). Train one with experiments/train.py.")
+    config = Config.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+    available = checkpoints.finished_epochs(run_dir)
+    if not available:
+        raise RunError(f"{run_dir} has no finished epoch yet; train (or resume) it with experiments/train.py.")
+    if epoch is None:
+        epoch = config.eval_epoch if config.eval_epoch in available else available[-1]
+    elif epoch not in available:
+        raise RunError(f"{run_dir} has no checkpoint of epoch {epoch}; available: {available}.")
+    vocab = TaskVocabulary.load(run_dir / "vocab.json")
+    model = build_model(config)
+    checkpoints.restore_checkpoint(model, checkpoints.checkpoint_path(run_dir, epoch))
+    model.set_epoch(epoch - 1)
+    return config, vocab, model, epoch
