@@ -21,3 +21,27 @@ def data_dir() -> Path:
     if not (path / "varattn").is_dir():
         pytest.skip(f"{path} has no varattn/ folder with the paper's CSV splits")
     return path
+
+
+def write_synthetic_qgen(root: Path, sizes=(120, 30, 30), seed: int = 0) -> Path:
+    """A tiny qgen data directory: questions are a learnable function of the sentences."""
+    import csv
+    import random
+
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(40)]
+    folder = root / "varattn"
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, size in zip(("train", "val", "test"), sizes):
+        with open(folder / f"df_qgen_{split}.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["answer", "question"])
+            for _ in range(size):
+                sentence = rng.sample(words, rng.randint(3, 8))
+                writer.writerow([" ".join(sentence) + " .", "what " + " ".join(sentence[:3]) + " ?"])
+    return root
+
+
+@pytest.fixture
+def synthetic_data_dir(tmp_path) -> Path:
+    return write_synthetic_qgen(tmp_path / "data")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -15,6 +16,11 @@ def _variables(model):
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     return list(model.variables) + list(model.optimizer.variables)
+
+
+def _layout(variables) -> list[str]:
+    """Variable names (without Keras's per-process uniquifying suffixes) and shapes."""
+    return [f"{re.sub(r'_[0-9]+(?=/|$)', '', v.path)}:{tuple(v.shape)}" for v in variables]
 
 
 def checkpoint_path(run_dir: os.PathLike, epoch: int) -> Path:
@@ -28,7 +34,7 @@ def save_checkpoint(model, run_dir: os.PathLike, epoch: int) -> Path:
     variables = _variables(model)
     arrays = {f"v{index}": np.asarray(v.numpy()) for index, v in enumerate(variables)}
     temporary = path.with_suffix(".tmp.npz")
-    np.savez(temporary, paths=np.array(json.dumps([v.path for v in variables])), **arrays)
+    np.savez(temporary, layout=np.array(json.dumps(_layout(variables))), **arrays)
     os.replace(temporary, path)
     return path
 
@@ -37,8 +43,7 @@ def restore_checkpoint(model, path: os.PathLike) -> None:
     """Assigns every variable from ``path``; a different model layout is an error that says so."""
     variables = _variables(model)
     with np.load(path) as stored:
-        paths = json.loads(str(stored["paths"]))
-        if paths != [v.path for v in variables]:
+        if json.loads(str(stored["layout"])) != _layout(variables):
             raise ValueError(f"{path} was written by a model with different variables; it cannot be restored into this config.")
         for index, variable in enumerate(variables):
             variable.assign(stored[f"v{index}"])

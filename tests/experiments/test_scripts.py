@@ -1,0 +1,85 @@
+"""The experiment scripts end to end, as a user runs them (subprocesses, tiny synthetic data)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY_FLAGS = ["--embedding_dim=16", "--encoder_units=8", "--decoder_units=16", "--latent_dim=4",
+              "--attentional_dim=8", "--batch_size=16", "--eval_subset=10", "--num_samples=3",
+              "--word2vec_epochs=2", "--max_decode_length=8"]
+
+
+def run(script, *args, env=None, check=True):
+    result = subprocess.run([sys.executable, str(ROOT / "experiments" / script), *args], capture_output=True,
+                            text=True, env=env, cwd=ROOT)
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture
+def env(synthetic_data_dir):
+    return {**os.environ, "VARATTN_DATA_DIR": str(synthetic_data_dir), "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def test_killed_run_resumes_to_the_same_history_and_test_numbers(tmp_path, env):
+    flags = ["--task=qgen", "--model=ved_vattn_mean", "--epochs=3", *TINY_FLAGS]
+    run("train.py", *flags, f"--output_dir={tmp_path / 'full'}", env=env)
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, str(ROOT / "experiments" / "train.py"), *flags, f"--output_dir={killed}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    deadline = time.time() + 120
+    while not (killed / "checkpoints" / "epoch-001.npz").exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed / "checkpoints" / "epoch-003.npz").exists(), "the run finished before it could be killed"
+    run("train.py", *flags, f"--output_dir={killed}", env=env)
+    strip = lambda h: [{k: v for k, v in e.items() if not k.endswith("_seconds")} for e in h]
+    histories = [json.loads((d / "history.json").read_text()) for d in (tmp_path / "full", killed)]
+    assert strip(histories[0]) == strip(histories[1]) and len(histories[0]) == 3
+    for directory in (tmp_path / "full", killed):
+        run("evaluate.py", f"--run_dir={directory}", "--num_samples=3", env=env)
+    metrics = [json.loads((d / "test_metrics.json").read_text()) for d in (tmp_path / "full", killed)]
+    assert metrics[0] == metrics[1] and metrics[0]["checkpoint_epoch"] == 3 and "entropy" in metrics[0]["sample"]
+    samples = (killed / "test_samples.txt").read_text()
+    assert "reference:" in samples and "sample:" in samples
+    # A user trying the model.
+    result = run("generate.py", f"--run_dir={killed}", "--num_samples=2", "w1 w2 w3 .", env=env)
+    assert result.stdout.count("  -> ") == 2
+
+
+def test_bad_flags_name_the_valid_values(tmp_path, env):
+    result = run("train.py", "--model=transformer", f"--output_dir={tmp_path}", env=env, check=False)
+    assert result.returncode != 0 and "ded|ded_dattn" in result.stderr
+    result = run("train.py", "--kl_schedule=cosine", f"--output_dir={tmp_path}", env=env, check=False)
+    assert "capped_tanh|logistic|linear|constant" in result.stderr
+    result = run("evaluate.py", f"--run_dir={tmp_path / 'nothing'}", env=env, check=False)
+    assert result.returncode == 1 and "not a run directory" in result.stderr
+
+
+def test_flagfile_sets_config_fields(tmp_path, env):
+    flagfile = tmp_path / "quick.flags"
+    flagfile.write_text("\n".join([*TINY_FLAGS, "--epochs=1", "--gamma_a=0.5", "--nopretrained_embeddings"]) + "\n")
+    run("train.py", f"--flagfile={flagfile}", f"--output_dir={tmp_path / 'run'}", env=env)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (config["gamma_a"], config["epochs"], config["pretrained_embeddings"], config["latent_dim"]) == (0.5, 1, False, 4)
+
+
+def test_smoke_chain_end_to_end(tmp_path, env):
+    """`./reproduce.sh smoke` on tiny data: train, evaluate, tables and figures."""
+    env = {**env, "TMPDIR": str(tmp_path), "SMOKE_EXAMPLES": "60", "VARATTN_FLAGS": " ".join(TINY_FLAGS)}
+    result = subprocess.run(["bash", str(ROOT / "reproduce.sh"), "smoke"], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = next(tmp_path.glob("varattn-smoke.*")) / "results"
+    assert {"table2.md", "table4.md", "figure4.png", "figure5.png"} <= {p.name for p in results.iterdir()}
+    table = (results / "table2.md").read_text()
+    assert "| VED+VAttn-h̄ | Sampling | ours (epoch 1) |" in table and "| DED+DAttn | MAP | ours (epoch 1) |" in table
+    assert (results / "runs" / "qgen" / "ved_vattn_mean" / "test_metrics.json").is_file()
