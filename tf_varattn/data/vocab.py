@@ -162,8 +162,13 @@ class TaskVocabulary:
 
 
 def tokenize_split(split: Split, spec: TaskSpec) -> TokenizedSplit:
-    """Tokenized sources and targets of a split."""
-    return (
-        [tokenize(text, spec.filters) for text in split.sources],
-        [tokenize(text, spec.filters) for text in split.targets],
-    )
+    """Tokenized sources and targets of a split; a sentence that recurs is tokenized once
+    (in the dialogue data most replies are also the next pair's line)."""
+    cache: dict[str, list[str]] = {}
+
+    def cached(text: str) -> list[str]:
+        if text not in cache:
+            cache[text] = tokenize(text, spec.filters)
+        return list(cache[text])
+
+    return [cached(text) for text in split.sources], [cached(text) for text in split.targets]
