@@ -24,6 +24,8 @@ flags.DEFINE_string("output_dir", None, "Run directory (checkpoints, history.jso
 flags.DEFINE_string("data_dir", None, "Data directory (default: $VARATTN_DATA_DIR, ./data, ../shared/data).")
 flags.DEFINE_string("embedding_cache_dir", None, "Where word2vec vectors are cached (default: <output_dir>/../word2vec).")
 flags.DEFINE_integer("keep_checkpoints", 2, "Newest checkpoints kept (the eval_epoch and last ones always are).")
+flags.DEFINE_enum("distribution_strategy", "none", ["none", "mirrored", "multi_worker"],
+                  "tf.distribute strategy: one device, all local devices, or the workers in TF_CONFIG.")
 flags.DEFINE_integer("stop_after_epoch", None, "Stop after this epoch (the run can be resumed later).")
 define_config_flags()
 
@@ -43,7 +45,8 @@ def main(argv):
     cache_dir = Path(FLAGS.embedding_cache_dir) if FLAGS.embedding_cache_dir else run_dir.resolve().parent / "word2vec"
     try:
         data = prepare_task_data(config, run_dir, FLAGS.data_dir, cache_dir)
-        history = Trainer(config, run_dir, data, keep_checkpoints=FLAGS.keep_checkpoints).fit(FLAGS.stop_after_epoch)
+        history = Trainer(config, run_dir, data, keep_checkpoints=FLAGS.keep_checkpoints,
+                          distribution_strategy=FLAGS.distribution_strategy).fit(FLAGS.stop_after_epoch)
     except (DataError, TrainingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -79,6 +79,8 @@ class Config:
     seed: int = 0
     max_examples: Optional[int] = None  # first N pairs of every split, for quick runs
     word2vec_epochs: int = 50
+    mixed_precision: bool = False  # bf16 output projection (the dominant matrix product)
+    xla_projection: bool = True  # output projection + softmax cross-entropy compiled with XLA
     # Inference.
     z_temperature: float = 1.0
     attention_temperature: float = 1.0

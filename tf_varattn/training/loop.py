@@ -21,6 +21,7 @@ from tf_varattn.decoding import GreedyDecoder
 from tf_varattn.evaluation import evaluate_split
 from tf_varattn.models import build_model
 from tf_varattn.training import checkpoints
+from tf_varattn.training.distribute import make_strategy
 from tf_varattn.training.schedules import learning_rate
 
 LOGGED = ("loss", "reconstruction", "kl_z", "kl_attention", "kl_weight", "learning_rate")
@@ -32,6 +33,22 @@ BATCH_SIGNATURE = {
     "target_ids": tf.TensorSpec([None, None], tf.int32),
     "target_length": tf.TensorSpec([None], tf.int32),
 }
+
+
+def make_train_step(model, strategy: tf.distribute.Strategy):
+    """The compiled training step; under a multi-replica strategy it runs on every replica and
+    returns the summed loss and the replica-averaged other terms."""
+    if strategy.num_replicas_in_sync == 1:
+        return tf.function(model.train_step, input_signature=[BATCH_SIGNATURE])
+
+    @tf.function
+    def replicated_step(batch):
+        logs = strategy.run(model.train_step, args=(batch,))
+        reduced = {name: strategy.reduce("mean", logs[name], axis=None) for name in LOGGED if name != "loss"}
+        reduced["loss"] = strategy.reduce("sum", logs["loss"], axis=None)
+        return reduced
+
+    return replicated_step
 
 
 class TrainingError(RuntimeError):
@@ -72,14 +89,16 @@ class Trainer:
     """Trains one config into ``run_dir``; running it again resumes after the last finished epoch."""
 
     def __init__(self, config: Config, run_dir: os.PathLike, data: TaskData, log: Callable[[str], None] = print,
-                 keep_checkpoints: int = 2, progress: bool = True):
+                 keep_checkpoints: int = 2, progress: bool = True, distribution_strategy: str = "none"):
         self.config, self.run_dir, self.data, self.log = data.sized(config), Path(run_dir), data, log
         self.keep_checkpoints, self.progress = keep_checkpoints, progress
         check_config(self.run_dir, self.config)
         keras.utils.set_random_seed(self.config.seed)
-        self.model = build_model(self.config, data.embeddings)
+        self.strategy = make_strategy(distribution_strategy)
+        with self.strategy.scope():
+            self.model = build_model(self.config, data.embeddings)
         self.decoder = GreedyDecoder(self.model)
-        self.train_step = tf.function(self.model.train_step, input_signature=[BATCH_SIGNATURE])
+        self.train_step = make_train_step(self.model, self.strategy)
         self.writers = {
             name: tf.summary.create_file_writer(str(self.run_dir / "tensorboard" / name)) for name in ("train", "val")
         }
@@ -117,6 +136,8 @@ class Trainer:
         model.optimizer.learning_rate.assign(learning_rate(config, epoch - 1))
         train = self.data.encoded["train"]
         dataset = make_dataset(train, config.batch_size, config.shuffle, config.seed, epoch - 1, config.drop_remainder)
+        if self.strategy.num_replicas_in_sync > 1:
+            dataset = self.strategy.experimental_distribute_dataset(dataset)
         steps = len(train) // config.batch_size if config.drop_remainder else math.ceil(len(train) / config.batch_size)
         bar = keras.utils.Progbar(steps, stateful_metrics=["kl_weight", "learning_rate"]) if self.progress else None
         totals, start = {name: 0.0 for name in LOGGED}, time.time()
@@ -136,7 +157,7 @@ class Trainer:
             with self.writers["train"].as_default(step=step):
                 for name, value in values.items():
                     tf.summary.scalar(name, value)
-                if index == 0 and config.variational:
+                if index == 0 and config.variational and "z_mean" in logs:
                     tf.summary.histogram("z_mean", logs["z_mean"])
                     tf.summary.histogram("z_log_sigma", logs["z_log_sigma"])
             if bar is not None:
