@@ -8,6 +8,8 @@
 #   figure4  the Table 2 runs' validation curves -> results/figure4.png
 #   figure5  VED+VAttn-h̄ for each gamma_a in $VARATTN_GAMMAS -> results/figure5.png
 #   all      table2, table4, figure4, figure5
+#   model    TASK PRESET: train + evaluate one model into $VARATTN_RUNS/TASK/PRESET
+#   bench    speed benchmark -> results/benchmarks.md (appends the printed tables)
 # Environment: VARATTN_RUNS (run root, default runs/), VARATTN_EPOCHS (default: the paper's 10),
 #   VARATTN_FLAGS (extra train.py flags, e.g. "--max_examples=5000"), VARATTN_GAMMAS (default "0.01 0.1 1").
 # Every subcommand runs `setup` first, so a fresh clone needs no other step. Finished runs are skipped.
@@ -46,7 +48,7 @@ run_model() {
   [ -n "${VARATTN_EPOCHS:-}" ] && flags+=("--epochs=$VARATTN_EPOCHS")
   # shellcheck disable=SC2206
   [ -n "${VARATTN_FLAGS:-}" ] && flags+=($VARATTN_FLAGS)
-  if [ -f "$run/test_metrics.json" ]; then
+  if finished "$run"; then
     echo "[$task/$model] finished earlier, skipped ($run/test_metrics.json)"
   else
     echo "[$task/$model] training into $run"
@@ -57,6 +59,18 @@ run_model() {
   local published="$RESULTS/runs/${run#"$RUNS"/}"
   mkdir -p "$published"
   cp "$run"/{config.json,history.json,test_metrics.json,test_samples.txt} "$published"/
+}
+
+# finished RUN_DIR: evaluated, and trained for the requested number of epochs.
+finished() {
+  [ -f "$1/test_metrics.json" ] && [ -f "$1/history.json" ] && python3 - "$1" "${VARATTN_EPOCHS:-}" <<'PY'
+import json, sys
+run, wanted = sys.argv[1], sys.argv[2]
+epochs = int(wanted) if wanted else json.load(open(f"{run}/config.json"))["epochs"]
+history = json.load(open(f"{run}/history.json"))
+metrics = json.load(open(f"{run}/test_metrics.json"))
+sys.exit(0 if len(history) >= epochs and metrics["checkpoint_epoch"] <= len(history) else 1)
+PY
 }
 
 table() {
@@ -99,6 +113,9 @@ case "$command" in
   table4) setup; table table4 dialogue "$TABLE4_MODELS" "$@" ;;
   figure4) setup; table table2 qgen "$TABLE2_MODELS" "$@"; py experiments/plot_curves.py --runs_root "$RUNS" --output_dir "$RESULTS" --figures figure4 ;;
   figure5) setup; figure5 "$@" ;;
+  model) setup; [ $# -ge 2 ] || { echo "usage: ./reproduce.sh model TASK PRESET [flags]" >&2; exit 2; }
+    task=$1 model=$2; shift 2; run_model "$task" "$model" "$RUNS/$task/$model" "$@" ;;
+  bench) setup; mkdir -p "$RESULTS"; py benchmarks/bench_speed.py "$@" | tee -a "$RESULTS/benchmarks.md" ;;
   all) setup; "$0" table2 "$@"; "$0" table4 "$@"; "$0" figure4 "$@"; "$0" figure5 "$@" ;;
   -h|--help|help|"") usage ;;
   *) echo "error: unknown subcommand '$command'." >&2; usage >&2; exit 2 ;;

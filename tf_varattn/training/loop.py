@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tf_varattn.config import Config
