@@ -143,3 +143,14 @@ def test_two_stage_gate_follows_epoch():
     assert float(model.attention_gate) == 0.0
     model.set_epoch(6)
     assert float(model.attention_gate) == 1.0
+
+
+def test_word_dropout_replaces_decoder_inputs_by_pad_only_while_training():
+    model = small_model("ved_vattn_mean")
+    targets = tf.constant(np.full((200, 10), 7), tf.int32)
+    dropped = model.decoder_input_ids(targets, training=True).numpy()
+    assert (dropped[:, 0] == 2).all()  # GO is never dropped
+    rate = (dropped[:, 1:] == 0).mean()
+    assert 0.2 < rate < 0.3 and set(np.unique(dropped[:, 1:])) == {0, 7}
+    assert (model.decoder_input_ids(targets, training=False).numpy()[:, 1:] == 7).all()
+    assert (small_model("ded_dattn").decoder_input_ids(targets, training=True).numpy()[:, 1:] == 7).all()
