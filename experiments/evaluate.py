@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -45,16 +46,20 @@ def main(argv):
     common = dict(limit=FLAGS.max_inputs, progress=True, z_temperature=config.z_temperature,
                   attention_temperature=config.attention_temperature)
     print(f"MAP decoding of {FLAGS.split} (epoch {epoch})")
+    start = time.perf_counter()
     map_metrics, map_outputs = evaluate_split(decoder, data.vocab, sources, references, "map", 1,
                                               batch_size=FLAGS.batch_size, **common)
-    results = {"checkpoint_epoch": epoch, "split": FLAGS.split, "inputs": len(map_outputs), "map": map_metrics}
+    results = {"checkpoint_epoch": epoch, "split": FLAGS.split, "inputs": len(map_outputs), "map": map_metrics,
+               "seconds": {"map": round(time.perf_counter() - start, 1)}}
     if config.variational:
         print(f"Sampling decoding ({FLAGS.num_samples} samples per input)")
+        start = time.perf_counter()
         sample_metrics, sample_outputs = evaluate_split(
             decoder, data.vocab, sources, references, "sample", FLAGS.num_samples,
             batch_size=max(1, FLAGS.batch_size * 10 // FLAGS.num_samples), **common,
         )
         results["sample"] = sample_metrics
+        results["seconds"]["sample"] = round(time.perf_counter() - start, 1)
     else:
         sample_outputs = None
     write_json(run_dir / f"{FLAGS.split}_metrics.json", results)
