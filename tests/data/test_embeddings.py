@@ -37,3 +37,13 @@ def test_cache_is_reused_and_keyed_by_corpus(tmp_path, monkeypatch):
     monkeypatch.undo()
     load_or_train_word2vec(SENTENCES[:-1], tmp_path, CONFIG)
     assert len(list(tmp_path.glob("word2vec-*.kv"))) == 2
+
+
+def test_large_vectors_are_cached_in_one_loadable_file(tmp_path):
+    # Above gensim's 10 MB limit arrays would go to side files that an atomic rename would orphan.
+    words = [f"w{i}" for i in range(9000)]
+    sentences = [words[i : i + 10] for i in range(0, len(words), 10)]
+    config = Word2VecConfig(dim=300, epochs=1, seed=0)
+    first = load_or_train_word2vec(sentences, tmp_path, config)
+    assert [p.suffix for p in tmp_path.iterdir()] == [".kv"]
+    np.testing.assert_array_equal(load_or_train_word2vec(sentences, tmp_path, config)["w5"], first["w5"])

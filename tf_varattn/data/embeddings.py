@@ -84,7 +84,7 @@ def load_or_train_word2vec(
     vectors = train_word2vec(sentences, config)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    vectors.save(str(temporary))
+    vectors.save(str(temporary), separately=[])  # one file (no .npy side files), so one atomic rename
     os.replace(temporary, path)
     return vectors
 
