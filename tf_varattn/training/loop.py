@@ -139,7 +139,7 @@ class Trainer:
             dataset = self.strategy.experimental_distribute_dataset(dataset)
         steps = len(train) // config.batch_size if config.drop_remainder else math.ceil(len(train) / config.batch_size)
         bar = keras.utils.Progbar(steps, stateful_metrics=["kl_weight", "learning_rate"]) if self.progress else None
-        totals, start = {name: 0.0 for name in LOGGED}, time.time()
+        totals, start = {name: 0.0 for name in LOGGED}, time.perf_counter()
         for index, batch in enumerate(dataset):
             logs = self.train_step(batch)
             step = int(model.optimizer.iterations.numpy())
@@ -162,14 +162,14 @@ class Trainer:
             if bar is not None:
                 bar.update(index + 1, [(name, values[name]) for name in LOGGED])
         count = max(index + 1, 1)
-        entry = {"epoch": epoch, "steps": int(model.optimizer.iterations.numpy()), "train_seconds": round(time.time() - start, 1)}
+        entry = {"epoch": epoch, "steps": int(model.optimizer.iterations.numpy()), "train_seconds": round(time.perf_counter() - start, 1)}
         entry.update({f"train_{name}": totals[name] / count for name in LOGGED})
         entry["kl_weight"], entry["learning_rate"] = values["kl_weight"], values["learning_rate"]
         return entry
 
     def validate(self, epoch: int) -> dict:
         """BLEU-1..4 and entropy / Dist-1 / Dist-2 of sampled outputs on the first ``eval_subset`` val inputs."""
-        config, start = self.config, time.time()
+        config, start = self.config, time.perf_counter()
         metrics, _ = evaluate_split(
             self.decoder, self.data.vocab, self.data.encoded["val"].source_ids, self.data.references("val"),
             mode="sample", num_samples=config.num_samples, limit=config.eval_subset,
@@ -181,4 +181,4 @@ class Trainer:
                 tf.summary.scalar(name, value)
         self.writers["val"].flush()
         self.writers["train"].flush()
-        return {**{f"val_{k}": float(v) for k, v in metrics.items()}, "val_seconds": round(time.time() - start, 1)}
+        return {**{f"val_{k}": float(v) for k, v in metrics.items()}, "val_seconds": round(time.perf_counter() - start, 1)}
