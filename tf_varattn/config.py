@@ -29,6 +29,16 @@ DECODER_INITS = ("zero", "encoder")
 ATTENTION_KL_MODES = ("last_step", "sum")
 LOSS_REDUCTIONS = ("sentence_mean", "sum")
 KL_SCHEDULES = ("capped_tanh", "logistic", "linear", "constant")
+# Config fields restricted to a fixed set of values (checked by Config.validate, enum flags in config_flags).
+FIELD_CHOICES = {
+    "task": ("qgen", "dialogue"),
+    "attention": ATTENTIONS,
+    "attention_prior": ATTENTION_PRIORS,
+    "decoder_init": DECODER_INITS,
+    "attention_kl": ATTENTION_KL_MODES,
+    "loss_reduction": LOSS_REDUCTIONS,
+    "kl_schedule": KL_SCHEDULES,
+}
 
 
 @dataclasses.dataclass
@@ -93,16 +103,7 @@ class Config:
 
     def validate(self) -> None:
         """Raises ``ValueError`` naming the field and its valid values."""
-        choices = {
-            "attention": ATTENTIONS,
-            "attention_prior": ATTENTION_PRIORS,
-            "decoder_init": DECODER_INITS,
-            "attention_kl": ATTENTION_KL_MODES,
-            "loss_reduction": LOSS_REDUCTIONS,
-            "kl_schedule": KL_SCHEDULES,
-            "task": ("qgen", "dialogue"),
-        }
-        for field, valid in choices.items():
+        for field, valid in FIELD_CHOICES.items():
             if getattr(self, field) not in valid:
                 raise ValueError(f"{field}={getattr(self, field)!r} is not valid; choose one of: {', '.join(valid)}.")
         for field in ("dropout", "word_dropout"):

@@ -14,14 +14,6 @@ from absl import flags
 
 from tf_varattn import config as config_lib
 
-CHOICES = {
-    "attention": config_lib.ATTENTIONS,
-    "attention_prior": config_lib.ATTENTION_PRIORS,
-    "decoder_init": config_lib.DECODER_INITS,
-    "attention_kl": config_lib.ATTENTION_KL_MODES,
-    "loss_reduction": config_lib.LOSS_REDUCTIONS,
-    "kl_schedule": config_lib.KL_SCHEDULES,
-}
 # Fields chosen by dedicated flags of the scripts (--model, --task).
 SPECIAL = ("preset", "task")
 
@@ -36,8 +28,8 @@ def define_config_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
         kind = hints[field.name]
         default = getattr(defaults, field.name)
         help_text = f"Config field {field.name} (default: the preset's value; base default {default!r})."
-        if field.name in CHOICES:
-            flags.DEFINE_enum(field.name, None, list(CHOICES[field.name]), help_text, flag_values=flag_values)
+        if field.name in config_lib.FIELD_CHOICES:
+            flags.DEFINE_enum(field.name, None, list(config_lib.FIELD_CHOICES[field.name]), help_text, flag_values=flag_values)
         elif kind is bool:
             flags.DEFINE_boolean(field.name, None, help_text, flag_values=flag_values)
         elif kind in (int, typing.Optional[int]):

@@ -7,11 +7,11 @@ from typing import NamedTuple, Optional
 import keras
 import tensorflow as tf
 
+from tf_varattn.config import ATTENTIONS
 from tf_varattn.layers.attention import BilinearAttention
 from tf_varattn.layers.recurrent import LayerNormLSTMCell
 from tf_varattn.layers.variational_attention import VariationalAttention
 
-ATTENTIONS = ("none", "deterministic", "variational")
 
 
 class DecoderState(NamedTuple):

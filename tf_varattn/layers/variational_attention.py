@@ -5,9 +5,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tf_varattn.config import ATTENTION_PRIORS
 from tf_varattn.layers.latent import gaussian_kl, reparameterize
 
-PRIORS = ("zero", "mean")
 
 
 @keras.saving.register_keras_serializable(package="tf_varattn")
@@ -22,8 +22,8 @@ class VariationalAttention(keras.layers.Layer):
 
     def __init__(self, units: int, prior: str = "mean", seed=None, **kwargs):
         super().__init__(**kwargs)
-        if prior not in PRIORS:
-            raise ValueError(f"prior={prior!r} is not valid; choose one of: {', '.join(PRIORS)}.")
+        if prior not in ATTENTION_PRIORS:
+            raise ValueError(f"prior={prior!r} is not valid; choose one of: {', '.join(ATTENTION_PRIORS)}.")
         self.units, self.prior, self.seed = units, prior, seed
         self.hidden = keras.layers.Dense(units, activation="tanh", name="sigma_hidden")
         self.log_sigma_layer = keras.layers.Dense(units, name="log_sigma")
