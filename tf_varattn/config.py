@@ -86,11 +86,12 @@ class Config:
     clip_value: float = 5.0  # element-wise gradient clipping
     shuffle: bool = True
     drop_remainder: bool = False
+    bucket_pool: int = 0  # length bucketing: batches per sorting pool (0: off; 50 measured in results/benchmarks.md)
     seed: int = 0
     max_examples: Optional[int] = None  # first N pairs of every split, for quick runs
     word2vec_epochs: int = 50
     mixed_precision: bool = False  # bf16 output projection (the dominant matrix product)
-    xla_projection: bool = True  # output projection + softmax cross-entropy compiled with XLA
+    xla_projection: bool = True  # fused output softmax cross-entropy (XLA passes, hand-written gradient)
     # Inference.
     z_temperature: float = 1.0
     attention_temperature: float = 1.0
@@ -106,6 +107,8 @@ class Config:
         for field, valid in FIELD_CHOICES.items():
             if getattr(self, field) not in valid:
                 raise ValueError(f"{field}={getattr(self, field)!r} is not valid; choose one of: {', '.join(valid)}.")
+        if self.bucket_pool < 0:
+            raise ValueError(f"bucket_pool must be >= 0 (0 turns length bucketing off), got {self.bucket_pool}.")
         for field in ("dropout", "word_dropout"):
             if not 0.0 <= getattr(self, field) < 1.0:
                 raise ValueError(f"{field} must be in [0, 1), got {getattr(self, field)}.")

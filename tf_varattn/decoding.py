@@ -45,8 +45,10 @@ class GreedyDecoder:
                 inputs, state=state, memory=memory, attention_gate=model.attention_gate,
                 attention_temperature=attention_temperature, attention_noise=noise[step],
             )
-            next_tokens = tf.argmax(model.output_projection(output), axis=-1, output_type=tf.int32)
-            next_tokens = tf.where(finished, PAD_ID, next_tokens)
+            # Only the unfinished sequences go through the output projection (its cost dominates).
+            active = tf.where(tf.logical_not(finished))
+            active_tokens = tf.argmax(model.output_projection(tf.gather_nd(output, active)), axis=-1, output_type=tf.int32)
+            next_tokens = tf.tensor_scatter_nd_update(tf.fill(tf.shape(tokens), PAD_ID), active, active_tokens)
             return step + 1, next_tokens, state, finished | tf.equal(next_tokens, EOS_ID), outputs.write(step, next_tokens)
 
         initial = (
@@ -82,11 +84,15 @@ class GreedyDecoder:
         if not len(sources):
             return np.zeros([0, num_samples, self.max_length], np.int32)
         bar = keras.utils.Progbar(len(sources), unit_name="input") if progress else None
+        # Batches of similar source length (less padding); results go back to input order.
+        order = np.argsort([len(s) for s in sources], kind="stable")
         results = []
         for start in range(0, len(sources), batch_size):
-            chunk = sources[start : start + batch_size]
-            ids, lengths = pad_sequences([list(s) for s in chunk])
+            chunk = [list(sources[i]) for i in order[start : start + batch_size]]
+            ids, lengths = pad_sequences(chunk)
             results.append(self.decode_batch(ids, lengths, mode, num_samples, z_temperature, attention_temperature))
             if bar is not None:
                 bar.add(len(chunk))
-        return np.concatenate(results, axis=0)
+        decoded = np.empty_like(np.concatenate(results, axis=0))
+        decoded[order] = np.concatenate(results, axis=0)
+        return decoded

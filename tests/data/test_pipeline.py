@@ -49,3 +49,26 @@ def test_shuffling_is_seeded_per_epoch_and_loses_nothing():
 def test_source_and_target_stay_paired_after_shuffling():
     for batch in batches(make_dataset(encoded(30), 7, seed=3)):
         np.testing.assert_array_equal(batch["source_ids"][:, 0], batch["target_ids"][:, 0])
+
+
+def test_length_bucketing_groups_similar_lengths_and_loses_nothing():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 21, size=403)
+    data = EncodedSplit([[i + 4] * (1 + i % 5) for i in range(403)], [[i + 4] * n + [3] for i, n in enumerate(lengths)])
+
+    def run(bucket_pool, epoch=0):
+        return batches(make_dataset(data, 10, seed=1, epoch=epoch, bucket_pool=bucket_pool))
+
+    def mean_spread(result):  # longest minus shortest target in a batch, averaged over batches
+        return np.mean([b["target_length"].max() - b["target_length"].min() for b in result])
+
+    bucketed, plain = run(8), run(0)
+    ids = np.concatenate([b["source_ids"][:, 0] for b in bucketed])
+    assert sorted(ids.tolist()) == list(range(4, 407))  # every example exactly once
+    assert [len(b["source_ids"]) for b in bucketed] == [10] * 40 + [3]  # the partial batch stays last
+    for batch in bucketed:  # still paired
+        np.testing.assert_array_equal(batch["source_ids"][:, 0], batch["target_ids"][:, 0])
+    assert mean_spread(bucketed) < 0.25 * mean_spread(plain)
+    again = np.concatenate([b["source_ids"][:, 0] for b in run(8)])
+    np.testing.assert_array_equal(ids, again)  # seeded
+    assert not np.array_equal(ids, np.concatenate([b["source_ids"][:, 0] for b in run(8, epoch=1)]))

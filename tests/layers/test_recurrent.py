@@ -46,6 +46,32 @@ def test_encoder_padding_is_inert_and_final_states_match_unpadded_run():
     assert outputs.shape == (1, 5, 8) and h.shape == (1, 8)
 
 
+def test_encoder_equals_the_cells_stepped_over_each_real_sequence():
+    rng = np.random.default_rng(2)
+    encoder = BidirectionalEncoder(units=3, input_dim=2)
+    for cell in (encoder.forward_cell, encoder.backward_cell):
+        cell.gate_gamma.assign(rng.normal(size=(4, 3)))
+        cell.state_beta.assign(rng.normal(size=(3,)))
+    lengths = [4, 2, 1]
+    inputs = rng.normal(size=(3, 4, 2)).astype(np.float32)
+    mask = np.arange(4)[None, :] < np.array(lengths)[:, None]
+    outputs, final_h, final_c = encoder(inputs, source_mask=mask)
+    for row, n in enumerate(lengths):
+        states = {}
+        for name, cell, order in (("forward", encoder.forward_cell, range(n)),
+                                  ("backward", encoder.backward_cell, reversed(range(n)))):
+            h, c = np.zeros((1, 3), np.float32), np.zeros((1, 3), np.float32)
+            for t in order:
+                out, (h, c) = cell(inputs[row:row + 1, t], [h, c])
+                half = slice(0, 3) if name == "forward" else slice(3, 6)
+                np.testing.assert_allclose(outputs[row, t, half], out[0], rtol=1e-5, atol=1e-6)
+            states[name] = (h[0], c[0])
+        np.testing.assert_allclose(final_h[row], np.concatenate([states["forward"][0], states["backward"][0]]),
+                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(final_c[row], np.concatenate([states["forward"][1], states["backward"][1]]),
+                                   rtol=1e-5, atol=1e-6)
+
+
 def test_config_roundtrip():
     clone = BidirectionalEncoder.from_config(BidirectionalEncoder(units=4, input_dim=3, dropout=0.2, seed=1).get_config())
     assert (clone.units, clone.input_dim, clone.dropout, clone.seed) == (4, 3, 0.2, 1)

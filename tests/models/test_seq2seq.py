@@ -58,6 +58,39 @@ def test_padding_is_inert_for_loss_and_outputs(preset):
     np.testing.assert_array_equal(padded, decoder.decode(sources))
 
 
+@pytest.mark.parametrize("preset", ["ded", "ded_dattn", "ved_vattn_mean"])
+def test_teacher_forced_decoder_equals_the_cell_stepped_token_by_token(preset):
+    model = small_model(preset)
+    batch = random_batch(seed=4)
+    steps, size = batch["target_ids"].shape[1], batch["target_ids"].shape[0]
+    memory, final_h, final_c = model.encode(batch["source_ids"], batch["source_length"])
+    latent, noise = model.sample_latent(final_h), model.step_noise(steps, size)
+    model.sample_latent = lambda *args, **kwargs: latent  # the same draws for both computations
+    model.step_noise = lambda *args, **kwargs: noise
+    decoded = model.decode_teacher_forced(batch)
+    embedded = model.target_embedding(model.decoder_input_ids(batch["target_ids"]))
+    state = model.initial_decoder_state(final_h, final_c)
+    for t in range(steps):
+        output, state, kl = model.decoder_cell(
+            tf.concat([embedded[:, t], latent[0]], -1), state=state, memory=memory,
+            attention_gate=model.attention_gate, attention_noise=noise[t],
+        )
+        np.testing.assert_allclose(decoded["outputs"][:, t], output, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(decoded["kl_attention"][:, t], kl, rtol=1e-5, atol=1e-5)
+
+
+def test_fused_cross_entropy_gives_the_losses_and_gradients_of_plain_tensorflow():
+    batch = random_batch(seed=5)
+    results = []
+    for xla_projection in (True, False):
+        model = small_model("ved_vattn_mean", xla_projection=xla_projection)
+        with tf.GradientTape() as tape:
+            loss = model.compute_losses(batch, 0.5)["loss"]  # training=False: no random draws differ
+        results.append([loss] + tape.gradient(loss, model.trainable_variables))
+    for fused, plain in zip(*results):
+        np.testing.assert_allclose(fused, plain, rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_preset_trains_and_its_loss_falls(preset):
     model = small_model(preset, kl_schedule="constant", kl_constant=0.1, attention_start_epoch=0)

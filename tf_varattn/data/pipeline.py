@@ -50,6 +50,27 @@ def epoch_order(num_examples: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(num_examples)
 
 
+def bucketed_order(
+    order: np.ndarray, source_length: np.ndarray, target_length: np.ndarray, batch_size: int, pool_batches: int,
+    rng: Optional[np.random.Generator] = None,
+) -> np.ndarray:
+    """Length bucketing: ``order`` regrouped so each batch holds sentences of similar length.
+
+    Consecutive pools of ``pool_batches * batch_size`` examples (of ``order``) are sorted by
+    target length, then source length; the sorted sequence is cut into batches, and the full
+    batches are permuted with ``rng`` (the partial one, if any, stays last). Every example
+    still appears exactly once per epoch; only the batch composition changes.
+    """
+    pool = batch_size * pool_batches
+    pools = [order[start:start + pool] for start in range(0, len(order), pool)]
+    ordered = np.concatenate([p[np.lexsort((source_length[p], target_length[p]))] for p in pools]) if pools else order
+    full = len(ordered) // batch_size
+    batches = ordered[: full * batch_size].reshape(full, batch_size)
+    if rng is not None:
+        batches = batches[rng.permutation(full)]
+    return np.concatenate([batches.reshape(-1), ordered[full * batch_size:]])
+
+
 def _trim_to_longest(batch: dict) -> dict:
     """Cuts the padding columns that no sequence of the batch uses."""
     source_width = tf.reduce_max(batch["source_length"])
@@ -69,17 +90,26 @@ def make_dataset(
     seed: int = 0,
     epoch: int = 0,
     drop_remainder: bool = False,
+    bucket_pool: int = 0,
 ) -> tf.data.Dataset:
     """Batches of ``source_ids [B, S]``, ``source_length [B]``, ``target_ids [B, T]``, ``target_length [B]``.
 
-    Each batch is padded to its own longest sequence.
+    Each batch is padded to its own longest sequence. ``bucket_pool > 0`` groups sentences
+    of similar length into batches (:func:`bucketed_order`, pools of that many batches), so
+    the recurrences run fewer padded steps.
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}.")
     source_ids, source_length = pad_sequences(encoded.source_ids)
     target_ids, target_length = pad_sequences(encoded.target_ids)
+    order = None
     if shuffle:
         order = epoch_order(len(encoded), seed, epoch)
+    if bucket_pool > 0:
+        rng = np.random.default_rng([seed, epoch, 1]) if shuffle else None
+        order = bucketed_order(np.arange(len(encoded)) if order is None else order, source_length, target_length,
+                               batch_size, bucket_pool, rng)
+    if order is not None:
         source_ids, source_length = source_ids[order], source_length[order]
         target_ids, target_length = target_ids[order], target_length[order]
     dataset = tf.data.Dataset.from_tensor_slices(

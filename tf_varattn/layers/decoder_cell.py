@@ -84,10 +84,19 @@ class AttentionDecoderCell(keras.layers.Layer):
         attention_temperature=1.0,
         attention_noise: Optional[tf.Tensor] = None,
         feed_dropout_mask: Optional[tf.Tensor] = None,
+        input_gates: Optional[tf.Tensor] = None,
     ):
-        """``inputs [B, input_dim]`` (dropout is the caller's: ``feed_dropout_mask`` for the fed-back part) -> ``(output, new state, kl_att [B])``."""
+        """``inputs [B, input_dim]`` -> ``(output, new state, kl_att [B])``.
+
+        Dropout is the caller's (``feed_dropout_mask`` for the fed-back part). Teacher forcing
+        passes ``input_gates`` (:meth:`LayerNormLSTMCell.input_gates` of every step's inputs,
+        computed at once) instead of ``inputs``.
+        """
         fed = state.attentional if feed_dropout_mask is None else state.attentional * feed_dropout_mask
-        h, (_, c) = self.lstm(tf.concat([inputs, fed], axis=-1), [state.h, state.c])
+        if input_gates is None:
+            input_gates = self.lstm.input_gates(inputs)
+        recurrent = tf.matmul(tf.concat([fed, state.h], axis=-1), self.lstm.kernel[self.input_dim:])
+        h, c = self.lstm.update(input_gates + recurrent, state.c)
         kl = tf.zeros(tf.shape(h)[:1], h.dtype)
         if self.attention == "none":
             return h, DecoderState(h, c, state.attentional), kl

@@ -15,7 +15,7 @@ from tf_varattn.models import objective
 from tf_varattn.training.schedules import kl_weight as kl_weight_schedule
 
 
-PROJECTION_BUCKET = 256
+PROJECTION_BUCKET = 64
 
 
 def _projected_cross_entropy(projection, features, labels):
@@ -68,7 +68,6 @@ class Seq2Seq(keras.Model):
             initializer=keras.initializers.Constant(1.0 if config.attention_start_epoch == 0 else 0.0),
         )
         self.noise = keras.random.SeedGenerator(seed + 4)
-        self._xla_cross_entropy = tf.function(_projected_cross_entropy, jit_compile=True, reduce_retracing=True)
         self.built = True
 
     # -- configuration -------------------------------------------------------------------------
@@ -135,21 +134,31 @@ class Seq2Seq(keras.Model):
         embedded = self.target_embedding(input_ids)
         z_steps = tf.tile(z[:, None, :], [1, steps, 1])
         inputs = self.decoder_dropout(tf.concat([embedded, z_steps], axis=-1), training=training)
+        # The LSTM's input products for all steps at once; the embedding part in its own product,
+        # so no gradient is computed for it when the embeddings are frozen.
+        embedding_dim = self.settings.embedding_dim
+        embedded_inputs = inputs[:, :, :embedding_dim]
+        if not self.settings.train_embeddings:
+            embedded_inputs = tf.stop_gradient(embedded_inputs)
+        input_gates = self.decoder_cell.lstm.input_gates(embedded_inputs)
+        if self.latent is not None:
+            input_gates += self.decoder_cell.lstm.input_gates(inputs[:, :, embedding_dim:], first_row=embedding_dim)
         feed_mask = self.decoder_dropout(tf.ones([steps, size, self.decoder_cell.feed_dim]), training=training)
         noise = self.step_noise(steps, size)
         state = self.initial_decoder_state(final_h, final_c)
 
         def step(carry, elements):
             state, _, _ = carry
-            inputs_t, noise_t, feed_mask_t = elements
+            gates_t, noise_t, feed_mask_t = elements
             output, new_state, kl = self.decoder_cell(
-                inputs_t, state=state, memory=memory, attention_gate=self.attention_gate,
-                attention_noise=noise_t, feed_dropout_mask=feed_mask_t,
+                None, state=state, memory=memory, attention_gate=self.attention_gate,
+                attention_noise=noise_t, feed_dropout_mask=feed_mask_t, input_gates=gates_t,
             )
             return new_state, output, kl
 
         initial = (state, tf.zeros([size, self.decoder_cell.output_size]), tf.zeros([size]))
-        _, outputs, kl_attention = tf.scan(step, (tf.transpose(inputs, [1, 0, 2]), noise, feed_mask), initializer=initial)
+        elements = (tf.transpose(input_gates, [1, 0, 2]), noise, feed_mask)
+        _, outputs, kl_attention = tf.scan(step, elements, initializer=initial)
         return {
             "outputs": tf.transpose(outputs, [1, 0, 2]),
             "kl_attention": tf.transpose(kl_attention),
@@ -166,17 +175,24 @@ class Seq2Seq(keras.Model):
     def token_cross_entropy(self, features, labels):
         """Cross-entropy of the output softmax for ``features [N, D]`` of real target tokens.
 
-        With ``xla_projection`` the projection and softmax run as one XLA cluster (about twice
-        as fast on CPU); rows are padded to a multiple of ``PROJECTION_BUCKET`` so that only a
-        few shapes are ever compiled. Padded rows are dropped before returning.
+        With ``xla_projection`` this is :func:`objective.projected_cross_entropy` (fused
+        softmax with XLA, hand-written gradient); rows are padded to a multiple of
+        ``PROJECTION_BUCKET`` so that only a few shapes are ever compiled, and the padded
+        rows are dropped (their gradient is zero). Without it, plain TensorFlow ops.
         """
         if not self.settings.xla_projection:
             return _projected_cross_entropy(self.output_projection, features, labels)
         count = tf.shape(features)[0]
         padded = (count + PROJECTION_BUCKET - 1) // PROJECTION_BUCKET * PROJECTION_BUCKET
-        features = tf.pad(features, [[0, padded - count], [0, 0]])
-        labels = tf.pad(labels, [[0, padded - count]])
-        return self._xla_cross_entropy(self.output_projection, features, labels)[:count]
+        projection = self.output_projection
+        cross_entropy = objective.projected_cross_entropy(
+            tf.pad(features, [[0, padded - count], [0, 0]]),
+            tf.convert_to_tensor(projection.kernel),
+            tf.convert_to_tensor(projection.bias),
+            tf.pad(labels, [[0, padded - count]]),
+            compute_dtype=projection.compute_dtype,
+        )
+        return cross_entropy[:count]
 
     def compute_losses(self, batch, kl_weight, training=False):
         """Eq. (8) summed over the batch (see :mod:`tf_varattn.models.objective`), plus L2.

@@ -134,7 +134,9 @@ class Trainer:
         model.set_epoch(epoch - 1)
         model.optimizer.learning_rate.assign(learning_rate(config, epoch - 1))
         train = self.data.encoded["train"]
-        dataset = make_dataset(train, config.batch_size, config.shuffle, config.seed, epoch - 1, config.drop_remainder)
+        dataset = make_dataset(
+            train, config.batch_size, config.shuffle, config.seed, epoch - 1, config.drop_remainder, config.bucket_pool
+        )
         if self.strategy.num_replicas_in_sync > 1:
             dataset = self.strategy.experimental_distribute_dataset(dataset)
         steps = len(train) // config.batch_size if config.drop_remainder else math.ceil(len(train) / config.batch_size)
