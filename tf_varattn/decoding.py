@@ -93,6 +93,7 @@ class GreedyDecoder:
             results.append(self.decode_batch(ids, lengths, mode, num_samples, z_temperature, attention_temperature))
             if bar is not None:
                 bar.add(len(chunk))
-        decoded = np.empty_like(np.concatenate(results, axis=0))
-        decoded[order] = np.concatenate(results, axis=0)
+        in_length_order = np.concatenate(results, axis=0)
+        decoded = np.empty_like(in_length_order)
+        decoded[order] = in_length_order
         return decoded

@@ -25,8 +25,6 @@ class LayerNormLSTMCell(keras.layers.Layer):
     def __init__(self, units: int, input_dim: int, forget_bias: float = 1.0, epsilon: float = 1e-5, **kwargs):
         super().__init__(**kwargs)
         self.units, self.input_dim, self.forget_bias, self.epsilon = units, input_dim, forget_bias, epsilon
-        self.state_size = [units, units]
-        self.output_size = units
         self.kernel = self.add_weight(name="kernel", shape=(input_dim + units, 4 * units), initializer="glorot_uniform")
         self.gate_gamma = self.add_weight(name="gate_gamma", shape=(4, units), initializer="ones")
         self.gate_beta = self.add_weight(name="gate_beta", shape=(4, units), initializer="zeros")
