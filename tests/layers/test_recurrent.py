@@ -1,6 +1,8 @@
 import numpy as np
+import tensorflow as tf
 
 from tf_varattn.layers import BidirectionalEncoder, LayerNormLSTMCell
+from tf_varattn.layers.recurrent import recurrence
 
 
 def layer_norm(x, gamma, beta, eps=1e-5):
@@ -70,6 +72,31 @@ def test_encoder_equals_the_cells_stepped_over_each_real_sequence():
                                    rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(final_c[row], np.concatenate([states["forward"][1], states["backward"][1]]),
                                    rtol=1e-5, atol=1e-6)
+
+
+def test_recurrence_stacks_outputs_returns_final_state_and_differentiates():
+    # state_t = 0.5 * state_{t-1} + x_t; outputs (state_t, x_t * state_{t-1}); closed forms below.
+    x = tf.constant(np.random.default_rng(0).normal(size=(5, 3, 2)), tf.float32)
+
+    def step(state, x_t):
+        return 0.5 * state + x_t, (0.5 * state + x_t, x_t * state)
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        specs = (tf.TensorSpec([None, 2]), tf.TensorSpec([None, 2]))
+        (states, products), final = tf.function(lambda x: recurrence(step, x, tf.ones([3, 2]), specs))(x)
+        loss = tf.reduce_sum(final)
+    expected, previous, expected_products = [], np.ones((3, 2)), []
+    for t in range(5):
+        expected_products.append(x[t].numpy() * previous)
+        previous = 0.5 * previous + x[t].numpy()
+        expected.append(previous)
+    np.testing.assert_allclose(states.numpy(), np.stack(expected), rtol=1e-6)
+    np.testing.assert_allclose(products.numpy(), np.stack(expected_products), rtol=1e-6)
+    np.testing.assert_allclose(final.numpy(), expected[-1], rtol=1e-6)
+    # d final / d x_t = 0.5 ** (T - 1 - t)
+    gradient = tape.gradient(loss, x).numpy()
+    np.testing.assert_allclose(gradient[:, 0, 0], [0.5 ** (4 - t) for t in range(5)], rtol=1e-6)
 
 
 def test_config_roundtrip():

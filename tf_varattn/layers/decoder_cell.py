@@ -72,6 +72,11 @@ class AttentionDecoderCell(keras.layers.Layer):
             zeros if h is None else h, zeros if c is None else c, tf.zeros([batch_size, self.feed_dim])
         )
 
+    @property
+    def recurrent_kernel(self):
+        """The LSTM kernel rows that read ``[fed attentional vector; h]``."""
+        return self.lstm.kernel[self.input_dim:]
+
     def keys(self, memory_states):
         return self.bilinear.keys(memory_states) if self.attention != "none" else memory_states[:, :, :0]
 
@@ -85,17 +90,21 @@ class AttentionDecoderCell(keras.layers.Layer):
         attention_noise: Optional[tf.Tensor] = None,
         feed_dropout_mask: Optional[tf.Tensor] = None,
         input_gates: Optional[tf.Tensor] = None,
+        recurrent_kernel: Optional[tf.Tensor] = None,
     ):
         """``inputs [B, input_dim]`` -> ``(output, new state, kl_att [B])``.
 
         Dropout is the caller's (``feed_dropout_mask`` for the fed-back part). Teacher forcing
         passes ``input_gates`` (:meth:`LayerNormLSTMCell.input_gates` of every step's inputs,
-        computed at once) instead of ``inputs``.
+        computed at once) instead of ``inputs``, and :attr:`recurrent_kernel` sliced once
+        outside the recurrence (slicing inside costs a full-kernel gradient at every step).
         """
         fed = state.attentional if feed_dropout_mask is None else state.attentional * feed_dropout_mask
         if input_gates is None:
             input_gates = self.lstm.input_gates(inputs)
-        recurrent = tf.matmul(tf.concat([fed, state.h], axis=-1), self.lstm.kernel[self.input_dim:])
+        if recurrent_kernel is None:
+            recurrent_kernel = self.recurrent_kernel
+        recurrent = tf.matmul(tf.concat([fed, state.h], axis=-1), recurrent_kernel)
         h, c = self.lstm.update(input_gates + recurrent, state.c)
         kl = tf.zeros(tf.shape(h)[:1], h.dtype)
         if self.attention == "none":

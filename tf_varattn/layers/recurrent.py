@@ -6,6 +6,31 @@ import keras
 import tensorflow as tf
 
 
+def recurrence(step, elements, initial_state, output_specs):
+    """Runs ``step(state, elements_t) -> (new_state, output_t)`` over time-major ``elements``.
+
+    ``output_specs`` is the structure of ``tf.TensorSpec`` of one step's output. Returns
+    ``(outputs [T, ...], final_state)``. Unlike ``tf.scan`` only the outputs are stacked,
+    not the state of every step, so the backward pass has no unused per-step states to
+    read or zero-fill.
+    """
+    flat_elements = tf.nest.flatten(elements)
+    steps = tf.shape(flat_elements[0])[0]
+    readers = [tf.TensorArray(e.dtype, size=steps, element_shape=e.shape[1:]).unstack(e) for e in flat_elements]
+    flat_specs = tf.nest.flatten(output_specs)
+    writers = [tf.TensorArray(spec.dtype, size=steps, element_shape=spec.shape) for spec in flat_specs]
+
+    def body(t, state, writers):
+        elements_t = tf.nest.pack_sequence_as(elements, [reader.read(t) for reader in readers])
+        new_state, output = step(state, elements_t)
+        return t + 1, new_state, [writer.write(t, o) for writer, o in zip(writers, tf.nest.flatten(output))]
+
+    _, final_state, writers = tf.while_loop(
+        lambda t, *_: t < steps, body, (tf.constant(0), initial_state, writers), maximum_iterations=steps
+    )
+    return tf.nest.pack_sequence_as(output_specs, [writer.stack() for writer in writers]), final_state
+
+
 def _layer_norm(x, gamma, beta, epsilon):
     mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
     return (x - mean) * tf.math.rsqrt(variance + epsilon) * gamma + beta
@@ -62,17 +87,19 @@ class LayerNormLSTMCell(keras.layers.Layer):
             gates, mask = tf.reverse(gates, [0]), tf.reverse(mask, [0])
         recurrent_kernel = self.recurrent_kernel
 
-        def step(carry, elements):
-            h, c, _ = carry
+        def step(state, elements):
+            h, c = state
             gates_t, mask_t = elements
             new_h, new_c = self.update(gates_t + tf.matmul(h, recurrent_kernel), c)
-            return tf.where(mask_t, new_h, h), tf.where(mask_t, new_c, c), tf.where(mask_t, new_h, 0.0)
+            return (tf.where(mask_t, new_h, h), tf.where(mask_t, new_c, c)), tf.where(mask_t, new_h, 0.0)
 
         zeros = tf.zeros([tf.shape(input_gates)[0], self.units], input_gates.dtype)
-        hs, cs, outputs = tf.scan(step, (gates, mask), initializer=(zeros, zeros, zeros))
+        outputs, (h, c) = recurrence(
+            step, (gates, mask), (zeros, zeros), tf.TensorSpec([None, self.units], input_gates.dtype)
+        )
         if reverse:
             outputs = tf.reverse(outputs, [0])
-        return tf.transpose(outputs, [1, 0, 2]), hs[-1], cs[-1]
+        return tf.transpose(outputs, [1, 0, 2]), h, c
 
     def call(self, inputs, states, training=None):
         h, c = states[0], states[1]

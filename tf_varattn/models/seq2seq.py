@@ -11,6 +11,7 @@ import tensorflow as tf
 from tf_varattn.config import Config
 from tf_varattn.data.vocab import GO_ID, PAD_ID
 from tf_varattn.layers import AttentionDecoderCell, BidirectionalEncoder, DecoderState, GaussianLatent, Memory, masked_mean
+from tf_varattn.layers.recurrent import recurrence
 from tf_varattn.models import objective
 from tf_varattn.training.schedules import kl_weight as kl_weight_schedule
 
@@ -146,19 +147,20 @@ class Seq2Seq(keras.Model):
         feed_mask = self.decoder_dropout(tf.ones([steps, size, self.decoder_cell.feed_dim]), training=training)
         noise = self.step_noise(steps, size)
         state = self.initial_decoder_state(final_h, final_c)
+        recurrent_kernel = self.decoder_cell.recurrent_kernel
 
-        def step(carry, elements):
-            state, _, _ = carry
+        def step(state, elements):
             gates_t, noise_t, feed_mask_t = elements
             output, new_state, kl = self.decoder_cell(
                 None, state=state, memory=memory, attention_gate=self.attention_gate,
                 attention_noise=noise_t, feed_dropout_mask=feed_mask_t, input_gates=gates_t,
+                recurrent_kernel=recurrent_kernel,
             )
-            return new_state, output, kl
+            return new_state, (output, kl)
 
-        initial = (state, tf.zeros([size, self.decoder_cell.output_size]), tf.zeros([size]))
         elements = (tf.transpose(input_gates, [1, 0, 2]), noise, feed_mask)
-        _, outputs, kl_attention = tf.scan(step, elements, initializer=initial)
+        output_specs = (tf.TensorSpec([None, self.decoder_cell.output_size]), tf.TensorSpec([None]))
+        (outputs, kl_attention), _ = recurrence(step, elements, state, output_specs)
         return {
             "outputs": tf.transpose(outputs, [1, 0, 2]),
             "kl_attention": tf.transpose(kl_attention),
