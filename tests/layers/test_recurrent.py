@@ -1,8 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from tf_varattn.layers import BidirectionalEncoder, LayerNormLSTMCell
-from tf_varattn.layers.recurrent import recurrence
+from tf_varattn.layers import BidirectionalEncoder, LayerNormLSTMCell, recurrence
 
 
 def layer_norm(x, gamma, beta, eps=1e-5):

@@ -10,8 +10,9 @@ import tensorflow as tf
 
 from tf_varattn.config import Config
 from tf_varattn.data.vocab import GO_ID, PAD_ID
-from tf_varattn.layers import AttentionDecoderCell, BidirectionalEncoder, DecoderState, GaussianLatent, Memory, masked_mean
-from tf_varattn.layers.recurrent import recurrence
+from tf_varattn.layers import (
+    AttentionDecoderCell, BidirectionalEncoder, DecoderState, GaussianLatent, Memory, masked_mean, recurrence,
+)
 from tf_varattn.models import objective
 from tf_varattn.training.schedules import kl_weight as kl_weight_schedule
 
@@ -159,7 +160,8 @@ class Seq2Seq(keras.Model):
             return new_state, (output, kl)
 
         elements = (tf.transpose(input_gates, [1, 0, 2]), noise, feed_mask)
-        output_specs = (tf.TensorSpec([None, self.decoder_cell.output_size]), tf.TensorSpec([None]))
+        dtype = state.h.dtype
+        output_specs = (tf.TensorSpec([None, self.decoder_cell.output_size], dtype), tf.TensorSpec([None], dtype))
         (outputs, kl_attention), _ = recurrence(step, elements, state, output_specs)
         return {
             "outputs": tf.transpose(outputs, [1, 0, 2]),
