@@ -13,7 +13,6 @@ from tf_varattn.layers.recurrent import LayerNormLSTMCell
 from tf_varattn.layers.variational_attention import VariationalAttention
 
 
-
 class DecoderState(NamedTuple):
     h: tf.Tensor
     c: tf.Tensor
