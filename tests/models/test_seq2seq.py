@@ -60,6 +60,8 @@ def test_padding_is_inert_for_loss_and_outputs(preset):
 
 @pytest.mark.parametrize("preset", ["ded", "ded_dattn", "ved_vattn_mean"])
 def test_teacher_forced_decoder_equals_the_cell_stepped_token_by_token(preset):
+    """Values and gradients: the recurrence (input products up front, the attention memory's
+    gradient deferred to after the loop) against the plain cell called once per token."""
     model = small_model(preset)
     batch = random_batch(seed=4)
     steps, size = batch["target_ids"].shape[1], batch["target_ids"].shape[0]
@@ -67,16 +69,30 @@ def test_teacher_forced_decoder_equals_the_cell_stepped_token_by_token(preset):
     latent, noise = model.sample_latent(final_h), model.step_noise(steps, size)
     model.sample_latent = lambda *args, **kwargs: latent  # the same draws for both computations
     model.step_noise = lambda *args, **kwargs: noise
-    decoded = model.decode_teacher_forced(batch)
-    embedded = model.target_embedding(model.decoder_input_ids(batch["target_ids"]))
-    state = model.initial_decoder_state(final_h, final_c)
-    for t in range(steps):
-        output, state, kl = model.decoder_cell(
-            tf.concat([embedded[:, t], latent[0]], -1), state=state, memory=memory,
-            attention_gate=model.attention_gate, attention_noise=noise[t],
-        )
-        np.testing.assert_allclose(decoded["outputs"][:, t], output, rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(decoded["kl_attention"][:, t], kl, rtol=1e-5, atol=1e-5)
+    readout = tf.constant(np.random.default_rng(5).normal(size=(size, steps, model.decoder_cell.output_size)), tf.float32)
+    variables = [v for v in model.trainable_variables if "latent" not in v.path]  # z itself is held fixed
+    with tf.GradientTape(persistent=True) as tape:
+        decoded = model.decode_teacher_forced(batch)
+        recurrence_loss = tf.reduce_sum(decoded["outputs"] * readout) + tf.reduce_sum(decoded["kl_attention"])
+        memory, final_h, final_c = model.encode(batch["source_ids"], batch["source_length"])
+        embedded = model.target_embedding(model.decoder_input_ids(batch["target_ids"]))
+        state = model.initial_decoder_state(final_h, final_c)
+        stepped_loss = 0.0
+        for t in range(steps):
+            output, state, kl = model.decoder_cell(
+                tf.concat([embedded[:, t], latent[0]], -1), state=state, memory=memory,
+                attention_gate=model.attention_gate, attention_noise=noise[t],
+            )
+            np.testing.assert_allclose(decoded["outputs"][:, t], output, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(decoded["kl_attention"][:, t], kl, rtol=1e-5, atol=1e-5)
+            stepped_loss += tf.reduce_sum(output * readout[:, t]) + tf.reduce_sum(kl)
+    gradients = tape.gradient(recurrence_loss, variables)
+    stepped_gradients = tape.gradient(stepped_loss, variables)
+    for variable, gradient, expected in zip(variables, gradients, stepped_gradients):
+        assert (gradient is None) == (expected is None), variable.path
+        if expected is not None:
+            np.testing.assert_allclose(gradient, expected, rtol=1e-4, atol=1e-5, err_msg=variable.path)
+    assert any("memory_kernel" in v.path for v, g in zip(variables, gradients) if g is not None) == (preset != "ded")
 
 
 def test_fused_cross_entropy_gives_the_losses_and_gradients_of_plain_tensorflow():

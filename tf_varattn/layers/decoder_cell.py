@@ -90,13 +90,15 @@ class AttentionDecoderCell(keras.layers.Layer):
         feed_dropout_mask: Optional[tf.Tensor] = None,
         input_gates: Optional[tf.Tensor] = None,
         recurrent_kernel: Optional[tf.Tensor] = None,
+        attention_taps: Optional[tuple] = None,
     ):
         """``inputs [B, input_dim]`` -> ``(output, new state, kl_att [B])``.
 
         Dropout is the caller's (``feed_dropout_mask`` for the fed-back part). Teacher forcing
         passes ``input_gates`` (:meth:`LayerNormLSTMCell.input_gates` of every step's inputs,
         computed at once) instead of ``inputs``, and :attr:`recurrent_kernel` sliced once
-        outside the recurrence (slicing inside costs a full-kernel gradient at every step).
+        outside the recurrence (slicing inside costs a full-kernel gradient at every step), and
+        ``attention_taps``, this step's slice of :meth:`BilinearAttention.deferred_gradient_taps`.
         """
         fed = state.attentional if feed_dropout_mask is None else state.attentional * feed_dropout_mask
         if input_gates is None:
@@ -108,7 +110,9 @@ class AttentionDecoderCell(keras.layers.Layer):
         kl = tf.zeros(tf.shape(h)[:1], h.dtype)
         if self.attention == "none":
             return h, DecoderState(h, c, state.attentional), kl
-        context, _ = self.bilinear(h, memory=memory.states, memory_mask=memory.mask, keys=memory.keys)
+        context, _ = self.bilinear(
+            h, memory=memory.states, memory_mask=memory.mask, keys=memory.keys, gradient_taps=attention_taps
+        )
         if self.attention == "variational":
             context, kl, _ = self.variational(
                 context, prior_mean=memory.mean, temperature=attention_temperature, noise=attention_noise

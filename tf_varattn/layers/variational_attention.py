@@ -9,7 +9,6 @@ from tf_varattn.config import ATTENTION_PRIORS
 from tf_varattn.layers.latent import gaussian_kl, reparameterize
 
 
-
 @keras.saving.register_keras_serializable(package="tf_varattn")
 class VariationalAttention(keras.layers.Layer):
     """q(a_j|x) = N(mu_a, sigma_a) with mu_a = a_det_j (identity, Sec. 3.3) and

@@ -149,20 +149,30 @@ class Seq2Seq(keras.Model):
         noise = self.step_noise(steps, size)
         state = self.initial_decoder_state(final_h, final_c)
         recurrent_kernel = self.decoder_cell.recurrent_kernel
+        elements = {"gates": tf.transpose(input_gates, [1, 0, 2]), "noise": noise, "feed_mask": feed_mask}
+        attends = self.decoder_cell.attention != "none"
+        if attends:  # the memory's gradient in one product after the loop, not one per step
+            elements["taps"], record_queries = self.decoder_cell.bilinear.deferred_gradient_taps(
+                memory.states, memory.keys, memory.mask, steps
+            )
 
         def step(state, elements):
-            gates_t, noise_t, feed_mask_t = elements
             output, new_state, kl = self.decoder_cell(
                 None, state=state, memory=memory, attention_gate=self.attention_gate,
-                attention_noise=noise_t, feed_dropout_mask=feed_mask_t, input_gates=gates_t,
-                recurrent_kernel=recurrent_kernel,
+                attention_noise=elements["noise"], feed_dropout_mask=elements["feed_mask"],
+                input_gates=elements["gates"], recurrent_kernel=recurrent_kernel, attention_taps=elements.get("taps"),
             )
-            return new_state, (output, kl)
+            return new_state, (output, kl, new_state.h)
 
-        elements = (tf.transpose(input_gates, [1, 0, 2]), noise, feed_mask)
         dtype = state.h.dtype
-        output_specs = (tf.TensorSpec([None, self.decoder_cell.output_size], dtype), tf.TensorSpec([None], dtype))
-        (outputs, kl_attention), _ = recurrence(step, elements, state, output_specs)
+        output_specs = (
+            tf.TensorSpec([None, self.decoder_cell.output_size], dtype),
+            tf.TensorSpec([None], dtype),
+            tf.TensorSpec([None, self.decoder_cell.units], dtype),
+        )
+        (outputs, kl_attention, queries), _ = recurrence(step, elements, state, output_specs)
+        if attends:
+            record_queries(queries)
         return {
             "outputs": tf.transpose(outputs, [1, 0, 2]),
             "kl_attention": tf.transpose(kl_attention),
