@@ -145,6 +145,43 @@ def main(argv):
         ratio = sum(times) / sum(batch_floors)
         print(f"| {preset} | {median * 1e3:.0f} | {tokens:,.0f} | {statistics.median(batch_floors) * 1e3:.0f} | {ratio:.2f} |")
 
+    # The same step's matrix products with no loop: each as one product over the median batch's real
+    # tokens. What a step takes above this is per-operation overhead and element-wise work.
+    source_tokens = int(statistics.median(int(tf.reduce_sum(b["source_length"])) for b in batches[FLAGS.warmup:]))
+    target_tokens = int(statistics.median(real_tokens[FLAGS.warmup:]))
+    e, u, d, k = base.embedding_dim, base.encoder_units, base.decoder_units, base.attentional_dim
+    memory, latent = 2 * u, base.latent_dim
+
+    def fwd_bwd(rows, inner, cols, input_gradient=True):
+        """x [rows, inner] @ w [inner, cols], its weight gradient and (optionally) its input gradient."""
+        return [((rows, inner), (inner, cols)), ((inner, rows), (rows, cols))] + (
+            [((rows, cols), (cols, inner))] if input_gradient else [])
+
+    products = {
+        "encoder (both directions)": 2 * (fwd_bwd(source_tokens, e, 4 * u, False) + fwd_bwd(source_tokens, u, 4 * u)),
+        "decoder LSTM": fwd_bwd(target_tokens, e + latent, 4 * d, False) + fwd_bwd(target_tokens, k + d, 4 * d),
+        "attention, variational attention, attentional layer": fwd_bwd(source_tokens, memory, d)
+        + 3 * fwd_bwd(target_tokens, memory, memory) + fwd_bwd(target_tokens, d + memory, k),
+    }
+
+    @tf.function(reduce_retracing=True)
+    def run_products(pairs):
+        return [tf.reduce_sum(tf.matmul(a, b)[:1, :1]) for a, b in pairs]
+
+    print(f"\n## Matrix products only (ved_vattn_mean, one product each over {source_tokens} source and "
+          f"{target_tokens} target tokens, no loop)")
+    print("| part | fwd+bwd (ms) |")
+    print("| --- | ---: |")
+    floor_ms = statistics.median(step_floors(k)) * 1e3
+    total = floor_ms
+    for name, shapes in products.items():
+        pairs = [(tf.random.normal(a, dtype=compute_dtype), tf.random.normal(b, dtype=compute_dtype)) for a, b in shapes]
+        elapsed = median_time(lambda: [t.numpy() for t in run_products(pairs)], 7) * 1e3
+        total += elapsed
+        print(f"| {name} | {elapsed:.1f} |")
+    print(f"| output projection (the floor) | {floor_ms:.1f} |")
+    print(f"| sum / floor | {total / floor_ms:.2f} |")
+
     inputs = test.source_ids if FLAGS.decode_inputs == 0 else test.source_ids[: FLAGS.decode_inputs]
     if FLAGS.run_dir:
         from tf_varattn.training.runs import load_run
