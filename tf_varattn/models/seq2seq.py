@@ -162,20 +162,24 @@ class Seq2Seq(keras.Model):
                 attention_noise=elements["noise"], feed_dropout_mask=elements["feed_mask"],
                 input_gates=elements["gates"], recurrent_kernel=recurrent_kernel, attention_taps=elements.get("taps"),
             )
-            return new_state, (output, kl, new_state.h)
+            step_outputs = {"outputs": output, "kl_attention": kl}
+            if attends:
+                step_outputs["queries"] = new_state.h
+            return new_state, step_outputs
 
         dtype = state.h.dtype
-        output_specs = (
-            tf.TensorSpec([None, self.decoder_cell.output_size], dtype),
-            tf.TensorSpec([None], dtype),
-            tf.TensorSpec([None, self.decoder_cell.units], dtype),
-        )
-        (outputs, kl_attention, queries), _ = recurrence(step, elements, state, output_specs)
+        output_specs = {
+            "outputs": tf.TensorSpec([None, self.decoder_cell.output_size], dtype),
+            "kl_attention": tf.TensorSpec([None], dtype),
+        }
         if attends:
-            record_queries(queries)
+            output_specs["queries"] = tf.TensorSpec([None, self.decoder_cell.units], dtype)
+        stacked, _ = recurrence(step, elements, state, output_specs)
+        if attends:
+            record_queries(stacked["queries"])
         return {
-            "outputs": tf.transpose(outputs, [1, 0, 2]),
-            "kl_attention": tf.transpose(kl_attention),
+            "outputs": tf.transpose(stacked["outputs"], [1, 0, 2]),
+            "kl_attention": tf.transpose(stacked["kl_attention"]),
             "kl_z": kl_z,
             "z_mean": z_mean,
             "z_log_sigma": z_log_sigma,
