@@ -60,8 +60,9 @@ def test_padding_is_inert_for_loss_and_outputs(preset):
 
 @pytest.mark.parametrize("preset", ["ded", "ded_dattn", "ved_vattn_mean"])
 def test_teacher_forced_decoder_equals_the_cell_stepped_token_by_token(preset):
-    """Values and gradients: the recurrence (input products up front, the attention memory's
-    gradient deferred to after the loop) against the plain cell called once per token."""
+    """Values and gradients: the recurrence (input products up front, only the running sentences
+    at each step, the attention memory's gradient deferred to after the loop) against the plain
+    cell called once per token over the padded batch; the packed outputs are zero at padded steps."""
     model = small_model(preset)
     batch = random_batch(seed=4)
     steps, size = batch["target_ids"].shape[1], batch["target_ids"].shape[0]
@@ -69,7 +70,9 @@ def test_teacher_forced_decoder_equals_the_cell_stepped_token_by_token(preset):
     latent, noise = model.sample_latent(final_h), model.step_noise(steps, size)
     model.sample_latent = lambda *args, **kwargs: latent  # the same draws for both computations
     model.step_noise = lambda *args, **kwargs: noise
+    real = tf.sequence_mask(batch["target_length"], steps, tf.float32)  # padded steps count in neither loss
     readout = tf.constant(np.random.default_rng(5).normal(size=(size, steps, model.decoder_cell.output_size)), tf.float32)
+    readout *= real[:, :, None]
     variables = [v for v in model.trainable_variables if "latent" not in v.path]  # z itself is held fixed
     with tf.GradientTape(persistent=True) as tape:
         decoded = model.decode_teacher_forced(batch)
@@ -83,9 +86,9 @@ def test_teacher_forced_decoder_equals_the_cell_stepped_token_by_token(preset):
                 tf.concat([embedded[:, t], latent[0]], -1), state=state, memory=memory,
                 attention_gate=model.attention_gate, attention_noise=noise[t],
             )
-            np.testing.assert_allclose(decoded["outputs"][:, t], output, rtol=1e-5, atol=1e-5)
-            np.testing.assert_allclose(decoded["kl_attention"][:, t], kl, rtol=1e-5, atol=1e-5)
-            stepped_loss += tf.reduce_sum(output * readout[:, t]) + tf.reduce_sum(kl)
+            np.testing.assert_allclose(decoded["outputs"][:, t], output * real[:, t, None], rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(decoded["kl_attention"][:, t], kl * real[:, t], rtol=1e-5, atol=1e-5)
+            stepped_loss += tf.reduce_sum(output * readout[:, t]) + tf.reduce_sum(kl * real[:, t])
     gradients = tape.gradient(recurrence_loss, variables)
     stepped_gradients = tape.gradient(stepped_loss, variables)
     for variable, gradient, expected in zip(variables, gradients, stepped_gradients):

@@ -11,7 +11,7 @@ import tensorflow as tf
 from tf_varattn.config import Config
 from tf_varattn.data.vocab import GO_ID, PAD_ID
 from tf_varattn.layers import (
-    AttentionDecoderCell, BidirectionalEncoder, DecoderState, GaussianLatent, Memory, masked_mean, recurrence,
+    AttentionDecoderCell, BidirectionalEncoder, DecoderState, GaussianLatent, Memory, PackedSteps, masked_mean, recurrence,
 )
 from tf_varattn.models import objective
 from tf_varattn.training.schedules import kl_weight as kl_weight_schedule
@@ -128,7 +128,13 @@ class Seq2Seq(keras.Model):
         return inputs
 
     def decode_teacher_forced(self, batch, training=False):
-        """Runs the decoder over the target; returns outputs ``[B, T, D]``, KL_att ``[B, T]`` and z's terms."""
+        """Runs the decoder over the target; returns outputs ``[B, T, D]``, KL_att ``[B, T]`` and z's terms.
+
+        Every step computes only the sentences whose target is still running (the recurrence
+        is packed with :class:`PackedSteps`), so padding costs nothing; outputs and KL terms
+        are zero at the padded steps. Random draws are made for the padded batch in its own
+        row order, so they do not depend on the packing.
+        """
         memory, final_h, final_c = self.encode(batch["source_ids"], batch["source_length"], training)
         z, z_mean, z_log_sigma, kl_z = self.sample_latent(final_h, 1.0)
         input_ids = self.decoder_input_ids(batch["target_ids"], training)
@@ -136,37 +142,43 @@ class Seq2Seq(keras.Model):
         embedded = self.target_embedding(input_ids)
         z_steps = tf.tile(z[:, None, :], [1, steps, 1])
         inputs = self.decoder_dropout(tf.concat([embedded, z_steps], axis=-1), training=training)
-        # The LSTM's input products for all steps at once; the embedding part in its own product,
-        # so no gradient is computed for it when the embeddings are frozen.
+        packed = PackedSteps(batch["target_length"], steps)
+        # The LSTM's input products for all real steps at once; the embedding part in its own
+        # product, so no gradient is computed for it when the embeddings are frozen.
         embedding_dim = self.settings.embedding_dim
-        embedded_inputs = inputs[:, :, :embedding_dim]
+        embedded_inputs = packed.pack(inputs[:, :, :embedding_dim], time_major=False)
         if not self.settings.train_embeddings:
             embedded_inputs = tf.stop_gradient(embedded_inputs)
         input_gates = self.decoder_cell.lstm.input_gates(embedded_inputs)
         if self.latent is not None:
-            input_gates += self.decoder_cell.lstm.input_gates(inputs[:, :, embedding_dim:], first_row=embedding_dim)
+            latent_inputs = packed.pack(inputs[:, :, embedding_dim:], time_major=False)
+            input_gates += self.decoder_cell.lstm.input_gates(latent_inputs, first_row=embedding_dim)
         feed_mask = self.decoder_dropout(tf.ones([steps, size, self.decoder_cell.feed_dim]), training=training)
-        noise = self.step_noise(steps, size)
-        state = self.initial_decoder_state(final_h, final_c)
-        recurrent_kernel = self.decoder_cell.recurrent_kernel
-        elements = {"gates": tf.transpose(input_gates, [1, 0, 2]), "noise": noise, "feed_mask": feed_mask}
+        elements = {"gates": input_gates, "noise": packed.pack(self.step_noise(steps, size)),
+                    "feed_mask": packed.pack(feed_mask)}
         attends = self.decoder_cell.attention != "none"
         if attends:  # the memory's gradient in one product after the loop, not one per step
-            elements["taps"], record_queries = self.decoder_cell.bilinear.deferred_gradient_taps(
+            taps, record_queries = self.decoder_cell.bilinear.deferred_gradient_taps(
                 memory.states, memory.keys, memory.mask, steps
             )
+            elements["taps"] = tf.nest.map_structure(packed.pack, taps)
+        sorted_memory = Memory(*[packed.sort(part) for part in memory])
+        recurrent_kernel = self.decoder_cell.recurrent_kernel
 
         def step(state, elements):
+            rows = tf.shape(state.h)[0]
             output, new_state, kl = self.decoder_cell(
-                None, state=state, memory=memory, attention_gate=self.attention_gate,
-                attention_noise=elements["noise"], feed_dropout_mask=elements["feed_mask"],
-                input_gates=elements["gates"], recurrent_kernel=recurrent_kernel, attention_taps=elements.get("taps"),
+                None, state=state, memory=Memory(*[part[:rows] for part in sorted_memory]),
+                attention_gate=self.attention_gate, attention_noise=elements["noise"],
+                feed_dropout_mask=elements["feed_mask"], input_gates=elements["gates"],
+                recurrent_kernel=recurrent_kernel, attention_taps=elements.get("taps"),
             )
             step_outputs = {"outputs": output, "kl_attention": kl}
             if attends:
                 step_outputs["queries"] = new_state.h
             return new_state, step_outputs
 
+        state = self.initial_decoder_state(final_h, final_c)
         dtype = state.h.dtype
         output_specs = {
             "outputs": tf.TensorSpec([None, self.decoder_cell.output_size], dtype),
@@ -174,12 +186,12 @@ class Seq2Seq(keras.Model):
         }
         if attends:
             output_specs["queries"] = tf.TensorSpec([None, self.decoder_cell.units], dtype)
-        stacked, _ = recurrence(step, elements, state, output_specs)
+        stacked, _ = recurrence(step, elements, state, output_specs, packed=packed)
         if attends:
-            record_queries(stacked["queries"])
+            record_queries(packed.unpack(stacked["queries"], time_major=True))
         return {
-            "outputs": tf.transpose(stacked["outputs"], [1, 0, 2]),
-            "kl_attention": tf.transpose(stacked["kl_attention"]),
+            "outputs": packed.unpack(stacked["outputs"]),
+            "kl_attention": packed.unpack(stacked["kl_attention"]),
             "kl_z": kl_z,
             "z_mean": z_mean,
             "z_log_sigma": z_log_sigma,
