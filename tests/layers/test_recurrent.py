@@ -136,20 +136,21 @@ def test_packed_steps_order_rows_and_round_trip():
 
 
 def test_packed_recurrence_equals_the_padded_one_on_real_steps():
-    """Each step sees only the running rows; outputs, and gradients of every real step, as padded."""
+    """Each step sees only the running rows; outputs, and gradients of every real step, as padded
+    (the last step has no running row)."""
     rng = np.random.default_rng(1)
     lengths = tf.constant([3, 5, 1, 5, 2])
-    x = tf.constant(rng.normal(size=(5, 5, 2)), tf.float32)  # [B, T, 2]
+    x = tf.constant(rng.normal(size=(5, 6, 2)), tf.float32)  # [B, T, 2]
     initial = tf.constant(rng.normal(size=(5, 2)), tf.float32)
     weight = tf.constant(rng.normal(size=(2, 2)), tf.float32)
-    real = tf.sequence_mask(lengths, 5, tf.float32)[:, :, None]
-    readout = tf.constant(rng.normal(size=(5, 5, 2)), tf.float32) * real
+    real = tf.sequence_mask(lengths, 6, tf.float32)[:, :, None]
+    readout = tf.constant(rng.normal(size=(5, 6, 2)), tf.float32) * real
 
     def step(state, x_t):
         new_state = tf.tanh(tf.matmul(state, weight) + x_t)
         return new_state, new_state * x_t
 
-    packed = PackedSteps(lengths, 5)
+    packed = PackedSteps(lengths, 6)
     with tf.GradientTape(persistent=True) as tape:
         tape.watch([x, initial])
         spec = tf.TensorSpec([None, 2])
