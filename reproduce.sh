@@ -3,15 +3,18 @@
 #   setup    create .venv and install the package (editable) into it, if missing
 #   test     run the test suite (the README's test command; what .ci/run runs)
 #   smoke    whole chain on 2,000 pairs, 1 epoch, 2 models, into a temporary directory
-#   table2   train + evaluate the six Table 2 models (qgen), render results/table2.md
+#   table2   train + evaluate the six Table 2 models (qgen) and the Eq. (8) row, render results/table2.md
 #   table4   train + evaluate the three Table 4 models (dialogue), render results/table4.md
 #   figure4  the Table 2 runs' validation curves -> results/figure4.png
-#   figure5  VED+VAttn-h̄ for each gamma_a in $VARATTN_GAMMAS -> results/figure5.png
-#   all      table2, table4, figure4, figure5
+#   figure5  VED+VAttn-h̄ for each gamma_a in $VARATTN_GAMMAS -> results/figure5.png (0.1 is the Table 2 run)
+#   tables   every table, figure and the case study from the committed results/runs (no training)
+#   all      table2, table4, figure4, figure5, tables
 #   model    TASK PRESET: train + evaluate one model into $VARATTN_RUNS/TASK/PRESET
 #   bench    speed benchmark -> results/benchmarks.md (appends the printed tables)
 # Environment: VARATTN_RUNS (run root, default runs/), VARATTN_EPOCHS (default: the paper's 10),
-#   VARATTN_FLAGS (extra train.py flags, e.g. "--max_examples=5000"), VARATTN_GAMMAS (default "0.01 0.1 1").
+#   VARATTN_FLAGS (extra train.py flags, e.g. "--max_examples=5000"), VARATTN_GAMMAS (default "0.01 0.1 1"),
+#   VARATTN_RUN_DIR (run directory of `model`, default RUNS/TASK/PRESET), VARATTN_JOBS (models trained side by side, default 1; each gets cores/jobs TensorFlow threads and logs
+#   to RUN_DIR.log), VARATTN_RESULTS (default results/), VARATTN_VENV (default .venv).
 # Every subcommand runs `setup` first, so a fresh clone needs no other step. Finished runs are skipped.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,6 +24,7 @@ PYTHON=${PYTHON:-python3}
 RUNS=${VARATTN_RUNS:-$ROOT/runs}
 RESULTS=${VARATTN_RESULTS:-$ROOT/results}
 GAMMAS=${VARATTN_GAMMAS:-0.01 0.1 1}
+JOBS=${VARATTN_JOBS:-1}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 TABLE2_MODELS="ded ded_dattn ved_dattn ved_dattn_2stage ved_vattn_zero ved_vattn_mean"
 TABLE4_MODELS="ded_dattn ved_dattn ved_vattn_mean"
@@ -59,6 +63,35 @@ run_model() {
   local published="$RESULTS/runs/${run#"$RUNS"/}"
   mkdir -p "$published"
   cp "$run"/{config.json,history.json,test_metrics.json,test_samples.txt} "$published"/
+  if [ -f "$run/test_outputs.jsonl.gz" ]; then cp "$run/test_outputs.jsonl.gz" "$published"/; fi
+}
+
+# in_parallel TASK "MODEL RUN_DIR [flags]"...: run_model for each, VARATTN_JOBS at a time.
+in_parallel() {
+  local task=$1 spec
+  shift
+  if [ "$JOBS" -le 1 ]; then
+    for spec in "$@"; do
+      # shellcheck disable=SC2086
+      run_model "$task" $spec
+    done
+    return
+  fi
+  local threads=$(( $(nproc) / JOBS )) failed=0 running=0
+  [ "$threads" -ge 1 ] || threads=1
+  for spec in "$@"; do
+    if [ "$running" -ge "$JOBS" ]; then wait -n || failed=1; running=$((running - 1)); fi
+    # shellcheck disable=SC2086
+    set -- $spec
+    mkdir -p "$(dirname "$2")"
+    echo "[$task/$1] started in the background, $threads TensorFlow thread(s); log: $2.log"
+    # shellcheck disable=SC2086
+    TF_NUM_INTRAOP_THREADS=$threads TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=$threads \
+      run_model "$task" $spec > "$2.log" 2>&1 &
+    running=$((running + 1))
+  done
+  while [ "$running" -gt 0 ]; do wait -n || failed=1; running=$((running - 1)); done
+  [ "$failed" -eq 0 ] || { echo "error: a model failed; see the logs above." >&2; exit 1; }
 }
 
 # finished RUN_DIR: evaluated, and trained for the requested number of epochs.
@@ -73,17 +106,36 @@ sys.exit(0 if len(history) >= epochs and metrics["checkpoint_epoch"] <= len(hist
 PY
 }
 
+# table NAME TASK "MODELS" [flags]: train + evaluate the table's models (and its extra rows), render it.
 table() {
-  local name=$1 task=$2 models=$3
-  for model in $models; do run_model "$task" "$model" "$RUNS/$task/$model" "${@:4}"; done
+  local name=$1 task=$2 models=$3 specs=() model
+  shift 3
+  for model in $models; do specs+=("$model $RUNS/$task/$model $*"); done
+  # Eq. (8) as written (the KL of the attention at every step), beside the released code's last step.
+  [ "$name" = table2 ] && specs+=("ved_vattn_mean $RUNS/$task/ved_vattn_mean_kl_sum --attention_kl=sum $*")
+  in_parallel "$task" "${specs[@]}"
   py experiments/make_tables.py --runs_root "$RUNS" --output_dir "$RESULTS" --tables "$name"
 }
 
+# figure5 [flags]: VED+VAttn-h̄ for each gamma_a; the preset's own gamma_a is the Table 2 run.
 figure5() {
+  local default specs=() gamma
+  default=$(py -c "from tf_varattn.config import PRESETS; print(PRESETS['ved_vattn_mean'].gamma_a)")
   for gamma in $GAMMAS; do
-    run_model qgen ved_vattn_mean "$RUNS/qgen/gamma_a/$gamma" "--gamma_a=$gamma" "$@"
+    if py -c "import sys; sys.exit(float(sys.argv[1]) != float(sys.argv[2]))" "$gamma" "$default"; then
+      specs+=("ved_vattn_mean $RUNS/qgen/ved_vattn_mean $*")
+    else
+      specs+=("ved_vattn_mean $RUNS/qgen/gamma_a/$gamma --gamma_a=$gamma $*")
+    fi
   done
+  in_parallel qgen "${specs[@]}"
   py experiments/plot_curves.py --runs_root "$RUNS" --output_dir "$RESULTS" --figures figure5
+}
+
+# tables: every table, figure and the case study from the committed run outputs (no training).
+tables() {
+  py experiments/make_tables.py --runs_root "$RESULTS/runs" --output_dir "$RESULTS"
+  py experiments/plot_curves.py --runs_root "$RESULTS/runs" --output_dir "$RESULTS"
 }
 
 smoke() {
@@ -114,9 +166,10 @@ case "$command" in
   figure4) setup; table table2 qgen "$TABLE2_MODELS" "$@"; py experiments/plot_curves.py --runs_root "$RUNS" --output_dir "$RESULTS" --figures figure4 ;;
   figure5) setup; figure5 "$@" ;;
   model) setup; [ $# -ge 2 ] || { echo "usage: ./reproduce.sh model TASK PRESET [flags]" >&2; exit 2; }
-    task=$1 model=$2; shift 2; run_model "$task" "$model" "$RUNS/$task/$model" "$@" ;;
+    task=$1 model=$2; shift 2; run_model "$task" "$model" "${VARATTN_RUN_DIR:-$RUNS/$task/$model}" "$@" ;;
   bench) setup; mkdir -p "$RESULTS"; py benchmarks/bench_speed.py "$@" | tee -a "$RESULTS/benchmarks.md" ;;
-  all) setup; "$0" table2 "$@"; "$0" table4 "$@"; "$0" figure4 "$@"; "$0" figure5 "$@" ;;
+  tables) setup; tables ;;
+  all) setup; "$0" table2 "$@"; "$0" table4 "$@"; "$0" figure4 "$@"; "$0" figure5 "$@"; "$0" tables ;;
   -h|--help|help|"") usage ;;
   *) echo "error: unknown subcommand '$command'." >&2; usage >&2; exit 2 ;;
 esac

@@ -1,4 +1,8 @@
-"""Evaluate a run on the test set: MAP and sampling (Tables 2 and 4), plus a sample file (as Table 3).
+"""Evaluate a run on the test set: MAP and sampling (Tables 2 and 4), plus a sample file (as Table 3)
+and every output, compressed (``<split>_outputs.jsonl.gz``: MAP and all samples of every input),
+from which the tables' bootstrap intervals are computed.
+
+Sampling metrics average three sampling runs (``--sampling_seeds``), as the paper's do.
 
     python experiments/evaluate.py --run_dir runs/qgen/ved_vattn_mean [--checkpoint 7]
 """
@@ -20,6 +24,7 @@ flags.DEFINE_integer("checkpoint", None, "Epoch to evaluate (default: the config
 flags.DEFINE_string("data_dir", None, "Data directory (default: $VARATTN_DATA_DIR, ./data, ../shared/data).")
 flags.DEFINE_enum("split", "test", ["val", "test"], "Split to evaluate.")
 flags.DEFINE_integer("num_samples", 10, "Samples per input for the sampling metrics.")
+flags.DEFINE_list("sampling_seeds", ["0", "1", "2"], "One sampling run per seed; the metrics average the runs.")
 flags.DEFINE_integer("max_inputs", None, "Evaluate only the first N inputs (quick checks).")
 flags.DEFINE_integer("batch_size", 100, "Inputs decoded together (times num_samples when sampling).")
 flags.DEFINE_integer("num_examples_in_file", 100, "Inputs written to the sample file.")
@@ -30,10 +35,17 @@ def main(argv):
     from tf_varattn.data.corpora import DataError
     from tf_varattn.data.prepare import prepare_task_data
     from tf_varattn.decoding import GreedyDecoder
-    from tf_varattn.evaluation import evaluate_split
+    from tf_varattn.evaluation import SplitOutputs, average_runs, evaluate_split
     from tf_varattn.training.loop import write_json
     from tf_varattn.training.runs import RunError, load_run
 
+    try:
+        seeds = [int(seed) for seed in FLAGS.sampling_seeds]
+    except ValueError:
+        seeds = []
+    if not seeds:
+        print(f"error: --sampling_seeds must be one or more integers, got {','.join(FLAGS.sampling_seeds)!r}.", file=sys.stderr)
+        return 1
     run_dir = Path(FLAGS.run_dir)
     try:
         config, _, model, epoch = load_run(run_dir, FLAGS.checkpoint)
@@ -51,28 +63,35 @@ def main(argv):
                                               batch_size=FLAGS.batch_size, **common)
     results = {"checkpoint_epoch": epoch, "split": FLAGS.split, "inputs": len(map_outputs), "map": map_metrics,
                "seconds": {"map": round(time.perf_counter() - start, 1)}}
+    sample_runs = []
     if config.variational:
-        print(f"Sampling decoding ({FLAGS.num_samples} samples per input)")
-        start = time.perf_counter()
-        sample_metrics, sample_outputs = evaluate_split(
-            decoder, data.vocab, sources, references, "sample", FLAGS.num_samples,
-            batch_size=max(1, FLAGS.batch_size * 10 // FLAGS.num_samples), **common,
-        )
-        results["sample"] = sample_metrics
-        results["seconds"]["sample"] = round(time.perf_counter() - start, 1)
-    else:
-        sample_outputs = None
+        results["sample_runs"], results["seconds"]["sample"] = [], []
+        for seed in seeds:
+            print(f"Sampling decoding, seed {seed} ({FLAGS.num_samples} samples per input)")
+            start = time.perf_counter()
+            decoder.model.reseed(seed)
+            sample_metrics, sample_outputs = evaluate_split(
+                decoder, data.vocab, sources, references, "sample", FLAGS.num_samples,
+                batch_size=max(1, FLAGS.batch_size * 10 // FLAGS.num_samples), **common,
+            )
+            sample_runs.append(sample_outputs)
+            results["sample_runs"].append({"seed": seed, **sample_metrics})
+            results["seconds"]["sample"].append(round(time.perf_counter() - start, 1))
+        results["sample"] = average_runs([{k: v for k, v in run.items() if k != "seed"} for run in results["sample_runs"]])
+    outputs_path = run_dir / f"{FLAGS.split}_outputs.jsonl.gz"
+    raw = data.raw[FLAGS.split]
+    SplitOutputs(list(raw.sources[: len(map_outputs)]), [list(r) for r in references[: len(map_outputs)]], [per_input[0] for per_input in map_outputs],
+                 sample_runs).write(outputs_path)
     write_json(run_dir / f"{FLAGS.split}_metrics.json", results)
     lines = []
-    raw = data.raw[FLAGS.split]
     for index in range(min(FLAGS.num_examples_in_file, len(map_outputs))):
         lines += [f"[{index}] source:    {raw.sources[index]}", f"    reference: {raw.targets[index]}",
                   f"    MAP:       {' '.join(map_outputs[index][0])}"]
-        for sample in (sample_outputs[index] if sample_outputs else []):
+        for sample in (sample_runs[0][index] if sample_runs else []):
             lines.append(f"    sample:    {' '.join(sample)}")
         lines.append("")
     (run_dir / f"{FLAGS.split}_samples.txt").write_text("\n".join(lines), encoding="utf-8")
-    print(f"Wrote {run_dir / f'{FLAGS.split}_metrics.json'}: {results}")
+    print(f"Wrote {run_dir / f'{FLAGS.split}_metrics.json'}, {outputs_path.name}: {results}")
     return 0
 
 

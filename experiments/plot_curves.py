@@ -1,4 +1,4 @@
-"""Draw results/figure4.png (validation curves per model) and results/figure5.png (against gamma_a).
+"""Draw results/figure4.png (validation curves per model) and results/figure5.png (curves per gamma_a).
 
     python experiments/plot_curves.py --runs_root runs --output_dir results
 """
@@ -15,7 +15,6 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("runs_root", "runs", "Root holding <task>/<model>/ and <task>/gamma_a/<value>/ runs.")
 flags.DEFINE_string("output_dir", "results", "Where the PNG figures go.")
 flags.DEFINE_list("figures", ["figure4", "figure5"], "Figures to draw (figure4, figure5).")
-flags.DEFINE_integer("figure5_epoch", None, "Epoch whose validation metrics Figure 5 shows (default: each run's last).")
 
 
 def main(argv):
@@ -25,7 +24,7 @@ def main(argv):
         drawn = plot_figure4(FLAGS.runs_root, output / "figure4.png")
         print(f"Wrote {output / 'figure4.png'} ({', '.join(drawn) or 'no runs yet'})")
     if "figure5" in FLAGS.figures:
-        drawn = plot_figure5(FLAGS.runs_root, output / "figure5.png", epoch=FLAGS.figure5_epoch)
+        drawn = plot_figure5(FLAGS.runs_root, output / "figure5.png")
         print(f"Wrote {output / 'figure5.png'} (gamma_a: {', '.join(map(str, drawn)) or 'no runs yet'})")
 
 

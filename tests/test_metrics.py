@@ -2,7 +2,18 @@ import math
 
 import pytest
 
-from tf_varattn.metrics import bleu_scores, distinct_n, diversity, unigram_entropy
+import numpy as np
+
+from tf_varattn.metrics import (
+    BLEU_WEIGHTS,
+    bleu_from_statistics,
+    bleu_scores,
+    bleu_statistics,
+    distinct_n,
+    diversity,
+    diversity_per_input,
+    unigram_entropy,
+)
 
 
 def test_bleu_perfect_match_is_100():
@@ -81,3 +92,40 @@ def test_diversity_pools_samples_drops_last_token_and_averages_inputs():
 
 def test_diversity_with_empty_outputs_is_zero():
     assert diversity([[["?"], ["?"]]]) == {"entropy": 0.0, "dist1": 0.0, "dist2": 0.0}
+
+
+def _random_corpus(rng, size, vocab=5, max_length=7):
+    words = [f"w{i}" for i in range(vocab)]
+    sentence = lambda: [str(w) for w in rng.choice(words, size=rng.integers(0, max_length + 1))]  # noqa: E731
+    return [sentence() for _ in range(size)], [sentence() for _ in range(size)]
+
+
+@pytest.mark.filterwarnings("ignore:\\nThe hypothesis contains 0 counts:UserWarning")
+@pytest.mark.parametrize("seed", range(5))
+def test_bleu_statistics_reproduce_nltk_corpus_bleu(seed):
+    from nltk.translate.bleu_score import corpus_bleu
+
+    references, hypotheses = _random_corpus(np.random.default_rng(seed), 40)
+    references[0] = references[0] or ["w1"]  # keep at least one non-empty reference
+    totals = bleu_statistics(references, hypotheses).sum(axis=0)
+    for weights in BLEU_WEIGHTS.values():
+        expected = corpus_bleu([[r] for r in references], hypotheses, weights=weights)
+        assert bleu_from_statistics(totals, weights) == pytest.approx(expected, rel=1e-12, abs=1e-300)
+
+
+def test_bleu_statistics_of_a_subset_sum_to_the_subsets_bleu():
+    references, hypotheses = _random_corpus(np.random.default_rng(7), 30)
+    stats = bleu_statistics(references, hypotheses)
+    subset = [0, 3, 3, 8, 20]  # with a repeat, as a bootstrap draws
+    direct = bleu_scores([references[i] for i in subset], [hypotheses[i] for i in subset])
+    batched = bleu_from_statistics(np.stack([stats[subset].sum(0), stats.sum(0)]), BLEU_WEIGHTS["bleu2"])
+    assert round(float(batched[0]) * 100, 2) == direct["bleu2"]
+    assert round(float(batched[1]) * 100, 2) == bleu_scores(references, hypotheses)["bleu2"]
+
+
+def test_diversity_per_input_rows_average_to_diversity():
+    samples = [[["a", "b", "?"], ["a", "c", "?"]], [["x", "x", "?"], ["x", "y", "?"]]]
+    rows = diversity_per_input(samples)
+    assert rows.shape == (2, 3)
+    assert rows[1, 1] == pytest.approx(2 / 4)  # x x x y: 2 distinct of 4
+    assert dict(zip(("entropy", "dist1", "dist2"), rows.mean(0))) == pytest.approx(diversity(samples))

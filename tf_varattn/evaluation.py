@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+import os
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from tf_varattn.data.vocab import TaskVocabulary
@@ -50,3 +54,51 @@ def evaluate_split(
     sources, references = sources[:limit], references[:limit]
     outputs = generate(decoder, vocab, sources, mode, num_samples, **generate_options)
     return score(references, outputs), outputs
+
+
+def average_runs(per_run: Sequence[dict]) -> dict:
+    """The mean of each metric over sampling runs (BLEU to 2 decimals, diversity to 4)."""
+    return {name: round(sum(run[name] for run in per_run) / len(per_run), 2 if name.startswith("bleu") else 4)
+            for name in per_run[0]}
+
+
+@dataclass
+class SplitOutputs:
+    """What a model produced for a split: the sources (as in the data file), the tokenized
+    references, MAP outputs ``[N]`` and the samples of each sampling run ``[runs][N][num_samples]``
+    (token lists)."""
+
+    sources: list[str]
+    references: list[list[str]]
+    map: list[list[str]]
+    samples: list[list[list[list[str]]]]
+
+    def write(self, path: os.PathLike) -> None:
+        """One JSON line per input (``source``, ``reference``, ``map``, ``samples`` per run), gzip-compressed."""
+        temporary = f"{path}.tmp"
+        with gzip.open(temporary, "wt", encoding="utf-8", compresslevel=9) as stream:
+            for index, (source, reference, output) in enumerate(zip(self.sources, self.references, self.map)):
+                line = {"source": source, "reference": " ".join(reference), "map": " ".join(output),
+                        "samples": [[" ".join(sample) for sample in run[index]] for run in self.samples]}
+                stream.write(json.dumps(line, ensure_ascii=False) + "\n")
+        os.replace(temporary, path)
+
+    @classmethod
+    def read(cls, path: os.PathLike) -> "SplitOutputs":
+        sources, references, outputs, samples = [], [], [], None
+        with gzip.open(path, "rt", encoding="utf-8") as stream:
+            for number, line in enumerate(stream, start=1):
+                try:
+                    record = json.loads(line)
+                    sources.append(record["source"])
+                    references.append(record["reference"].split())
+                    outputs.append(record["map"].split())
+                    runs = [[sample.split() for sample in run] for run in record["samples"]]
+                except (ValueError, KeyError, AttributeError) as error:
+                    raise ValueError(f"{path}, line {number}: not an outputs record ({error}).") from None
+                samples = samples or [[] for _ in runs]
+                if len(runs) != len(samples):
+                    raise ValueError(f"{path}, line {number}: {len(runs)} sampling runs, earlier lines {len(samples)}.")
+                for run, run_samples in zip(samples, runs):
+                    run.append(run_samples)
+        return cls(sources, references, outputs, samples or [])

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import collections
 import math
-import warnings
-from typing import Sequence
+import sys
+from typing import Optional, Sequence
 
-from nltk.translate.bleu_score import corpus_bleu
+import numpy as np
+
+from tf_varattn.ops.ngram_counts import clipped_matches
 
 BLEU_WEIGHTS = {
     "bleu1": (1.0,),
@@ -18,23 +20,58 @@ BLEU_WEIGHTS = {
     "bleu3": (0.34, 0.33, 0.33),
     "bleu4": (0.25, 0.25, 0.25, 0.25),
 }
+DIVERSITY_METRICS = ("entropy", "dist1", "dist2")
+
+
+def bleu_statistics(references: Sequence[Sequence[str]], hypotheses: Sequence[Sequence[str]],
+                    reference_of: Optional[Sequence[int]] = None, max_order: int = 4) -> np.ndarray:
+    """Corpus BLEU's sufficient statistics per hypothesis, ``[H, 2 + 2 * max_order]`` int64:
+    hypothesis length, reference length, then for n = 1..max_order the clipped n-gram matches
+    and NLTK's denominator ``max(1, hypothesis n-grams)``. Summed over any subset of rows they
+    give that subset's corpus BLEU (:func:`bleu_from_statistics`), which makes bootstraps cheap.
+
+    Hypothesis ``h`` is scored against ``references[reference_of[h]]`` (default: ``references[h]``).
+    """
+    if reference_of is None:
+        if len(references) != len(hypotheses):
+            raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses.")
+        reference_of = np.arange(len(hypotheses))
+    reference_of = np.asarray(reference_of, np.int64)
+    if len(reference_of) != len(hypotheses):
+        raise ValueError(f"reference_of has {len(reference_of)} entries for {len(hypotheses)} hypotheses.")
+    stats = np.zeros([len(hypotheses), 2 + 2 * max_order], np.int64)
+    stats[:, 0] = [len(hypothesis) for hypothesis in hypotheses]
+    stats[:, 1] = np.asarray([len(reference) for reference in references], np.int64)[reference_of]
+    stats[:, 2::2] = clipped_matches(references, hypotheses, reference_of, max_order)
+    for n in range(1, max_order + 1):
+        stats[:, 2 * n + 1] = np.maximum(1, stats[:, 0] - n + 1)
+    return stats
+
+
+def bleu_from_statistics(totals: np.ndarray, weights: Sequence[float]) -> np.ndarray:
+    """Corpus BLEU (0..1) from summed statistics ``[..., 2 + 2 * max_order]`` (leading axes batch),
+    as NLTK's ``corpus_bleu`` without smoothing: 0 without unigram matches; an order without
+    matches contributes ``log(tiny float)``, so the score is 0 to many digits."""
+    totals = np.asarray(totals, np.float64)
+    hypothesis_length, reference_length = totals[..., 0], totals[..., 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        brevity = np.where(hypothesis_length > reference_length, 1.0,
+                           np.exp(1.0 - reference_length / np.maximum(hypothesis_length, 1)))
+        brevity = np.where(hypothesis_length == 0, 0.0, brevity)
+        log_precision = 0.0
+        for n, weight in enumerate(weights, start=1):
+            matches, total = totals[..., 2 * n], totals[..., 2 * n + 1]
+            log_precision = log_precision + weight * np.where(
+                matches > 0, np.log(matches) - np.log(total), math.log(sys.float_info.min))
+    return np.where(totals[..., 2] == 0, 0.0, brevity * np.exp(log_precision))
 
 
 def bleu_scores(references: Sequence[Sequence[str]], hypotheses: Sequence[Sequence[str]]) -> dict[str, float]:
-    """Corpus BLEU-1..4 (NLTK, one tokenized reference per hypothesis, no smoothing), x100, 2 decimals."""
-    if len(references) != len(hypotheses):
-        raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses.")
+    """Corpus BLEU-1..4 (as NLTK's, one tokenized reference per hypothesis, no smoothing), x100, 2 decimals."""
     if not hypotheses:
         raise ValueError("BLEU needs at least one hypothesis.")
-    list_of_references = [[list(reference)] for reference in references]
-    hypotheses = [list(hypothesis) for hypothesis in hypotheses]
-    scores = {}
-    with warnings.catch_warnings():
-        # NLTK warns when an n-gram order has no match; the score is then 0, as intended.
-        warnings.simplefilter("ignore", UserWarning)
-        for name, weights in BLEU_WEIGHTS.items():
-            scores[name] = round(corpus_bleu(list_of_references, hypotheses, weights=weights) * 100, 2)
-    return scores
+    totals = bleu_statistics(references, hypotheses).sum(axis=0)
+    return {name: round(float(bleu_from_statistics(totals, weights)) * 100, 2) for name, weights in BLEU_WEIGHTS.items()}
 
 
 def unigram_entropy(tokens: Sequence[str]) -> float:
@@ -55,19 +92,23 @@ def distinct_n(tokens: Sequence[str], n: int) -> float:
     return len(ngrams) / len(tokens)
 
 
-def diversity(samples: Sequence[Sequence[Sequence[str]]], drop_last_token: bool = True) -> dict[str, float]:
-    """Entropy, Dist-1 and Dist-2 per input over its pooled samples, averaged over inputs.
+def diversity_per_input(samples: Sequence[Sequence[Sequence[str]]], drop_last_token: bool = True) -> np.ndarray:
+    """``[N, 3]``: entropy, Dist-1 and Dist-2 of each input's pooled samples.
 
     ``samples[i]`` holds the sampled outputs (token lists) of input ``i``. With
     ``drop_last_token`` (the reference's behaviour) the last token of every sample
     is dropped before pooling, as if it were EOS. Bigrams cross sample boundaries.
     """
-    if not samples:
-        raise ValueError("diversity needs at least one input's samples.")
-    totals = {"entropy": 0.0, "dist1": 0.0, "dist2": 0.0}
+    rows = []
     for outputs in samples:
         pool = [token for output in outputs for token in (output[:-1] if drop_last_token else output)]
-        totals["entropy"] += unigram_entropy(pool)
-        totals["dist1"] += distinct_n(pool, 1)
-        totals["dist2"] += distinct_n(pool, 2)
-    return {name: value / len(samples) for name, value in totals.items()}
+        rows.append((unigram_entropy(pool), distinct_n(pool, 1), distinct_n(pool, 2)))
+    return np.asarray(rows, np.float64).reshape(-1, len(DIVERSITY_METRICS))
+
+
+def diversity(samples: Sequence[Sequence[Sequence[str]]], drop_last_token: bool = True) -> dict[str, float]:
+    """Entropy, Dist-1 and Dist-2 per input (:func:`diversity_per_input`), averaged over inputs."""
+    if not samples:
+        raise ValueError("diversity needs at least one input's samples.")
+    means = diversity_per_input(samples, drop_last_token).mean(axis=0)
+    return {name: float(value) for name, value in zip(DIVERSITY_METRICS, means)}

@@ -1,12 +1,17 @@
-"""Tables 2 and 4 (paper vs. ours) and Figures 4 and 5 from the runs' JSON files."""
+"""Tables 2 and 4 (paper vs. ours, with bootstrap intervals), Figures 4 and 5 and the case study
+(Table 3), all from the files that training and evaluation leave in the run directories."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 from pathlib import Path
 from typing import Optional
+
+from tf_varattn.evaluation import SplitOutputs
+from tf_varattn.uncertainty import PerInputScores, bootstrap_interval, paired_bootstrap
 
 METRICS = ("bleu1", "bleu2", "bleu3", "bleu4", "entropy", "dist1", "dist2")
 HEADERS = {"bleu1": "BLEU-1", "bleu2": "BLEU-2", "bleu3": "BLEU-3", "bleu4": "BLEU-4",
@@ -34,12 +39,21 @@ PAPER_TABLE4 = {
     ("ved_vattn_mean", "map"): (_, 1.78, _, _, _, _, _),
     ("ved_vattn_mean", "sample"): (_, 1.79, _, _, 2.167, 0.324, 0.467),
 }
-TABLES = {
-    "table2": {"task": "qgen", "paper": PAPER_TABLE2, "metrics": METRICS,
-               "title": "Table 2: question generation (SQuAD, Du et al. split), test set"},
-    "table4": {"task": "dialogue", "paper": PAPER_TABLE4, "metrics": ("bleu2", "entropy", "dist1", "dist2"),
-               "title": "Table 4: dialogue (Cornell Movie-Dialogs), test set"},
+# Runs beyond the paper's rows: run directory name -> (preset, label, what differs from the preset).
+EXTRA_TABLE2 = {
+    "ved_vattn_mean_kl_sum": ("ved_vattn_mean", "VED+VAttn-h̄, Eq. (8) as written", "--attention_kl=sum"),
 }
+TABLES = {
+    "table2": {"task": "qgen", "paper": PAPER_TABLE2, "extra": EXTRA_TABLE2,
+               "title": "Table 2: question generation (SQuAD, Du et al. split), test set"},
+    "table4": {"task": "dialogue", "paper": PAPER_TABLE4, "extra": {},
+               "title": "Table 4: dialogue (Cornell Movie-Dialogs), test set (the paper reports BLEU-2 only)"},
+}
+# Sampling rows get a 95% bootstrap interval for these; the paired test compares these models.
+INTERVAL_METRICS = ("bleu4", "entropy", "dist1")
+PAIRED_METRICS = ("bleu4", "entropy", "dist1", "dist2")
+PAIRED_MODELS = ("ved_vattn_mean", "ved_dattn")
+BOOTSTRAP_RESAMPLES = 1000
 CURVE_METRICS = (("bleu2", "BLEU-2"), ("bleu4", "BLEU-4"), ("entropy", "Entropy"), ("dist1", "Dist-1"))
 
 
@@ -59,57 +73,123 @@ def _cell(metric: str, value: Optional[float], signed: bool = False) -> str:
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
+@functools.lru_cache(maxsize=32)
+def _sampling_scores(run: Path) -> Optional[PerInputScores]:
+    """Per-input scores of a run's sampling outputs (``test_outputs.jsonl.gz``), if it has them."""
+    path = run / "test_outputs.jsonl.gz"
+    if not path.is_file():
+        return None
+    outputs = SplitOutputs.read(path)
+    return PerInputScores.from_outputs(outputs.references, outputs.samples) if outputs.samples else None
+
+
+def _interval_cell(metric: str, interval: Optional[dict]) -> str:
+    if interval is None:
+        return "–"
+    return f"[{_cell(metric, interval['low'])}, {_cell(metric, interval['high'])}]"
+
+
+def _paired_note(root: Path) -> list[str]:
+    first, second = (_sampling_scores(root / preset) for preset in PAIRED_MODELS)
+    if first is None or second is None:
+        return []
+    parts = []
+    for metric in PAIRED_METRICS:
+        result = paired_bootstrap(first, second, metric, BOOTSTRAP_RESAMPLES)
+        parts.append(f"{HEADERS[metric]} {_cell(metric, result['difference'], signed=True)} "
+                     f"[{_cell(metric, result['low'], signed=True)}, {_cell(metric, result['high'], signed=True)}], "
+                     f"p {'< ' if result['p_value'] <= 1 / BOOTSTRAP_RESAMPLES else '= '}"
+                     f"{max(result['p_value'], 1 / BOOTSTRAP_RESAMPLES):.3f}")
+    names = " − ".join(NAMES[preset] for preset in PAIRED_MODELS)
+    return [f"Paired bootstrap over test inputs ({BOOTSTRAP_RESAMPLES} resamples), sampling, {names}: "
+            + "; ".join(parts) + "."]
+
+
 def render_table(table: str, runs_root: os.PathLike) -> str:
-    """Markdown with, for each model and inference, the paper's row, ours and ours - paper."""
+    """Markdown with, for each model and inference, the paper's row, ours and ours - paper; for
+    sampling rows a 95% bootstrap interval over test inputs; then the paired test of
+    VED+VAttn-h̄ against VED+DAttn. Runs beyond the paper's rows come last."""
     spec = TABLES[table]
-    metrics, root = spec["metrics"], Path(runs_root) / spec["task"]
+    root = Path(runs_root) / spec["task"]
     lines = [f"# {spec['title']}", "",
-             "| Model | Inference | Row | " + " | ".join(HEADERS[m] for m in metrics) + " |",
-             "| --- | --- | --- | " + " | ".join("---:" for _ in metrics) + " |"]
+             "| Model | Inference | Row | " + " | ".join(HEADERS[m] for m in METRICS) + " |",
+             "| --- | --- | --- | " + " | ".join("---:" for _ in METRICS) + " |"]
+    rows = [(preset, inference, NAMES[preset], dict(zip(METRICS, values)))
+            for (preset, inference), values in spec["paper"].items()]
+    for run_name, (preset, label, _) in spec["extra"].items():
+        rows += [(run_name, inference, label, None) for inference in ("map", "sample")]
     missing = []
-    for (preset, inference), paper_values in spec["paper"].items():
-        paper = dict(zip(METRICS, paper_values))
-        results = _read_json(root / preset / "test_metrics.json")
+    for run_name, inference, name, paper in rows:
+        results = _read_json(root / run_name / "test_metrics.json")
         ours = (results or {}).get(inference)
-        label = f"{NAMES[preset]} | {'MAP' if inference == 'map' else 'Sampling'}"
-        lines.append(f"| {label} | paper | " + " | ".join(_cell(m, paper[m]) for m in metrics) + " |")
+        label = f"{name} | {'MAP' if inference == 'map' else 'Sampling'}"
+        if paper is not None:
+            lines.append(f"| {label} | paper | " + " | ".join(_cell(m, paper[m]) for m in METRICS) + " |")
         if ours is None:
-            missing.append(preset)
-            lines.append(f"| {label} | ours | " + " | ".join("not run" for _ in metrics) + " |")
+            missing.append(run_name)
+            lines.append(f"| {label} | ours | " + " | ".join("not run" for _ in METRICS) + " |")
             continue
-        lines.append(f"| {label} | ours (epoch {results['checkpoint_epoch']}) | "
-                     + " | ".join(_cell(m, ours.get(m)) for m in metrics) + " |")
-        deltas = [None if paper[m] is None or ours.get(m) is None else ours[m] - paper[m] for m in metrics]
-        lines.append(f"| {label} | ours − paper | " + " | ".join(_cell(m, d, signed=True) for m, d in zip(metrics, deltas)) + " |")
-    lines.append("")
+        runs = len(results.get("sample_runs", [])) if inference == "sample" else 0
+        lines.append(f"| {label} | ours (epoch {results['checkpoint_epoch']}"
+                     + (f", mean of {runs} runs" if runs > 1 else "") + ") | "
+                     + " | ".join(_cell(m, ours.get(m)) for m in METRICS) + " |")
+        if inference == "sample":
+            scores = _sampling_scores(root / run_name)
+            if scores is not None:
+                intervals = {m: bootstrap_interval(scores, m, BOOTSTRAP_RESAMPLES) for m in INTERVAL_METRICS}
+                lines.append(f"| {label} | ours, 95% interval | "
+                             + " | ".join(_interval_cell(m, intervals.get(m)) for m in METRICS) + " |")
+        if paper is not None:
+            deltas = [None if paper[m] is None or ours.get(m) is None else ours[m] - paper[m] for m in METRICS]
+            lines.append(f"| {label} | ours − paper | " + " | ".join(_cell(m, d, signed=True) for m, d in zip(METRICS, deltas)) + " |")
+    notes = []
     if missing:
-        lines.append(f"Not run yet: {', '.join(dict.fromkeys(missing))} (`./reproduce.sh {table}` trains and evaluates them).")
-    lines.append("Ours: sampling rows average BLEU over 10 samples per test input; diversity pools each input's 10 samples.")
+        notes.append(f"Not run yet: {', '.join(dict.fromkeys(missing))}.")
+    notes.append("Ours: sampling rows score 10 samples per test input (BLEU over all samples; diversity pools each "
+                 "input's samples) and average the sampling runs (seeds), as the paper averages 3. Intervals: 95% "
+                 f"percentile bootstrap over test inputs ({BOOTSTRAP_RESAMPLES} resamples), from the committed "
+                 "`test_outputs.jsonl.gz`.")
+    for run_name, (preset, label, change) in spec["extra"].items():
+        notes.append(f"{label}: the {NAMES[preset]} preset with `{change}`.")
+    notes += _paired_note(root)
+    lines += [""] + ["\n\n".join(notes)]
     return "\n".join(lines) + "\n"
 
 
-def _plot(panels, path: Path, xlabel: str, log_x: bool = False) -> None:
+def _plot(rows, path: Path) -> None:
+    """``rows``: one ``(xlabel, log_x, panels)`` per figure row; ``panels[metric]`` = ``[(label, xs, ys)]``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, len(CURVE_METRICS), figsize=(4 * len(CURVE_METRICS), 3.4))
-    for axis, (metric, title) in zip(axes, CURVE_METRICS):
-        for label, xs, ys in panels[metric]:
-            axis.plot(xs, ys, marker="o", label=label)
-        axis.set_title(title)
-        axis.set_xlabel(xlabel)
-        if log_x:
-            axis.set_xscale("log")
-        axis.grid(alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    if handles:
-        figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False)
-    figure.tight_layout(rect=(0, 0.1, 1, 1))
+    figure, axes = plt.subplots(len(rows), len(CURVE_METRICS), figsize=(4 * len(CURVE_METRICS), 3.4 * len(rows)),
+                                squeeze=False)
+    for row_axes, (xlabel, log_x, panels) in zip(axes, rows):
+        for axis, (metric, title) in zip(row_axes, CURVE_METRICS):
+            for label, xs, ys in panels[metric]:
+                axis.plot(xs, ys, marker="o", label=label)
+            axis.set_title(title)
+            axis.set_xlabel(xlabel)
+            if log_x:
+                axis.set_xscale("log")
+            axis.grid(alpha=0.3)
+        handles, labels = row_axes[0].get_legend_handles_labels()
+        if handles:
+            row_axes[-1].legend(handles, labels, fontsize=7, loc="best")
+    figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def _curves(history: list[dict]) -> dict:
+    """Per curve metric: the epochs and values of the validation metric in ``history``."""
+    curves = {}
+    for metric, _ in CURVE_METRICS:
+        points = [(e["epoch"], e[f"val_{metric}"]) for e in history if e.get(f"val_{metric}") is not None]
+        curves[metric] = ([x for x, _ in points], [y for _, y in points])
+    return curves
 
 
 def plot_figure4(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen") -> list[str]:
@@ -120,40 +200,90 @@ def plot_figure4(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen") 
         if not history:
             continue
         drawn.append(preset)
-        for metric, _ in CURVE_METRICS:
-            points = [(e["epoch"], e.get(f"val_{metric}")) for e in history if e.get(f"val_{metric}") is not None]
-            panels[metric].append((NAMES[preset], [x for x, _ in points], [y for _, y in points]))
-    _plot(panels, Path(path), "epoch")
+        for metric, (xs, ys) in _curves(history).items():
+            panels[metric].append((NAMES[preset], xs, ys))
+    _plot([("epoch", False, panels)], Path(path))
     return drawn
 
 
 def gamma_runs(runs_root: os.PathLike, task: str = "qgen") -> dict[float, Path]:
-    """Run directories of the gamma_a sweep: ``<root>/<task>/gamma_a/<value>``."""
-    folder = Path(runs_root) / task / "gamma_a"
+    """Runs of VED+VAttn-h̄ by gamma_a: ``<root>/<task>/gamma_a/<value>``, and the Table 2 run
+    ``<root>/<task>/ved_vattn_mean`` at its own gamma_a (so it is not trained twice)."""
     runs = {}
+    table_run = Path(runs_root) / task / "ved_vattn_mean"
+    config = _read_json(table_run / "config.json")
+    if config is not None and (table_run / "history.json").is_file():
+        runs[float(config["gamma_a"])] = table_run
+    folder = Path(runs_root) / task / "gamma_a"
     for run in sorted(folder.glob("*")) if folder.is_dir() else []:
         try:
-            runs[float(run.name)] = run
+            gamma = float(run.name)
         except ValueError:
             continue
+        if gamma in runs:
+            raise ValueError(f"{run} and {runs[gamma]} both train gamma_a = {gamma}; keep one of them.")
+        runs[gamma] = run
     return dict(sorted(runs.items()))
 
 
-def plot_figure5(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen", epoch: Optional[int] = None) -> list[float]:
-    """The four validation metrics against gamma_a (VED+VAttn-h̄), at ``epoch`` (default: each run's last)."""
-    panels, drawn = {m: [] for m, _ in CURVE_METRICS}, []
-    points = {m: [] for m, _ in CURVE_METRICS}
+def plot_figure5(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen") -> list[float]:
+    """VED+VAttn-h̄ for each gamma_a: the four validation metrics per epoch, one line per gamma_a (the
+    paper's Figure 5), and below them each metric at the last common epoch against gamma_a."""
+    curves = {}
     for gamma, run in gamma_runs(runs_root, task).items():
         history = _read_json(run / "history.json")
-        if not history:
-            continue
-        entries = [e for e in history if epoch is None or e["epoch"] == epoch]
-        if not entries:
-            continue
-        drawn.append(gamma)
-        for metric, _ in CURVE_METRICS:
-            points[metric].append((gamma, entries[-1].get(f"val_{metric}", math.nan)))
-    for metric, _ in CURVE_METRICS:
-        panels[metric].append((NAMES["ved_vattn_mean"], [x for x, _ in points[metric]], [y for _, y in points[metric]]))
-    _plot(panels, Path(path), "gamma_a", log_x=True)
-    return drawn
+        if history:
+            curves[gamma] = (history, _curves(history))
+    panels = {m: [(f"gamma_a = {gamma:g}", *curve[m]) for gamma, (_, curve) in curves.items()] for m, _ in CURVE_METRICS}
+    rows = [("epoch", False, panels)]
+    if curves:
+        last = min(len(history) for history, _ in curves.values())
+        points = {m: [] for m, _ in CURVE_METRICS}
+        for gamma, (history, _) in curves.items():
+            for metric, _ in CURVE_METRICS:
+                points[metric].append((gamma, history[last - 1].get(f"val_{metric}", math.nan)))
+        rows.append((f"gamma_a (epoch {last})", True,
+                     {m: [(NAMES["ved_vattn_mean"], [x for x, _ in p], [y for _, y in p])] for m, p in points.items()}))
+    _plot(rows, Path(path))
+    return list(curves)
+
+
+# The case study (Table 3): the paper's two sources, found by a phrase, and three fixed test inputs.
+CASE_STUDY_PHRASES = ("the british forces evacuated at the close of the war in 1783",
+                      "more than 200000 people were evacuated from mianyang")
+CASE_STUDY_INDICES = (0, 4000, 8000)
+CASE_STUDY_MODELS = ("ved_dattn", "ved_vattn_mean")
+
+
+def render_case_study(runs_root: os.PathLike, task: str = "qgen", samples: int = 3) -> str:
+    """Markdown: for each case input, its source and reference, then ``samples`` samples (first
+    sampling run) and the MAP output of each model, read from the runs' ``test_outputs.jsonl.gz``."""
+    outputs = {}
+    for preset in CASE_STUDY_MODELS:
+        path = Path(runs_root) / task / preset / "test_outputs.jsonl.gz"
+        if path.is_file():
+            outputs[preset] = SplitOutputs.read(path)
+    lines = ["# Case study (Table 3): question generation, test inputs", ""]
+    if not outputs:
+        return "\n".join(lines + [f"No test outputs yet for {', '.join(CASE_STUDY_MODELS)}.", ""])
+    first = next(iter(outputs.values()))
+    cases, absent = [], []
+    for phrase in CASE_STUDY_PHRASES:
+        found = [i for i, source in enumerate(first.sources) if phrase in source]
+        if found:
+            cases.append((found[0], "paper's Table 3"))
+        else:
+            absent.append(phrase)
+    cases += [(index, "fixed test input") for index in CASE_STUDY_INDICES if index < len(first.sources)]
+    lines.append(f"{samples} samples from the first sampling run (seed 0) and the MAP output of each model; "
+                 "the first two sources are the paper's.")
+    if absent:
+        lines += ["", "Not among these test outputs: " + "; ".join(f"the source containing {p!r}" for p in absent) + "."]
+    for index, why in cases:
+        lines += ["", f"## Test input {index} ({why})", "", f"Source: {first.sources[index]}", "",
+                  f"Reference: {' '.join(first.references[index])}"]
+        for preset, run in outputs.items():
+            lines += ["", f"{NAMES[preset]}:", ""]
+            lines += [f"- {' '.join(sample)}" for sample in (run.samples[0][index][:samples] if run.samples else [])]
+            lines.append(f"- MAP: {' '.join(run.map[index])}")
+    return "\n".join(lines) + "\n"

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -9,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tf_varattn.evaluation import SplitOutputs, average_runs, score
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_FLAGS = ["--embedding_dim=16", "--encoder_units=8", "--decoder_units=16", "--latent_dim=4",
@@ -56,6 +59,15 @@ def test_killed_run_resumes_to_the_same_history_and_test_numbers(tmp_path, env):
     for m in metrics:
         assert set(m.pop("seconds")) == {"map", "sample"}  # wall times differ between runs
     assert metrics[0] == metrics[1] and metrics[0]["checkpoint_epoch"] == 3 and "entropy" in metrics[0]["sample"]
+    # Every output is kept: the metrics come back from the outputs file alone.
+    outputs = SplitOutputs.read(killed / "test_outputs.jsonl.gz")
+    assert len(outputs.samples) == 3 and all(len(run) == len(outputs.map) == metrics[1]["inputs"] for run in outputs.samples)
+    assert score(outputs.references, [[output] for output in outputs.map]) == metrics[1]["map"]
+    per_seed = [score(outputs.references, run) for run in outputs.samples]
+    assert [{k: v for k, v in run.items() if k != "seed"} for run in metrics[1]["sample_runs"]] == per_seed
+    assert [run["seed"] for run in metrics[1]["sample_runs"]] == [0, 1, 2]
+    assert metrics[1]["sample"] == average_runs(per_seed)
+    assert outputs.samples[0] != outputs.samples[1], "two sampling seeds drew the same samples"
     samples = (killed / "test_samples.txt").read_text()
     assert "reference:" in samples and "sample:" in samples
     # A user trying the model.
@@ -70,6 +82,8 @@ def test_bad_flags_name_the_valid_values(tmp_path, env):
     assert "capped_tanh|logistic|linear|constant" in result.stderr
     result = run("evaluate.py", f"--run_dir={tmp_path / 'nothing'}", env=env, check=False)
     assert result.returncode == 1 and "not a run directory" in result.stderr
+    result = run("evaluate.py", f"--run_dir={tmp_path}", "--sampling_seeds=a", env=env, check=False)
+    assert result.returncode == 1 and "--sampling_seeds must be one or more integers, got 'a'" in result.stderr
 
 
 def test_smoke_chain_end_to_end(tmp_path, env):
@@ -78,7 +92,17 @@ def test_smoke_chain_end_to_end(tmp_path, env):
     result = subprocess.run(["bash", str(ROOT / "reproduce.sh"), "smoke"], capture_output=True, text=True, env=env, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     results = next(tmp_path.glob("varattn-smoke.*")) / "results"
-    assert {"table2.md", "table4.md", "figure4.png", "figure5.png"} <= {p.name for p in results.iterdir()}
+    assert {"table2.md", "table4.md", "figure4.png", "figure5.png", "case_study.md"} <= {p.name for p in results.iterdir()}
     table = (results / "table2.md").read_text()
-    assert "| VED+VAttn-h̄ | Sampling | ours (epoch 1) |" in table and "| DED+DAttn | MAP | ours (epoch 1) |" in table
-    assert (results / "runs" / "qgen" / "ved_vattn_mean" / "test_metrics.json").is_file()
+    assert "| VED+VAttn-h̄ | Sampling | ours (epoch 1, mean of 3 runs) |" in table
+    assert "| DED+DAttn | MAP | ours (epoch 1) |" in table and "| VED+VAttn-h̄ | Sampling | ours, 95% interval |" in table
+    published = results / "runs" / "qgen" / "ved_vattn_mean"
+    assert {"test_metrics.json", "test_outputs.jsonl.gz"} <= {p.name for p in published.iterdir()}
+    # `tables` regenerates the same tables from the published outputs alone (the run directories deleted).
+    shutil.rmtree(results.parent / "runs")
+    before = {name: (results / name).read_text() for name in ("table2.md", "table4.md", "case_study.md")}
+    (results / "table2.md").unlink()
+    result = subprocess.run(["bash", str(ROOT / "reproduce.sh"), "tables"], capture_output=True, text=True,
+                            env={**env, "VARATTN_RESULTS": str(results)}, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {name: (results / name).read_text() for name in before} == before

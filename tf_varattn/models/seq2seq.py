@@ -110,6 +110,14 @@ class Seq2Seq(keras.Model):
             return self.decoder_cell.initial_state(batch, final_h, final_c)
         return self.decoder_cell.initial_state(batch)
 
+    def reseed(self, seed: int) -> None:
+        """Restarts the random streams that sampling draws from (z's and the attention's) at a
+        state fixed by ``seed``: decoding with a given seed is reproducible, and distinct seeds
+        give independent sampling runs (the paper averages three)."""
+        generators = [self.noise] + ([self.latent.seed_generator] if self.latent is not None else [])
+        for index, generator in enumerate(generators):
+            generator.state.assign(tf.constant([10_000 * (seed + 1) + index, 0], generator.state.dtype))
+
     def step_noise(self, steps, batch):
         """Standard normal draws ``[steps, batch, D]`` for the attention samples (``D`` = 0 without them)."""
         if self.settings.attention != "variational":

@@ -1,0 +1,36 @@
+import gzip
+
+import pytest
+
+from tf_varattn.evaluation import SplitOutputs, average_runs
+
+
+def test_outputs_round_trip_keeps_every_token_and_run(tmp_path):
+    outputs = SplitOutputs(
+        sources=["the war ended in 1783 .", "it rained ."],
+        references=[["when", "did", "it", "end", "?"], ["what", "?"]],
+        map=[["when", "?"], []],  # an empty output survives
+        samples=[[[["a", "?"], ["b", "?"]], [["c"], []]], [[["d"], ["e"]], [["f"], ["g", "h"]]]],
+    )
+    path = tmp_path / "test_outputs.jsonl.gz"
+    outputs.write(path)
+    assert SplitOutputs.read(path) == outputs
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_outputs_file_errors_name_the_line(tmp_path):
+    path = tmp_path / "bad.jsonl.gz"
+    with gzip.open(path, "wt") as stream:
+        stream.write('{"source": "s", "reference": "r", "map": "m", "samples": [["a"]]}\n{"source": "s"}\n')
+    with pytest.raises(ValueError, match=r"bad.jsonl.gz, line 2: not an outputs record"):
+        SplitOutputs.read(path)
+    with gzip.open(path, "wt") as stream:
+        stream.write('{"source": "s", "reference": "r", "map": "m", "samples": [["a"]]}\n'
+                     '{"source": "s", "reference": "r", "map": "m", "samples": [["a"], ["b"]]}\n')
+    with pytest.raises(ValueError, match="line 2: 2 sampling runs, earlier lines 1"):
+        SplitOutputs.read(path)
+
+
+def test_average_runs_rounds_as_the_tables_print():
+    runs = [{"bleu4": 5.01, "entropy": 2.2001}, {"bleu4": 5.04, "entropy": 2.2004}, {"bleu4": 5.10, "entropy": 2.2010}]
+    assert average_runs(runs) == {"bleu4": 5.05, "entropy": 2.2005}

@@ -1,0 +1,67 @@
+import json
+
+import numpy as np
+import pytest
+
+from tf_varattn.evaluation import SplitOutputs, average_runs, score
+from tf_varattn.reporting import gamma_runs, plot_figure5, render_case_study, render_table
+
+
+def _write_run(folder, gamma_a=0.1, seed=0, vocab=6, history_epochs=2, sources=None):
+    """A run directory as evaluate.py leaves it, with made-up outputs."""
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(vocab)]
+    n = 40
+    sources = sources or [f"source {i}" for i in range(n)]
+    references = [list(rng.choice(["w0", "w1", "w2"], size=4)) + ["?"] for _ in range(n)]
+    sample = lambda: list(rng.choice(words, size=rng.integers(2, 5))) + ["?"]  # noqa: E731
+    outputs = SplitOutputs(sources, references, [sample() for _ in range(n)],
+                           [[[sample() for _ in range(4)] for _ in range(n)] for _ in range(3)])
+    folder.mkdir(parents=True)
+    outputs.write(folder / "test_outputs.jsonl.gz")
+    per_run = [score(references, run) for run in outputs.samples]
+    metrics = {"checkpoint_epoch": 7, "inputs": n, "map": score(references, [[o] for o in outputs.map]),
+               "sample_runs": [{"seed": s, **m} for s, m in enumerate(per_run)], "sample": average_runs(per_run)}
+    (folder / "test_metrics.json").write_text(json.dumps(metrics))
+    (folder / "config.json").write_text(json.dumps({"gamma_a": gamma_a}))
+    history = [{"epoch": e, "val_bleu2": 10.0 + e, "val_bleu4": 3.0 + e, "val_entropy": 2.0, "val_dist1": 0.1}
+               for e in range(1, history_epochs + 1)]
+    (folder / "history.json").write_text(json.dumps(history))
+    return metrics
+
+
+def test_table_shows_ours_intervals_and_the_paired_test(tmp_path):
+    ours = _write_run(tmp_path / "qgen" / "ved_vattn_mean", vocab=8)
+    _write_run(tmp_path / "qgen" / "ved_dattn", seed=1, vocab=3)
+    table = render_table("table2", tmp_path)
+    row = next(line for line in table.splitlines() if line.startswith("| VED+VAttn-h̄ | Sampling | ours (epoch 7"))
+    assert f"| {ours['sample']['bleu1']:.2f} |" in row and "mean of 3 runs" in row
+    interval = next(line for line in table.splitlines() if line.startswith("| VED+VAttn-h̄ | Sampling | ours, 95% interval"))
+    low, high = (float(x) for x in interval.split("|")[7].strip(" []").split(","))  # the BLEU-4 column
+    assert low <= ours["sample"]["bleu4"] <= high
+    assert "Paired bootstrap over test inputs (1000 resamples), sampling, VED+VAttn-h̄ − VED+DAttn: " in table
+    assert "| VED+DAttn (2-stage) | MAP | ours | not run |" in table
+    assert "| VED+VAttn-h̄, Eq. (8) as written | Sampling | ours | not run |" in table
+
+
+def test_gamma_runs_reuse_the_table_run_and_refuse_a_duplicate(tmp_path):
+    _write_run(tmp_path / "qgen" / "ved_vattn_mean", gamma_a=0.1)
+    _write_run(tmp_path / "qgen" / "gamma_a" / "1", gamma_a=1.0, history_epochs=3)
+    runs = gamma_runs(tmp_path)
+    assert list(runs) == [0.1, 1.0] and runs[0.1].name == "ved_vattn_mean"
+    assert plot_figure5(tmp_path, tmp_path / "figure5.png") == [0.1, 1.0]
+    assert (tmp_path / "figure5.png").stat().st_size > 0
+    _write_run(tmp_path / "qgen" / "gamma_a" / "0.1", gamma_a=0.1)
+    with pytest.raises(ValueError, match="both train gamma_a = 0.1"):
+        gamma_runs(tmp_path)
+
+
+def test_case_study_finds_the_papers_sources(tmp_path):
+    sources = [f"source {i}" for i in range(40)]
+    sources[12] = "when the british forces evacuated at the close of the war in 1783 they transported 3000 freedmen"
+    _write_run(tmp_path / "qgen" / "ved_vattn_mean", sources=sources)
+    text = render_case_study(tmp_path)
+    assert "## Test input 12 (paper's Table 3)" in text and "## Test input 0 (fixed test input)" in text
+    assert "Not among these test outputs: the source containing 'more than 200000 people" in text
+    section = text.split("## Test input 12")[1].split("## ")[0]
+    assert section.count("\n- ") == 4  # three samples and the MAP output

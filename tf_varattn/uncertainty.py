@@ -1,0 +1,86 @@
+"""How sure the test metrics are: bootstrap intervals over test inputs and a paired bootstrap test.
+
+Test inputs are resampled with replacement (Koehn, 2004); every metric is recomputed on
+each resample from per-input quantities (BLEU's sufficient statistics, each input's
+entropy / Dist-n), so a thousand resamples of the whole test set take a moment. With
+several sampling runs (seeds), each resample scores every run on the same inputs and
+averages the runs, as the point estimate does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from tf_varattn.metrics import BLEU_WEIGHTS, DIVERSITY_METRICS, bleu_from_statistics, bleu_statistics, diversity_per_input
+
+
+@dataclass(frozen=True)
+class PerInputScores:
+    """Per-input quantities of one model's sampling rows: ``bleu [S, N, K]`` statistics summed over
+    each input's samples and ``diversity [S, N, 3]`` (entropy, Dist-1, Dist-2), for S runs of N inputs."""
+
+    bleu: np.ndarray
+    diversity: np.ndarray
+
+    @classmethod
+    def from_outputs(cls, references: Sequence[Sequence[str]], runs: Sequence[Sequence[Sequence[Sequence[str]]]],
+                     drop_last_token: bool = True) -> "PerInputScores":
+        """``runs[s][i]`` are the samples (token lists) of input ``i`` in sampling run ``s``."""
+        bleu, spread = [], []
+        for outputs in runs:
+            if len(outputs) != len(references):
+                raise ValueError(f"a sampling run has {len(outputs)} inputs, the references {len(references)}.")
+            counts = [len(per_input) for per_input in outputs]
+            stats = bleu_statistics(references, [sample for per_input in outputs for sample in per_input],
+                                    reference_of=np.repeat(np.arange(len(references)), counts))
+            bleu.append(np.add.reduceat(stats, np.cumsum([0] + counts[:-1]), axis=0))
+            spread.append(diversity_per_input(outputs, drop_last_token))
+        return cls(np.stack(bleu), np.stack(spread))
+
+    @property
+    def num_inputs(self) -> int:
+        return self.bleu.shape[1]
+
+    def metric(self, name: str, weights: np.ndarray) -> np.ndarray:
+        """``name`` (``bleu1``..``bleu4`` x100, or a diversity metric) for each row of input
+        ``weights [B, N]`` (how often each input is drawn), averaged over the runs: ``[B]``."""
+        if name in BLEU_WEIGHTS:
+            totals = np.einsum("bn,snk->sbk", weights, self.bleu)
+            return 100 * bleu_from_statistics(totals, BLEU_WEIGHTS[name]).mean(axis=0)
+        column = DIVERSITY_METRICS.index(name)
+        return (weights @ self.diversity[:, :, column].T).mean(axis=1) / weights.sum(axis=1)
+
+
+def resample_weights(num_inputs: int, resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """``[resamples, num_inputs]``: how often each input is drawn in each bootstrap resample."""
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(num_inputs, np.full(num_inputs, 1.0 / num_inputs), size=resamples).astype(np.float64)
+
+
+def bootstrap_interval(scores: PerInputScores, name: str, resamples: int = 1000, seed: int = 0,
+                       level: float = 0.95) -> dict[str, float]:
+    """Point estimate and the percentile bootstrap interval of ``name``."""
+    point = float(scores.metric(name, np.ones([1, scores.num_inputs]))[0])
+    values = scores.metric(name, resample_weights(scores.num_inputs, resamples, seed))
+    low, high = np.percentile(values, [50 * (1 - level), 50 * (1 + level)])
+    return {"value": point, "low": float(low), "high": float(high)}
+
+
+def paired_bootstrap(first: PerInputScores, second: PerInputScores, name: str, resamples: int = 1000,
+                     seed: int = 0, level: float = 0.95) -> dict[str, float]:
+    """``first - second`` on the same inputs: the difference, its interval, and the two-sided
+    p-value of "no difference" (twice the share of resamples on the smaller side of 0;
+    at best ``1 / resamples``)."""
+    if first.num_inputs != second.num_inputs:
+        raise ValueError(f"paired test needs the same inputs: {first.num_inputs} vs {second.num_inputs}.")
+    ones = np.ones([1, first.num_inputs])
+    point = float(first.metric(name, ones)[0] - second.metric(name, ones)[0])
+    weights = resample_weights(first.num_inputs, resamples, seed)
+    differences = first.metric(name, weights) - second.metric(name, weights)
+    low, high = np.percentile(differences, [50 * (1 - level), 50 * (1 + level)])
+    tail = min(np.mean(differences <= 0), np.mean(differences >= 0))
+    return {"difference": point, "low": float(low), "high": float(high),
+            "p_value": float(max(min(1.0, 2 * tail), 1.0 / resamples))}
