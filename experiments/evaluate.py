@@ -9,12 +9,13 @@ Sampling metrics average three sampling runs (``--sampling_seeds``), as the pape
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tf_varattn.runtime import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()
 
 from absl import app, flags  # noqa: E402
 

@@ -6,10 +6,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tf_varattn.runtime import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()
 
 from absl import app, flags  # noqa: E402
 

@@ -10,7 +10,11 @@ from pathlib import Path
 
 from absl import app, flags
 
-from tf_varattn.reporting import TABLES, render_case_study, render_table
+from tf_varattn.runtime import import_tensorflow_quietly
+
+import_tensorflow_quietly()
+
+from tf_varattn.reporting import TABLES, render_case_study, render_table  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("runs_root", "runs", "Root holding <task>/<model>/ run directories.")

@@ -9,7 +9,11 @@ from pathlib import Path
 
 from absl import app, flags
 
-from tf_varattn.reporting import plot_figure4, plot_figure5
+from tf_varattn.runtime import import_tensorflow_quietly
+
+import_tensorflow_quietly()
+
+from tf_varattn.reporting import plot_figure4, plot_figure5  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("runs_root", "runs", "Root holding <task>/<model>/ and <task>/gamma_a/<value>/ runs.")

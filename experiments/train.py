@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tf_varattn.runtime import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()
 
 from absl import app, flags  # noqa: E402
 
@@ -35,19 +36,25 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments {argv[1:]}; every setting is a --flag.")
     from tf_varattn.data.corpora import DataError
     from tf_varattn.data.prepare import prepare_task_data
-    from tf_varattn.training.loop import Trainer, TrainingError
+    from tf_varattn.training.loop import Trainer, TrainingError, check_config
+    from tf_varattn.training.runs import RunError, RunLock
 
     try:
         config = get_config(FLAGS.model, FLAGS.task, **config_overrides())
     except ValueError as error:
-        raise app.UsageError(str(error))
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     run_dir = Path(FLAGS.output_dir)
     cache_dir = Path(FLAGS.embedding_cache_dir) if FLAGS.embedding_cache_dir else run_dir.resolve().parent / "word2vec"
     try:
-        data = prepare_task_data(config, run_dir, FLAGS.data_dir, cache_dir)
-        history = Trainer(config, run_dir, data, keep_checkpoints=FLAGS.keep_checkpoints,
-                          distribution_strategy=FLAGS.distribution_strategy).fit(FLAGS.stop_after_epoch)
-    except (DataError, TrainingError) as error:
+        with RunLock(run_dir):
+            # A different config in run_dir is refused before any expensive work (the vocabulary
+            # sizes come from the data, so they are compared once it is loaded).
+            check_config(run_dir, config, write=False, ignore=("source_vocab_size", "target_vocab_size"))
+            data = prepare_task_data(config, run_dir, FLAGS.data_dir, cache_dir)
+            history = Trainer(config, run_dir, data, keep_checkpoints=FLAGS.keep_checkpoints,
+                              distribution_strategy=FLAGS.distribution_strategy).fit(FLAGS.stop_after_epoch)
+    except (DataError, TrainingError, RunError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"Trained {run_dir}: {len(history)} epoch(s) finished.")

@@ -30,3 +30,32 @@ def test_overrides_and_errors_name_valid_values():
 def test_dict_roundtrip():
     config = get_config("ved_dattn_2stage", "dialogue", epochs=3)
     assert Config.from_dict(config.to_dict()) == config
+
+
+def test_every_numeric_field_has_a_valid_range():
+    import dataclasses
+    import typing
+
+    from tf_varattn.config import FIELD_RANGES
+
+    hints = typing.get_type_hints(Config)
+    numeric = {f.name for f in dataclasses.fields(Config) if hints[f.name] in (int, float, typing.Optional[int])}
+    assert numeric == set(FIELD_RANGES)
+
+
+@pytest.mark.parametrize("field, bad, message", [
+    ("max_examples", 0, r"max_examples must be in \[1, inf\), got 0"),
+    ("gamma_a", -1.0, r"gamma_a must be in \[0, inf\), got -1.0"),
+    ("learning_rate", -0.01, r"learning_rate must be in \(0, inf\), got -0.01"),
+    ("learning_rate_decay", 1.5, r"learning_rate_decay must be in \(0, 1\], got 1.5"),
+    ("dropout", 1.0, r"dropout must be in \[0, 1\), got 1.0"),
+])
+def test_numeric_fields_out_of_range_are_refused(field, bad, message):
+    with pytest.raises(ValueError, match=message):
+        get_config("ved_vattn_mean", **{field: bad})
+
+
+def test_range_boundaries_are_accepted():
+    config = get_config("ved_vattn_mean", max_examples=1, gamma_a=0.0, learning_rate_decay=1.0, dropout=0.0,
+                        kl_midpoint=-5.0)
+    assert config.max_examples == 1 and config.learning_rate_decay == 1.0

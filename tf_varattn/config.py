@@ -40,6 +40,31 @@ FIELD_CHOICES = {
     "kl_schedule": KL_SCHEDULES,
 }
 
+_POSITIVE, _NON_NEGATIVE, _AT_LEAST_ONE, _FRACTION = "(0, inf)", "[0, inf)", "[1, inf)", "[0, 1)"
+# Numeric config fields and their valid intervals ("[" / "]" closed, "(" / ")" open); Config.validate checks them.
+FIELD_RANGES = {
+    "attention_start_epoch": _NON_NEGATIVE,
+    "source_vocab_size": "[5, inf)",  # the four special tokens and at least one word
+    "target_vocab_size": "[5, inf)",
+    **dict.fromkeys(("embedding_dim", "encoder_units", "decoder_units", "latent_dim", "attentional_dim",
+                     "max_decode_length", "epochs", "batch_size", "word2vec_epochs", "num_samples",
+                     "eval_subset", "eval_epoch", "max_examples", "kl_warmup_steps"), _AT_LEAST_ONE),
+    "dropout": _FRACTION,
+    "word_dropout": _FRACTION,
+    **dict.fromkeys(("gamma_a", "l2_weight", "kl_stop_step", "kl_constant", "min_learning_rate", "bucket_pool",
+                     "seed", "z_temperature", "attention_temperature"), _NON_NEGATIVE),
+    **dict.fromkeys(("kl_width", "learning_rate", "clip_value"), _POSITIVE),
+    "learning_rate_decay": "(0, 1]",
+    "kl_midpoint": "(-inf, inf)",
+}
+
+
+def _in_interval(value: float, interval: str) -> bool:
+    low, high = (float(bound) for bound in interval[1:-1].split(","))
+    above = value >= low if interval[0] == "[" else value > low
+    below = value <= high if interval[-1] == "]" else value < high
+    return above and below
+
 
 @dataclasses.dataclass
 class Config:
@@ -107,14 +132,10 @@ class Config:
         for field, valid in FIELD_CHOICES.items():
             if getattr(self, field) not in valid:
                 raise ValueError(f"{field}={getattr(self, field)!r} is not valid; choose one of: {', '.join(valid)}.")
-        if self.bucket_pool < 0:
-            raise ValueError(f"bucket_pool must be >= 0 (0 turns length bucketing off), got {self.bucket_pool}.")
-        for field in ("dropout", "word_dropout"):
-            if not 0.0 <= getattr(self, field) < 1.0:
-                raise ValueError(f"{field} must be in [0, 1), got {getattr(self, field)}.")
-        for field in ("epochs", "batch_size", "max_decode_length", "num_samples", "latent_dim", "decoder_units"):
-            if getattr(self, field) <= 0:
-                raise ValueError(f"{field} must be positive, got {getattr(self, field)}.")
+        for field, interval in FIELD_RANGES.items():
+            value = getattr(self, field)
+            if value is not None and not _in_interval(value, interval):
+                raise ValueError(f"{field} must be in {interval}, got {value}.")
         if not self.variational and self.attention == "variational":
             raise ValueError("Variational attention needs variational=True (a VED); see the ved_vattn_* presets.")
         if self.decoder_init == "encoder" and 2 * self.encoder_units != self.decoder_units:

@@ -82,6 +82,11 @@ def test_bad_flags_name_the_valid_values(tmp_path, env):
     assert "capped_tanh|logistic|linear|constant" in result.stderr
     result = run("evaluate.py", f"--run_dir={tmp_path / 'nothing'}", env=env, check=False)
     assert result.returncode == 1 and "not a run directory" in result.stderr
+    for flag, message in (("--max_examples=0", "max_examples must be in [1, inf), got 0"),
+                          ("--gamma_a=-1", "gamma_a must be in [0, inf), got -1.0"),
+                          ("--learning_rate=-0.01", "learning_rate must be in (0, inf), got -0.01")):
+        result = run("train.py", flag, f"--output_dir={tmp_path / 'bad'}", env=env, check=False)
+        assert result.returncode == 2 and result.stderr.startswith(f"error: {message}"), result.stderr[-500:]
     result = run("evaluate.py", f"--run_dir={tmp_path}", "--sampling_seeds=a", env=env, check=False)
     assert result.returncode == 1 and "--sampling_seeds must be one or more integers, got 'a'" in result.stderr
 
@@ -106,3 +111,20 @@ def test_smoke_chain_end_to_end(tmp_path, env):
                             env={**env, "VARATTN_RESULTS": str(results)}, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     assert {name: (results / name).read_text() for name in before} == before
+
+
+def test_a_different_config_is_refused_before_word2vec_and_a_second_trainer_is_locked_out(tmp_path, env):
+    from tf_varattn.config import get_config
+    from tf_varattn.training.runs import RunLock
+
+    run_dir = tmp_path / "runs" / "qgen" / "ved_vattn_mean"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps(get_config("ved_vattn_mean", latent_dim=4).to_dict()))
+    result = run("train.py", "--model=ved_vattn_mean", "--latent_dim=8", "--word2vec_epochs=50",
+                 f"--output_dir={run_dir}", env=env, check=False)
+    assert result.returncode == 1 and "different config (latent_dim: 4 -> 8)" in result.stderr
+    assert not (run_dir.parent / "word2vec").exists() and not (run_dir / "vocab.json").exists()
+    with RunLock(run_dir):
+        result = run("train.py", "--model=ved_vattn_mean", "--latent_dim=4", f"--output_dir={run_dir}", env=env,
+                     check=False)
+    assert result.returncode == 1 and f"is in use by another process (PID {os.getpid()})" in result.stderr

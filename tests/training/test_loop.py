@@ -65,3 +65,19 @@ def test_run_directory_of_another_config_is_refused(tmp_path, synthetic_data_dir
     train(tmp_path / "run", synthetic_data_dir, stop_after_epoch=1, pretrained_embeddings=False)
     with pytest.raises(TrainingError, match="different config .*gamma_a: 0.1 -> 0.5"):
         train(tmp_path / "run", synthetic_data_dir, pretrained_embeddings=False, gamma_a=0.5)
+
+
+def test_run_lock_is_exclusive_and_released(tmp_path):
+    import os
+
+    import pytest
+
+    from tf_varattn.training.runs import RunError, RunLock
+
+    with RunLock(tmp_path / "run"):
+        assert (tmp_path / "run" / ".lock").read_text().strip() == str(os.getpid())
+        with pytest.raises(RunError, match=rf"in use by another process \(PID {os.getpid()}\)"):
+            with RunLock(tmp_path / "run"):
+                pass
+    with RunLock(tmp_path / "run"):  # released on exit
+        pass

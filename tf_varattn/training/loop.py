@@ -67,21 +67,24 @@ def read_history(run_dir: os.PathLike) -> list[dict]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
 
 
-def check_config(run_dir: Path, config: Config) -> None:
-    """Writes ``config.json``, or checks that a resumed run directory holds the same config."""
+def check_config(run_dir: Path, config: Config, write: bool = True, ignore: tuple[str, ...] = ()) -> None:
+    """Writes ``config.json``, or checks that a resumed run directory holds the same config
+    (fields in ``ignore`` are not compared; with ``write=False`` nothing is written)."""
     path = run_dir / "config.json"
     if path.is_file():
         stored = json.loads(path.read_text(encoding="utf-8"))
         current = config.to_dict()
-        changed = sorted(k for k in current if stored.get(k) != current[k] and k not in RESUMABLE_CHANGES)
+        changed = sorted(k for k in current
+                         if stored.get(k) != current[k] and k not in RESUMABLE_CHANGES and k not in ignore)
         if changed:
             details = ", ".join(f"{k}: {stored.get(k)!r} -> {current[k]!r}" for k in changed)
             raise TrainingError(
                 f"{run_dir} holds a run with a different config ({details}). "
                 "Use another --output_dir, or the same flags to resume it."
             )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(path, config.to_dict())
+    if write:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(path, config.to_dict())
 
 
 class Trainer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -37,3 +38,35 @@ def load_run(run_dir: os.PathLike, epoch: Optional[int] = None):
     checkpoints.restore_checkpoint(model, checkpoints.checkpoint_path(run_dir, epoch))
     model.set_epoch(epoch - 1)
     return config, vocab, model, epoch
+
+
+class RunLock:
+    """An exclusive lock on a run directory (``<run_dir>/.lock``, holding the owner's PID), so that
+    two processes never train into one directory. The operating system releases it when the
+    process ends, however it ends."""
+
+    def __init__(self, run_dir: os.PathLike):
+        self.path = Path(run_dir) / ".lock"
+        self._file = None
+
+    def __enter__(self) -> "RunLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise RunError(f"{self.path.parent} is in use by another process (PID {holder}); wait for it to "
+                           "finish or stop it, or train into another --output_dir.") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._file = handle
+        return self
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self._file, fcntl.LOCK_UN)
+        self._file.close()

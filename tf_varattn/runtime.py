@@ -1,0 +1,28 @@
+"""Process set-up shared by the scripts: TensorFlow imported without its start-up noise."""
+
+from __future__ import annotations
+
+import os
+
+VERBOSE_VARIABLE = "VARATTN_TF_LOGS"
+
+
+def import_tensorflow_quietly() -> None:
+    """Imports TensorFlow (and Keras) with the C++ start-up messages (oneDNN notices, CUDA driver
+    probes on CPU machines) discarded. ``VARATTN_TF_LOGS=1`` shows them. Later messages,
+    warnings and errors are untouched."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ.get(VERBOSE_VARIABLE, "") not in ("", "0"):
+        import tensorflow  # noqa: F401
+        return
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import keras  # noqa: F401  (imported here so its own start-up messages are discarded too)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # the device probe prints at first use
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
