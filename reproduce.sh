@@ -11,7 +11,8 @@
 #   all      table2, table4, figure4, figure5, tables
 #   model    TASK PRESET: train + evaluate one model into $VARATTN_RUNS/TASK/PRESET
 #   bench    speed benchmark -> results/benchmarks.md (appends the printed tables)
-# Environment: VARATTN_RUNS (run root, default runs/), VARATTN_EPOCHS (default: the paper's 10),
+# Environment: VARATTN_RUNS (run root, default runs/; runs/trial/ when VARATTN_FLAGS or VARATTN_EPOCHS
+#   asks for other settings than the paper's, with VARATTN_RESULTS then results/trial/), VARATTN_EPOCHS (default: the paper's 10),
 #   VARATTN_FLAGS (extra train.py flags, e.g. "--max_examples=5000"), VARATTN_GAMMAS (default "0.01 0.1 1"),
 #   VARATTN_RUN_DIR (run directory of `model`, default RUNS/TASK/PRESET), VARATTN_JOBS (models trained side by side, default 1; each gets cores/jobs TensorFlow threads and logs
 #   to RUN_DIR.log), VARATTN_RESULTS (default results/), VARATTN_VENV (default .venv).
@@ -21,8 +22,11 @@ cd "$(dirname "$0")"
 ROOT=$(pwd)
 VENV=${VARATTN_VENV:-$ROOT/.venv}
 PYTHON=${PYTHON:-python3}
-RUNS=${VARATTN_RUNS:-$ROOT/runs}
-RESULTS=${VARATTN_RESULTS:-$ROOT/results}
+# Settings other than the paper's (a quick trial) never touch the paper's runs and results.
+TRIAL=
+if [ -n "${VARATTN_FLAGS:-}" ] || { [ -n "${VARATTN_EPOCHS:-}" ] && [ "$VARATTN_EPOCHS" != 10 ]; }; then TRIAL=/trial; fi
+RUNS=${VARATTN_RUNS:-$ROOT/runs$TRIAL}
+RESULTS=${VARATTN_RESULTS:-$ROOT/results$TRIAL}
 GAMMAS=${VARATTN_GAMMAS:-0.01 0.1 1}
 JOBS=${VARATTN_JOBS:-1}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
@@ -52,8 +56,8 @@ run_model() {
   [ -n "${VARATTN_EPOCHS:-}" ] && flags+=("--epochs=$VARATTN_EPOCHS")
   # shellcheck disable=SC2206
   [ -n "${VARATTN_FLAGS:-}" ] && flags+=($VARATTN_FLAGS)
-  if finished "$run"; then
-    echo "[$task/$model] finished earlier, skipped ($run/test_metrics.json)"
+  if finished "$task" "$model" "$run" "${flags[@]}"; then
+    echo "[$task/$model] finished earlier with these settings, skipped ($run/test_metrics.json)"
   else
     echo "[$task/$model] training into $run"
     py experiments/train.py --task "$task" --model "$model" --output_dir "$run" "${flags[@]}"
@@ -94,16 +98,13 @@ in_parallel() {
   [ "$failed" -eq 0 ] || { echo "error: a model failed; see the logs above." >&2; exit 1; }
 }
 
-# finished RUN_DIR: evaluated, and trained for the requested number of epochs.
+# finished TASK MODEL RUN_DIR [flags]: trained with exactly this config for all its epochs, and evaluated.
+# A run directory holding another config stops the script (train.py names the differing fields).
 finished() {
-  [ -f "$1/test_metrics.json" ] && [ -f "$1/history.json" ] && python3 - "$1" "${VARATTN_EPOCHS:-}" <<'PY'
-import json, sys
-run, wanted = sys.argv[1], sys.argv[2]
-epochs = int(wanted) if wanted else json.load(open(f"{run}/config.json"))["epochs"]
-history = json.load(open(f"{run}/history.json"))
-metrics = json.load(open(f"{run}/test_metrics.json"))
-sys.exit(0 if len(history) >= epochs and metrics["checkpoint_epoch"] <= len(history) else 1)
-PY
+  local status=0
+  py experiments/train.py --check_finished --task "$1" --model "$2" --output_dir "$3" "${@:4}" || status=$?
+  if [ "$status" -eq 1 ] || [ "$status" -eq 2 ]; then exit 1; fi
+  [ "$status" -eq 0 ] && [ -f "$3/test_metrics.json" ]
 }
 
 # table NAME TASK "MODELS" [flags]: train + evaluate the table's models (and its extra rows), render it.

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -28,7 +29,12 @@ flags.DEFINE_integer("keep_checkpoints", 2, "Newest checkpoints kept (the eval_e
 flags.DEFINE_enum("distribution_strategy", "none", ["none", "mirrored", "multi_worker"],
                   "tf.distribute strategy: one device, all local devices, or the workers in TF_CONFIG.")
 flags.DEFINE_integer("stop_after_epoch", None, "Stop after this epoch (the run can be resumed later).")
+flags.DEFINE_boolean("check_finished", False,
+                     "Train nothing: exit 0 if --output_dir holds this exact config trained for all its epochs, "
+                     "3 if it is absent or unfinished, 1 if it holds another config.")
 define_config_flags()
+# Config fields set from the data (the vocabulary sizes), not by flags.
+DATA_SIZED_FIELDS = ("source_vocab_size", "target_vocab_size")
 
 
 def main(argv):
@@ -46,11 +52,13 @@ def main(argv):
         return 2
     run_dir = Path(FLAGS.output_dir)
     cache_dir = Path(FLAGS.embedding_cache_dir) if FLAGS.embedding_cache_dir else run_dir.resolve().parent / "word2vec"
+    if FLAGS.check_finished:
+        return _check_finished(run_dir, config)
     try:
         with RunLock(run_dir):
             # A different config in run_dir is refused before any expensive work (the vocabulary
             # sizes come from the data, so they are compared once it is loaded).
-            check_config(run_dir, config, write=False, ignore=("source_vocab_size", "target_vocab_size"))
+            check_config(run_dir, config, write=False, ignore=DATA_SIZED_FIELDS)
             data = prepare_task_data(config, run_dir, FLAGS.data_dir, cache_dir)
             history = Trainer(config, run_dir, data, keep_checkpoints=FLAGS.keep_checkpoints,
                               distribution_strategy=FLAGS.distribution_strategy).fit(FLAGS.stop_after_epoch)
@@ -60,6 +68,23 @@ def main(argv):
     print(f"Trained {run_dir}: {len(history)} epoch(s) finished.")
     return 0
 
+
+def _check_finished(run_dir: Path, config) -> int:
+    from tf_varattn.training.loop import read_history
+
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return 3
+    stored, current = json.loads(path.read_text(encoding="utf-8")), config.to_dict()
+    # More epochs than the run has is a run to extend; fewer would misreport it as finished.
+    changed = sorted(k for k in current if stored.get(k) != current[k] and k not in DATA_SIZED_FIELDS
+                     and not (k == "epochs" and stored[k] < current[k]))
+    if changed:
+        details = ", ".join(f"{k}: {stored.get(k)!r} (asked {current[k]!r})" for k in changed)
+        print(f"error: {run_dir} holds a run with another config ({details}). Move it away, or use another "
+              "run root (VARATTN_RUNS) for runs with other settings.", file=sys.stderr)
+        return 1
+    return 0 if len(read_history(run_dir)) >= config.epochs else 3
 
 if __name__ == "__main__":
     app.run(main)

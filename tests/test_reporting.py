@@ -65,3 +65,17 @@ def test_case_study_finds_the_papers_sources(tmp_path):
     assert "Not among these test outputs: the source containing 'more than 200000 people" in text
     section = text.split("## Test input 12")[1].split("## ")[0]
     assert section.count("\n- ") == 4  # three samples and the MAP output
+
+
+def test_rows_from_other_settings_say_so(tmp_path):
+    from tf_varattn.config import get_config
+
+    run = tmp_path / "qgen" / "ded"
+    _write_run(run)
+    config = get_config("ded", "qgen", epochs=1, max_examples=2000, pretrained_embeddings=False).to_dict()
+    (run / "config.json").write_text(json.dumps({**config, "source_vocab_size": 123}))  # data-sized: not a setting
+    table = render_table("table2", tmp_path)
+    assert table.splitlines()[0].endswith("— some rows NOT with the paper's settings")
+    assert ("NOT the paper's settings: epochs=1, max_examples=2000, pretrained_embeddings=False)" in table)
+    (run / "config.json").write_text(json.dumps(get_config("ded", "qgen").to_dict()))
+    assert "NOT" not in render_table("table2", tmp_path)

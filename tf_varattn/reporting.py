@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from tf_varattn.config import get_config
 from tf_varattn.evaluation import SplitOutputs
 from tf_varattn.uncertainty import PerInputScores, bootstrap_interval, paired_bootstrap
 
@@ -39,10 +40,12 @@ PAPER_TABLE4 = {
     ("ved_vattn_mean", "map"): (_, 1.78, _, _, _, _, _),
     ("ved_vattn_mean", "sample"): (_, 1.79, _, _, 2.167, 0.324, 0.467),
 }
-# Runs beyond the paper's rows: run directory name -> (preset, label, what differs from the preset).
+# Runs beyond the paper's rows: run directory name -> (preset, label, config fields changed from the preset).
 EXTRA_TABLE2 = {
-    "ved_vattn_mean_kl_sum": ("ved_vattn_mean", "VED+VAttn-h̄, Eq. (8) as written", "--attention_kl=sum"),
+    "ved_vattn_mean_kl_sum": ("ved_vattn_mean", "VED+VAttn-h̄, Eq. (8) as written", {"attention_kl": "sum"}),
 }
+# Config fields that the data sets (vocabulary sizes): not settings of the paper.
+DATA_SIZED_FIELDS = ("source_vocab_size", "target_vocab_size")
 TABLES = {
     "table2": {"task": "qgen", "paper": PAPER_TABLE2, "extra": EXTRA_TABLE2,
                "title": "Table 2: question generation (SQuAD, Du et al. split), test set"},
@@ -105,6 +108,15 @@ def _paired_note(root: Path) -> list[str]:
             + "; ".join(parts) + "."]
 
 
+def settings_differences(run: Path, preset: str, task: str, changes: Optional[dict] = None) -> list[str]:
+    """``field=value`` for every config field of ``run`` that differs from the paper's setting of
+    ``preset`` (plus ``changes``); empty when the run used the paper's settings."""
+    stored = _read_json(run / "config.json") or {}
+    expected = get_config(preset, task, **(changes or {})).to_dict()
+    return [f"{field}={stored[field]!r}" for field in sorted(expected)
+            if field in stored and field not in DATA_SIZED_FIELDS and stored[field] != expected[field]]
+
+
 def render_table(table: str, runs_root: os.PathLike) -> str:
     """Markdown with, for each model and inference, the paper's row, ours and ours - paper; for
     sampling rows a 95% bootstrap interval over test inputs; then the paired test of
@@ -114,12 +126,12 @@ def render_table(table: str, runs_root: os.PathLike) -> str:
     lines = [f"# {spec['title']}", "",
              "| Model | Inference | Row | " + " | ".join(HEADERS[m] for m in METRICS) + " |",
              "| --- | --- | --- | " + " | ".join("---:" for _ in METRICS) + " |"]
-    rows = [(preset, inference, NAMES[preset], dict(zip(METRICS, values)))
+    rows = [(preset, preset, {}, inference, NAMES[preset], dict(zip(METRICS, values)))
             for (preset, inference), values in spec["paper"].items()]
-    for run_name, (preset, label, _) in spec["extra"].items():
-        rows += [(run_name, inference, label, None) for inference in ("map", "sample")]
-    missing = []
-    for run_name, inference, name, paper in rows:
+    for run_name, (preset, label, changes) in spec["extra"].items():
+        rows += [(run_name, preset, changes, inference, label, None) for inference in ("map", "sample")]
+    missing, off_paper = [], {}
+    for run_name, preset, changes, inference, name, paper in rows:
         results = _read_json(root / run_name / "test_metrics.json")
         ours = (results or {}).get(inference)
         label = f"{name} | {'MAP' if inference == 'map' else 'Sampling'}"
@@ -130,8 +142,12 @@ def render_table(table: str, runs_root: os.PathLike) -> str:
             lines.append(f"| {label} | ours | " + " | ".join("not run" for _ in METRICS) + " |")
             continue
         runs = len(results.get("sample_runs", [])) if inference == "sample" else 0
+        differences = settings_differences(root / run_name, preset, spec["task"], changes)
+        if differences:
+            off_paper[run_name] = differences
         lines.append(f"| {label} | ours (epoch {results['checkpoint_epoch']}"
-                     + (f", mean of {runs} runs" if runs > 1 else "") + ") | "
+                     + (f", mean of {runs} runs" if runs > 1 else "")
+                     + (f"; NOT the paper's settings: {', '.join(differences)}" if differences else "") + ") | "
                      + " | ".join(_cell(m, ours.get(m)) for m in METRICS) + " |")
         if inference == "sample":
             scores = _sampling_scores(root / run_name)
@@ -142,6 +158,8 @@ def render_table(table: str, runs_root: os.PathLike) -> str:
         if paper is not None:
             deltas = [None if paper[m] is None or ours.get(m) is None else ours[m] - paper[m] for m in METRICS]
             lines.append(f"| {label} | ours − paper | " + " | ".join(_cell(m, d, signed=True) for m, d in zip(METRICS, deltas)) + " |")
+    if off_paper:
+        lines[0] += " — some rows NOT with the paper's settings"
     notes = []
     if missing:
         notes.append(f"Not run yet: {', '.join(dict.fromkeys(missing))}.")
@@ -149,8 +167,9 @@ def render_table(table: str, runs_root: os.PathLike) -> str:
                  "input's samples) and average the sampling runs (seeds), as the paper averages 3. Intervals: 95% "
                  f"percentile bootstrap over test inputs ({BOOTSTRAP_RESAMPLES} resamples), from the committed "
                  "`test_outputs.jsonl.gz`.")
-    for run_name, (preset, label, change) in spec["extra"].items():
-        notes.append(f"{label}: the {NAMES[preset]} preset with `{change}`.")
+    for run_name, (preset, label, changes) in spec["extra"].items():
+        flags = " ".join(f"--{field}={value}" for field, value in changes.items())
+        notes.append(f"{label}: the {NAMES[preset]} preset with `{flags}`.")
     notes += _paired_note(root)
     lines += [""] + ["\n\n".join(notes)]
     return "\n".join(lines) + "\n"

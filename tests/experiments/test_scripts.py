@@ -128,3 +128,24 @@ def test_a_different_config_is_refused_before_word2vec_and_a_second_trainer_is_l
         result = run("train.py", "--model=ved_vattn_mean", "--latent_dim=4", f"--output_dir={run_dir}", env=env,
                      check=False)
     assert result.returncode == 1 and f"is in use by another process (PID {os.getpid()})" in result.stderr
+
+
+def test_a_trial_never_passes_for_the_papers_run(tmp_path, env):
+    """A 1-epoch trial in the run root must not be taken as the paper's run (nor its results overwritten)."""
+    roots = {"VARATTN_RUNS": str(tmp_path / "runs"), "VARATTN_RESULTS": str(tmp_path / "results")}
+    trial = {**env, **roots, "VARATTN_EPOCHS": "1", "VARATTN_FLAGS": " ".join([*TINY_FLAGS, "--max_examples=40"])}
+    result = subprocess.run(["bash", str(ROOT / "reproduce.sh"), "model", "qgen", "ded"], capture_output=True,
+                            text=True, env=trial, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    published = tmp_path / "results" / "runs" / "qgen" / "ded" / "test_metrics.json"
+    before = published.read_text()
+    again = subprocess.run(["bash", str(ROOT / "reproduce.sh"), "model", "qgen", "ded"], capture_output=True,
+                           text=True, env=trial, cwd=ROOT)
+    assert "finished earlier with these settings, skipped" in again.stdout
+    paper = subprocess.run(["bash", str(ROOT / "reproduce.sh"), "model", "qgen", "ded"], capture_output=True,
+                           text=True, env={**env, **roots}, cwd=ROOT)
+    assert paper.returncode != 0 and "skipped" not in paper.stdout
+    assert "holds a run with another config" in paper.stderr and "max_examples: 40 (asked None)" in paper.stderr
+    assert published.read_text() == before
+    usage = subprocess.run(["bash", str(ROOT / "reproduce.sh"), "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert "runs/trial/" in usage.stdout and "VARATTN_JOBS" in usage.stdout
