@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from tf_varattn.runtime import import_tensorflow_quietly  # noqa: E402
+from tf_varattn.runtime import import_tensorflow_quietly, run_script  # noqa: E402
 
 import_tensorflow_quietly()
 
@@ -97,4 +97,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_script(main)

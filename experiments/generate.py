@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from tf_varattn.runtime import import_tensorflow_quietly  # noqa: E402
+from tf_varattn.runtime import import_tensorflow_quietly, run_script  # noqa: E402
 
 import_tensorflow_quietly()
 
@@ -51,4 +51,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_script(main)

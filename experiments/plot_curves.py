@@ -9,7 +9,7 @@ from pathlib import Path
 
 from absl import app, flags
 
-from tf_varattn.runtime import import_tensorflow_quietly
+from tf_varattn.runtime import import_tensorflow_quietly, run_script
 
 import_tensorflow_quietly()
 
@@ -33,4 +33,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_script(main)

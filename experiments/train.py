@@ -10,13 +10,14 @@ import json
 import sys
 from pathlib import Path
 
-from tf_varattn.runtime import import_tensorflow_quietly  # noqa: E402
+from tf_varattn.runtime import import_tensorflow_quietly, run_script  # noqa: E402
 
 import_tensorflow_quietly()
 
 from absl import app, flags  # noqa: E402
 
 from tf_varattn.config import PRESETS, TASK_DEFAULTS, get_config  # noqa: E402
+from tf_varattn import config_flags  # noqa: E402
 from tf_varattn.config_flags import config_overrides, define_config_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -33,6 +34,7 @@ flags.DEFINE_boolean("check_finished", False,
                      "Train nothing: exit 0 if --output_dir holds this exact config trained for all its epochs, "
                      "3 if it is absent or unfinished, 1 if it holds another config.")
 define_config_flags()
+flags.adopt_module_key_flags(config_flags)  # --help lists every config flag
 # Config fields set from the data (the vocabulary sizes), not by flags.
 DATA_SIZED_FIELDS = ("source_vocab_size", "target_vocab_size")
 
@@ -87,4 +89,4 @@ def _check_finished(run_dir: Path, config) -> int:
     return 0 if len(read_history(run_dir)) >= config.epochs else 3
 
 if __name__ == "__main__":
-    app.run(main)
+    run_script(main)

@@ -40,6 +40,11 @@ FIELD_CHOICES = {
     "kl_schedule": KL_SCHEDULES,
 }
 
+def _field(default: Any, help_text: str):
+    """A config field with its one-line meaning (shown by the scripts' ``--help``)."""
+    return dataclasses.field(default=default, metadata={"help": help_text})
+
+
 _POSITIVE, _NON_NEGATIVE, _AT_LEAST_ONE, _FRACTION = "(0, inf)", "[0, inf)", "[1, inf)", "[0, 1)"
 # Numeric config fields and their valid intervals ("[" / "]" closed, "(" / ")" open); Config.validate checks them.
 FIELD_RANGES = {
@@ -70,59 +75,59 @@ def _in_interval(value: float, interval: str) -> bool:
 class Config:
     """Every setting of one experiment; each field is overridable by a flag of the same name."""
 
-    preset: str = "ved_vattn_mean"
-    task: str = "qgen"
+    preset: str = _field("ved_vattn_mean", 'Paper model this config starts from (see PRESETS).')
+    task: str = _field("qgen", 'qgen (SQuAD question generation, Table 2) or dialogue (Cornell, Table 4).')
     # Model (Section 3; reference-notes "Architecture").
-    variational: bool = True  # VED (latent z) or DED
-    attention: str = "variational"  # none | deterministic | variational
-    attention_prior: str = "mean"  # zero: N(0, I); mean: N(h̄, I)
-    attention_start_epoch: int = 0  # 2-stage training: no attention before this epoch
-    decoder_init: str = "zero"  # zero | encoder (final encoder state)
-    autoencoder: bool = False  # VAE pilot: the target is the source sentence
-    source_vocab_size: int = 40_000
-    target_vocab_size: int = 40_000
-    embedding_dim: int = 300
-    pretrained_embeddings: bool = True  # word2vec on the task's sentences; off = random init
-    train_embeddings: bool = False
-    encoder_units: int = 100  # per direction
-    decoder_units: int = 200
-    latent_dim: int = 100
-    attentional_dim: int = 100
-    dropout: float = 0.2  # input dropout of encoder and decoder cells (keep 0.8)
-    word_dropout: float = 0.25  # decoder input tokens replaced by PAD
-    max_decode_length: int = 20
+    variational: bool = _field(True, 'A VED (with the latent z) or a DED (without).')
+    attention: str = _field("variational", 'Attention: none, deterministic, or variational (Sec. 3).')
+    attention_prior: str = _field("mean", 'Prior of the attention vector: zero, N(0, I); mean, N(h̄, I).')
+    attention_start_epoch: int = _field(0, '2-stage training: no attention before this epoch.')
+    decoder_init: str = _field("zero", 'Decoder start state: zero, or encoder (its final state).')
+    autoencoder: bool = _field(False, 'VAE pilot: the target is the source sentence.')
+    source_vocab_size: int = _field(40_000, 'Source vocabulary size (set from the data).')
+    target_vocab_size: int = _field(40_000, 'Target vocabulary size (set from the data).')
+    embedding_dim: int = _field(300, 'Word embedding size (word2vec dimension).')
+    pretrained_embeddings: bool = _field(True, "Initialise the embeddings with word2vec on the task's sentences (off: random).")
+    train_embeddings: bool = _field(False, 'Train the embeddings (the reference keeps them frozen).')
+    encoder_units: int = _field(100, 'Encoder LSTM units per direction.')
+    decoder_units: int = _field(200, 'Decoder LSTM units.')
+    latent_dim: int = _field(100, 'Size of the sentence latent z.')
+    attentional_dim: int = _field(100, 'Size of the attentional vector Dense([output; context]).')
+    dropout: float = _field(0.2, 'Input dropout of encoder and decoder cells (keep 0.8).')
+    word_dropout: float = _field(0.25, 'Share of decoder input tokens replaced by PAD (VED models).')
+    max_decode_length: int = _field(20, 'Longest generated output, in tokens.')
     # Objective, Eq. (8).
-    gamma_a: float = 0.1
-    attention_kl: str = "last_step"  # last_step (published numbers) | sum (Eq. (8) as written)
-    loss_reduction: str = "sentence_mean"  # sentence_mean (reference) | sum (summed ELBO)
-    l2_weight: float = 0.001
-    kl_schedule: str = "capped_tanh"
-    kl_midpoint: float = 4500.0  # capped_tanh and logistic
-    kl_width: float = 1000.0  # capped_tanh and logistic
-    kl_stop_step: int = 3000  # capped_tanh: lambda frozen after this step
-    kl_warmup_steps: int = 10_000  # linear: steps to reach 1
-    kl_constant: float = 1.0  # constant
+    gamma_a: float = _field(0.1, 'Weight of the attention KL, Eq. (8).')
+    attention_kl: str = _field("last_step", 'Attention KL: last_step (what made the published numbers) or sum (Eq. (8) as written).')
+    loss_reduction: str = _field("sentence_mean", 'Loss: sentence_mean (the reference) or sum (the summed negative ELBO).')
+    l2_weight: float = _field(0.001, 'L2 penalty on the weights (biases and layer-norm shifts excluded).')
+    kl_schedule: str = _field("capped_tanh", 'How lambda_KL grows: capped_tanh (reference), logistic, linear, constant.')
+    kl_midpoint: float = _field(4500.0, 'Step where lambda_KL is halfway (capped_tanh, logistic).')
+    kl_width: float = _field(1000.0, 'Steps over which lambda_KL rises (capped_tanh, logistic).')
+    kl_stop_step: int = _field(3000, 'capped_tanh: lambda_KL frozen after this step.')
+    kl_warmup_steps: int = _field(10_000, 'linear: steps for lambda_KL to reach 1.')
+    kl_constant: float = _field(1.0, 'constant: the value of lambda_KL.')
     # Optimisation.
-    epochs: int = 10
-    batch_size: int = 100
-    learning_rate: float = 0.005
-    learning_rate_decay: float = 0.75  # per epoch
-    min_learning_rate: float = 1e-5
-    clip_value: float = 5.0  # element-wise gradient clipping
-    shuffle: bool = True
-    drop_remainder: bool = False
-    bucket_pool: int = 0  # length bucketing: batches per sorting pool (0: off; 50 measured in results/benchmarks.md)
-    seed: int = 0
-    max_examples: Optional[int] = None  # first N pairs of every split, for quick runs
-    word2vec_epochs: int = 50
-    mixed_precision: bool = False  # bf16 output projection (the dominant matrix product)
-    xla_projection: bool = True  # fused output softmax cross-entropy (XLA passes, hand-written gradient)
+    epochs: int = _field(10, 'Training epochs.')
+    batch_size: int = _field(100, 'Sentence pairs per step.')
+    learning_rate: float = _field(0.005, "Adam's initial learning rate.")
+    learning_rate_decay: float = _field(0.75, 'Learning-rate factor applied after every epoch.')
+    min_learning_rate: float = _field(1e-5, 'Floor of the decayed learning rate.')
+    clip_value: float = _field(5.0, 'Element-wise gradient clipping.')
+    shuffle: bool = _field(True, 'Shuffle the training pairs every epoch (seeded).')
+    drop_remainder: bool = _field(False, 'Drop the last partial batch of an epoch (the reference did).')
+    bucket_pool: int = _field(0, 'Length bucketing: batches per sorting pool (0: off; 50 measured in results/benchmarks.md).')
+    seed: int = _field(0, 'Seed of initialisation, batches, dropout and sampling.')
+    max_examples: Optional[int] = _field(None, 'First N pairs of every split, for quick runs.')
+    word2vec_epochs: int = _field(50, 'Epochs of the word2vec training that initialises the embeddings.')
+    mixed_precision: bool = _field(False, 'bf16 output projection (the dominant matrix product).')
+    xla_projection: bool = _field(True, 'Fused output softmax cross-entropy (XLA passes, hand-written gradient).')
     # Inference.
-    z_temperature: float = 1.0
-    attention_temperature: float = 1.0
-    num_samples: int = 10
-    eval_subset: int = 1000  # validation inputs decoded after each epoch
-    eval_epoch: int = 7  # the checkpoint the paper reports
+    z_temperature: float = _field(1.0, "Scale of z's noise when sampling (tau_z).")
+    attention_temperature: float = _field(1.0, "Scale of the attention vector's noise when sampling (tau_a).")
+    num_samples: int = _field(10, 'Samples per validation input after each epoch.')
+    eval_subset: int = _field(1000, 'Validation inputs decoded after each epoch.')
+    eval_epoch: int = _field(7, 'Epoch whose checkpoint is evaluated (the paper reports 7).')
 
     def __post_init__(self):
         self.validate()

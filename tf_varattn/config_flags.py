@@ -27,7 +27,7 @@ def define_config_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
             continue
         kind = hints[field.name]
         default = getattr(defaults, field.name)
-        help_text = f"Config field {field.name} (default: the preset's value; base default {default!r})."
+        help_text = f"{field.metadata['help']} (default: the preset's; base {default!r})"
         if field.name in config_lib.FIELD_CHOICES:
             flags.DEFINE_enum(field.name, None, list(config_lib.FIELD_CHOICES[field.name]), help_text, flag_values=flag_values)
         elif kind is bool:

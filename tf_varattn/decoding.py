@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from tf_varattn.data.pipeline import pad_sequences
 from tf_varattn.data.vocab import EOS_ID, GO_ID, PAD_ID
+from tf_varattn.progress import Progress
 
 MODES = ("map", "sample")
 
@@ -83,7 +83,7 @@ class GreedyDecoder:
         """Encoded sources (lists of ids) -> ``[N, num_samples, max_length]`` ids, in input order."""
         if not len(sources):
             return np.zeros([0, num_samples, self.max_length], np.int32)
-        bar = keras.utils.Progbar(len(sources), unit_name="input") if progress else None
+        bar = Progress(len(sources), f"decoding ({mode})", unit="input") if progress else None
         # Batches of similar source length (less padding); results go back to input order.
         order = np.argsort([len(s) for s in sources], kind="stable")
         results = []

@@ -26,3 +26,20 @@ def import_tensorflow_quietly() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull")
+
+
+def run_script(main) -> None:
+    """``absl.app.run(main)``, except that asking for help exits with status 0 (absl uses 1)."""
+    import sys
+
+    from absl import app
+
+    try:
+        app.run(main)
+    except SystemExit as exit:
+        if exit.code == 1 and any(arg in HELP_FLAGS for arg in sys.argv[1:]):
+            raise SystemExit(0) from None
+        raise

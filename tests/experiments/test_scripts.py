@@ -149,3 +149,16 @@ def test_a_trial_never_passes_for_the_papers_run(tmp_path, env):
     assert published.read_text() == before
     usage = subprocess.run(["bash", str(ROOT / "reproduce.sh"), "--help"], capture_output=True, text=True, cwd=ROOT)
     assert "runs/trial/" in usage.stdout and "VARATTN_JOBS" in usage.stdout
+
+
+def test_help_lists_every_config_flag_quietly(env):
+    import dataclasses
+
+    from tf_varattn.config import Config
+
+    result = run("train.py", "--help", env={k: v for k, v in env.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
+    for field in dataclasses.fields(Config):
+        if field.name not in ("preset", "task"):
+            assert f"--{field.name}:" in result.stdout or f"--[no]{field.name}:" in result.stdout, field.name
+    assert "--gamma_a: Weight of the attention KL, Eq. (8)." in result.stdout
+    assert "oneDNN" not in result.stderr and "cuda" not in result.stderr.lower()

@@ -35,20 +35,21 @@ class Word2VecConfig:
 
 def train_word2vec(sentences: Sequence[Sequence[str]], config: Word2VecConfig = Word2VecConfig()):
     """Trains CBOW word2vec; one worker thread, so a fixed seed gives identical vectors."""
-    import keras
     from gensim.models import Word2Vec
     from gensim.models.callbacks import CallbackAny2Vec
 
-    class Progress(CallbackAny2Vec):
+    from tf_varattn.progress import Progress
+
+    class EpochProgress(CallbackAny2Vec):
         def __init__(self):
-            self.bar = keras.utils.Progbar(config.epochs, unit_name="word2vec epoch")
+            self.bar = Progress(config.epochs, "word2vec", unit="epoch")
 
         def on_epoch_end(self, model):
             self.bar.add(1)
 
     logging.getLogger("gensim").setLevel(logging.WARNING)  # its INFO lines would drown the progress bar
     model = Word2Vec(
-        callbacks=[Progress()],
+        callbacks=[EpochProgress()],
         sentences=[list(s) for s in sentences],
         vector_size=config.dim,
         window=config.window,

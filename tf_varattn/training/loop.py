@@ -19,6 +19,7 @@ from tf_varattn.data.prepare import TaskData
 from tf_varattn.decoding import GreedyDecoder
 from tf_varattn.evaluation import evaluate_split
 from tf_varattn.models import build_model
+from tf_varattn.progress import Progress
 from tf_varattn.training import checkpoints
 from tf_varattn.training.distribute import make_strategy
 from tf_varattn.training.schedules import learning_rate
@@ -143,7 +144,7 @@ class Trainer:
         if self.strategy.num_replicas_in_sync > 1:
             dataset = self.strategy.experimental_distribute_dataset(dataset)
         steps = len(train) // config.batch_size if config.drop_remainder else math.ceil(len(train) / config.batch_size)
-        bar = keras.utils.Progbar(steps, stateful_metrics=["kl_weight", "learning_rate"]) if self.progress else None
+        bar = Progress(steps, f"epoch {epoch}", stateful=("kl_weight", "learning_rate")) if self.progress else None
         totals, start = {name: 0.0 for name in LOGGED}, time.perf_counter()
         for index, batch in enumerate(dataset):
             logs = self.train_step(batch)
