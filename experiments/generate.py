@@ -39,7 +39,9 @@ def main(argv):
     sources = [vocab.encode_source(vocab.tokenize(sentence)) for sentence in sentences]
     empty = [sentence for sentence, ids in zip(sentences, sources) if not ids]
     if empty:
-        raise app.UsageError(f"No words left after tokenization in {empty!r}; give sentences with words.")
+        # Treated as in training and evaluation (kept, never silently): the model sees an empty source.
+        print(f"warning: no word left after tokenization in {empty!r}; decoding them from an empty source, "
+              "as training and evaluation do for such rows.", file=sys.stderr)
     num_samples = FLAGS.num_samples if FLAGS.mode == "sample" else 1
     outputs = generate(GreedyDecoder(model), vocab, sources, FLAGS.mode, num_samples,
                        FLAGS.z_temperature, FLAGS.attention_temperature)

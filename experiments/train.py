@@ -30,6 +30,9 @@ flags.DEFINE_integer("keep_checkpoints", 2, "Newest checkpoints kept (the eval_e
 flags.DEFINE_enum("distribution_strategy", "none", ["none", "mirrored", "multi_worker"],
                   "tf.distribute strategy: one device, all local devices, or the workers in TF_CONFIG.")
 flags.DEFINE_integer("stop_after_epoch", None, "Stop after this epoch (the run can be resumed later).")
+flags.DEFINE_integer("restart_from_epoch", None,
+                     "Resume from this epoch's checkpoint, setting later ones aside (after a damaged checkpoint; "
+                     "0 starts over).", lower_bound=0)
 flags.DEFINE_boolean("check_finished", False,
                      "Train nothing: exit 0 if --output_dir holds this exact config trained for all its epochs, "
                      "3 if it is absent or unfinished, 1 if it holds another config.")
@@ -63,7 +66,8 @@ def main(argv):
             check_config(run_dir, config, write=False, ignore=DATA_SIZED_FIELDS)
             data = prepare_task_data(config, run_dir, FLAGS.data_dir, cache_dir)
             history = Trainer(config, run_dir, data, keep_checkpoints=FLAGS.keep_checkpoints,
-                              distribution_strategy=FLAGS.distribution_strategy).fit(FLAGS.stop_after_epoch)
+                              distribution_strategy=FLAGS.distribution_strategy).fit(
+                                  FLAGS.stop_after_epoch, FLAGS.restart_from_epoch)
     except (DataError, TrainingError, RunError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

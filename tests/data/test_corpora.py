@@ -15,11 +15,29 @@ def write(path: Path, content, encoding="utf-8") -> Path:
     return path
 
 
-def test_reads_pairs_in_file_order_with_quoted_commas_and_newlines(tmp_path):
-    path = write(tmp_path / "f.csv", 'answer,question\n"a, b",q1\n"multi\nline",q2\nc,q3\n')
+def test_reads_pairs_in_file_order_with_quoted_commas(tmp_path):
+    path = write(tmp_path / "f.csv", 'answer,question\n"a, b",q1\n"say ""hi""",q2\nc,q3\n')
     sources, targets = read_pairs(path, "answer", "question")
-    assert sources == ["a, b", "multi\nline", "c"]
+    assert sources == ["a, b", 'say "hi"', "c"]
     assert targets == ["q1", "q2", "q3"]
+
+
+def test_a_quote_left_open_names_its_line_wherever_it_is(tmp_path):
+    rows = [f"s{i},q{i}" for i in range(1, 9)]
+    # Near the end: the open quote would swallow the last rows into one cell.
+    near_end = rows[:5] + ['"s6,q6'] + rows[6:]
+    path = write(tmp_path / "end.csv", "answer,question\n" + "\n".join(near_end) + "\n")
+    with pytest.raises(DataError, match=r"end.csv, line 7: a quoted field opened on this line is never closed"):
+        read_pairs(path, "answer", "question")
+    # Mid-file: the quote closes on a later line.
+    middle = rows[:2] + ['"s3,q3', 's4,q4"', *rows[4:]]
+    path = write(tmp_path / "mid.csv", "answer,question\n" + "\n".join(middle) + "\n")
+    with pytest.raises(DataError, match=r"mid.csv, line 4: this row runs on to line 5"):
+        read_pairs(path, "answer", "question")
+    # A stray quote inside an unquoted field is refused too (strict quoting).
+    path = write(tmp_path / "stray.csv", 'answer,question\na,q1\n"b"x,q2\n')
+    with pytest.raises(DataError, match=r"stray.csv, line 3: malformed CSV"):
+        read_pairs(path, "answer", "question")
 
 
 def test_column_order_does_not_matter(tmp_path):

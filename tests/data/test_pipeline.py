@@ -72,3 +72,15 @@ def test_length_bucketing_groups_similar_lengths_and_loses_nothing():
     again = np.concatenate([b["source_ids"][:, 0] for b in run(8)])
     np.testing.assert_array_equal(ids, again)  # seeded
     assert not np.array_equal(ids, np.concatenate([b["source_ids"][:, 0] for b in run(8, epoch=1)]))
+
+
+def test_sources_without_words_are_kept_and_reported_with_their_lines(caplog):
+    import logging
+
+    from tf_varattn.data.prepare import empty_source_lines, report_empty_sources
+
+    sources = [["a"], [], ["b"], []]
+    assert empty_source_lines(sources) == [3, 5]
+    with caplog.at_level(logging.WARNING):
+        report_empty_sources("qgen", "test", sources)
+    assert "qgen test: 2 of 4 sources have no word after tokenization (CSV lines 3, 5); kept" in caplog.text

@@ -73,6 +73,9 @@ def test_killed_run_resumes_to_the_same_history_and_test_numbers(tmp_path, env):
     # A user trying the model.
     result = run("generate.py", f"--run_dir={killed}", "--num_samples=2", "w1 w2 w3 .", env=env)
     assert result.stdout.count("  -> ") == 2
+    # A source without words is decoded as training and evaluation treat it, with a warning.
+    result = run("generate.py", f"--run_dir={killed}", "--num_samples=2", "?!", env=env)
+    assert result.stdout.count("  -> ") == 2 and "warning: no word left after tokenization in ['?!']" in result.stderr
 
 
 def test_bad_flags_name_the_valid_values(tmp_path, env):

@@ -81,3 +81,36 @@ def test_run_lock_is_exclusive_and_released(tmp_path):
                 pass
     with RunLock(tmp_path / "run"):  # released on exit
         pass
+
+
+@pytest.mark.parametrize("damage", ["truncate", "empty", "flip"])
+def test_damaged_checkpoint_names_itself_and_the_previous_good_one(tmp_path, synthetic_data_dir, damage):
+    run = tmp_path / "run"
+    train(run, synthetic_data_dir, stop_after_epoch=2, pretrained_embeddings=False)
+    path = checkpoints.checkpoint_path(run, 2)
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:
+        import zipfile
+
+        largest = max(zipfile.ZipFile(path).infolist(), key=lambda member: member.file_size)
+        flipped = bytearray(data)
+        flipped[largest.header_offset + 100 + largest.file_size // 2] ^= 0xFF  # one bit-flipped weight
+        path.write_bytes(bytes(flipped))
+    with pytest.raises(TrainingError, match=r"epoch-002\.npz cannot be read .*damaged or incomplete\. "
+                                            r"The previous good checkpoint is .*epoch-001\.npz \(epoch 1\): "
+                                            r"rerun with --restart_from_epoch=1"):
+        train(run, synthetic_data_dir, pretrained_embeddings=False)
+    if damage != "truncate":
+        return
+    # Restarting from the good checkpoint ends where an undamaged run ends.
+    _, full = train(tmp_path / "full", synthetic_data_dir, pretrained_embeddings=False)
+    config = tiny_config(pretrained_embeddings=False)
+    trainer = Trainer(config, run, prepare_task_data(config, run, str(synthetic_data_dir)), log=lambda _: None,
+                      progress=False)
+    resumed = trainer.fit(restart_from_epoch=1)
+    assert (run / "checkpoints" / "epoch-002.npz.set-aside").is_file()
+    assert without_times(resumed) == without_times(full)

@@ -140,7 +140,9 @@ def read_pairs(path: os.PathLike, source_column: str, target_column: str) -> tup
     if not path.is_file():
         raise DataError(f"Missing data file {path}. {DOWNLOAD_HINT}")
     text = _decode_utf8(path, path.read_bytes())
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # Strict quoting, and one record per line: a quote left open would otherwise swallow the
+    # following lines into one cell without any error.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header = next(reader, None)
     if header is None:
         raise DataError(f"{path} is empty; expected a header row with columns {source_column!r}, {target_column!r}.")
@@ -152,8 +154,15 @@ def read_pairs(path: os.PathLike, source_column: str, target_column: str) -> tup
         )
     source_index, target_index = header.index(source_column), header.index(target_column)
     sources, targets = [], []
+    start = reader.line_num + 1
     try:
         for row in reader:
+            if reader.line_num != start:
+                raise DataError(
+                    f"{path}, line {start}: this row runs on to line {reader.line_num} (a quoted field spans "
+                    "lines): an opening quote is probably not closed. Close or remove that quote."
+                )
+            start = reader.line_num + 1
             if len(row) != len(header):
                 raise DataError(
                     f"{path}, line {reader.line_num}: malformed row with {len(row)} field(s), "
@@ -168,7 +177,10 @@ def read_pairs(path: os.PathLike, source_column: str, target_column: str) -> tup
             sources.append(row[source_index])
             targets.append(row[target_index])
     except csv.Error as error:
-        raise DataError(f"{path}, line {reader.line_num}: malformed CSV ({error}). Fix the quoting of that row.") from None
+        if "unexpected end of data" in str(error):
+            raise DataError(f"{path}, line {start}: a quoted field opened on this line is never closed (the file "
+                            "ends inside it). Close or remove that quote.") from None
+        raise DataError(f"{path}, line {start}: malformed CSV ({error}). Fix the quoting of that row.") from None
     if not sources:
         raise DataError(f"{path} has a header but no rows.")
     return sources, targets

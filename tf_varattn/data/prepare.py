@@ -40,6 +40,22 @@ class TaskData:
         return config.replace(source_vocab_size=len(self.vocab.source), target_vocab_size=len(self.vocab.target))
 
 
+def empty_source_lines(sources: list[list[str]]) -> list[int]:
+    """CSV line numbers (header = line 1) of the sources with no word after tokenization."""
+    return [index + 2 for index, tokens in enumerate(sources) if not tokens]
+
+
+def report_empty_sources(task: str, split: str, sources: list[list[str]]) -> None:
+    """Says how many sources of a split have no word after tokenization. They are kept (the
+    reference kept them, and the test sets stay whole): the encoder then sees an empty source."""
+    lines = empty_source_lines(sources)
+    if lines:
+        shown = ", ".join(map(str, lines[:5])) + (", ..." if len(lines) > 5 else "")
+        logger.warning("%s %s: %d of %d sources have no word after tokenization (CSV lines %s); kept, "
+                       "as the reference kept them: the model sees an empty source.",
+                       task, split, len(lines), len(sources), shown)
+
+
 def prepare_task_data(
     config: Config,
     run_dir: os.PathLike,
@@ -57,6 +73,8 @@ def prepare_task_data(
         raw = {name: dataclasses.replace(split, targets=list(split.sources)) for name, split in raw.items()}
     spec = get_task(config.task)
     tokenized = {name: tokenize_split(split, spec) for name, split in raw.items()}
+    for name, (sources, _) in tokenized.items():
+        report_empty_sources(config.task, name, sources)
     vocab_path = run_dir / "vocab.json"
     if vocab_path.is_file():
         vocab = TaskVocabulary.load(vocab_path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import zipfile
 from pathlib import Path
 from typing import Optional
 
@@ -39,14 +40,28 @@ def save_checkpoint(model, run_dir: os.PathLike, epoch: int) -> Path:
     return path
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file cannot be read (truncated, emptied, bit-flipped) or does not fit the model."""
+
+
 def restore_checkpoint(model, path: os.PathLike) -> None:
-    """Assigns every variable from ``path``; a different model layout is an error that says so."""
+    """Assigns every variable from ``path``; a damaged file or a different model layout is a
+    :class:`CheckpointError` that says which."""
     variables = _variables(model)
-    with np.load(path) as stored:
-        if json.loads(str(stored["layout"])) != _layout(variables):
-            raise ValueError(f"{path} was written by a model with different variables; it cannot be restored into this config.")
-        for index, variable in enumerate(variables):
-            variable.assign(stored[f"v{index}"])
+    try:
+        with np.load(path) as stored:
+            layout = json.loads(str(stored["layout"]))
+            if layout != _layout(variables):
+                raise CheckpointError(f"{path} was written by a model with different variables; "
+                                      "it cannot be restored into this config.")
+            values = [stored[f"v{index}"] for index in range(len(variables))]  # reads (and CRC-checks) all first
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError) as error:
+        raise CheckpointError(f"{path} cannot be read ({type(error).__name__}: {error}): "
+                              "the file is damaged or incomplete.") from None
+    for variable, value in zip(variables, values):
+        variable.assign(value)
 
 
 def finished_epochs(run_dir: os.PathLike) -> list[int]:
@@ -61,6 +76,19 @@ def prune_checkpoints(run_dir: os.PathLike, keep_last: int, keep_epochs: tuple[i
     for epoch in epochs[: max(len(epochs) - keep_last, 0)]:
         if epoch not in keep_epochs:
             checkpoint_path(run_dir, epoch).unlink()
+
+
+def set_aside(run_dir: os.PathLike, after_epoch: int) -> list[Path]:
+    """Renames the checkpoints of epochs after ``after_epoch`` to ``*.set-aside`` (never deleted),
+    so that training resumes from ``after_epoch``; returns the new paths."""
+    moved = []
+    for epoch in finished_epochs(run_dir):
+        if epoch > after_epoch:
+            path = checkpoint_path(run_dir, epoch)
+            target = path.with_name(path.name + ".set-aside")
+            os.replace(path, target)
+            moved.append(target)
+    return moved
 
 
 def latest_checkpoint(run_dir: os.PathLike) -> Optional[tuple[int, Path]]:

@@ -106,20 +106,43 @@ class Trainer:
             name: tf.summary.create_file_writer(str(self.run_dir / "tensorboard" / name)) for name in ("train", "val")
         }
 
-    def restore(self) -> int:
-        """Restores the newest checkpoint; returns the number of finished epochs."""
+    def restore(self, restart_from_epoch: Optional[int] = None) -> int:
+        """Restores the newest checkpoint (or that of ``restart_from_epoch``, setting later ones
+        aside); returns the number of finished epochs. A damaged checkpoint stops with an error
+        naming it and the newest readable one to restart from."""
+        if restart_from_epoch is not None:
+            available = checkpoints.finished_epochs(self.run_dir)
+            if restart_from_epoch and restart_from_epoch not in available:
+                raise TrainingError(f"{self.run_dir} has no checkpoint of epoch {restart_from_epoch}; "
+                                    f"available: {available or 'none'} (0 restarts from scratch).")
+            for path in checkpoints.set_aside(self.run_dir, restart_from_epoch):
+                self.log(f"Set aside {path.name} (restarting from epoch {restart_from_epoch}).")
         latest = checkpoints.latest_checkpoint(self.run_dir)
         if latest is None:
             return 0
         epoch, path = latest
-        checkpoints.restore_checkpoint(self.model, path)
+        try:
+            checkpoints.restore_checkpoint(self.model, path)
+        except checkpoints.CheckpointError as error:
+            raise TrainingError(f"{error} {self._restart_hint(epoch)}") from None
         self.log(f"Resuming {self.run_dir} after epoch {epoch} ({path.name}).")
         return epoch
 
-    def fit(self, stop_after_epoch: Optional[int] = None) -> list[dict]:
+    def _restart_hint(self, damaged_epoch: int) -> str:
+        for epoch in reversed([e for e in checkpoints.finished_epochs(self.run_dir) if e < damaged_epoch]):
+            path = checkpoints.checkpoint_path(self.run_dir, epoch)
+            try:
+                checkpoints.restore_checkpoint(self.model, path)
+            except checkpoints.CheckpointError:
+                continue
+            return (f"The previous good checkpoint is {path} (epoch {epoch}): rerun with "
+                    f"--restart_from_epoch={epoch} to resume from it (later checkpoints are set aside, not deleted).")
+        return "No earlier readable checkpoint: rerun with --restart_from_epoch=0 to train from the start."
+
+    def fit(self, stop_after_epoch: Optional[int] = None, restart_from_epoch: Optional[int] = None) -> list[dict]:
         """Trains the remaining epochs (up to ``stop_after_epoch`` if given) and returns the history."""
         config = self.config
-        done = self.restore()
+        done = self.restore(restart_from_epoch)
         history = [entry for entry in read_history(self.run_dir) if entry["epoch"] <= done]
         last = config.epochs if stop_after_epoch is None else min(config.epochs, stop_after_epoch)
         for epoch in range(done + 1, last + 1):

@@ -35,7 +35,11 @@ def load_run(run_dir: os.PathLike, epoch: Optional[int] = None):
         raise RunError(f"{run_dir} has no checkpoint of epoch {epoch}; available: {available}.")
     vocab = TaskVocabulary.load(run_dir / "vocab.json")
     model = build_model(config)
-    checkpoints.restore_checkpoint(model, checkpoints.checkpoint_path(run_dir, epoch))
+    try:
+        checkpoints.restore_checkpoint(model, checkpoints.checkpoint_path(run_dir, epoch))
+    except checkpoints.CheckpointError as error:
+        others = [e for e in available if e != epoch]
+        raise RunError(f"{error} Other checkpoints: {others or 'none'} (--checkpoint N picks one).") from None
     model.set_epoch(epoch - 1)
     return config, vocab, model, epoch
 
