@@ -26,7 +26,10 @@ flags.DEFINE_enum("model", "ved_vattn_mean", list(PRESETS), "Paper model (config
 flags.DEFINE_string("output_dir", None, "Run directory (checkpoints, history.json, TensorBoard logs).", required=True)
 flags.DEFINE_string("data_dir", None, "Data directory (default: $VARATTN_DATA_DIR, ./data, ../shared/data).")
 flags.DEFINE_string("embedding_cache_dir", None, "Where word2vec vectors are cached (default: <output_dir>/../word2vec).")
-flags.DEFINE_integer("keep_checkpoints", 2, "Newest checkpoints kept (the eval_epoch and last ones always are).")
+flags.DEFINE_integer("keep_checkpoints", 2, "Newest epoch checkpoints kept (the eval_epoch one is kept too).",
+                     lower_bound=1)
+flags.DEFINE_float("checkpoint_minutes", 10.0, "Also save inside an epoch every this many minutes of training "
+                   "(a stopped run then resumes there, with the same batches and random draws).", lower_bound=0.0)
 flags.DEFINE_enum("distribution_strategy", "none", ["none", "mirrored", "multi_worker"],
                   "tf.distribute strategy: one device, all local devices, or the workers in TF_CONFIG.")
 flags.DEFINE_integer("stop_after_epoch", None, "Stop after this epoch (the run can be resumed later).")
@@ -66,6 +69,7 @@ def main(argv):
             check_config(run_dir, config, write=False, ignore=DATA_SIZED_FIELDS)
             data = prepare_task_data(config, run_dir, FLAGS.data_dir, cache_dir)
             history = Trainer(config, run_dir, data, keep_checkpoints=FLAGS.keep_checkpoints,
+                              checkpoint_minutes=FLAGS.checkpoint_minutes,
                               distribution_strategy=FLAGS.distribution_strategy).fit(
                                   FLAGS.stop_after_epoch, FLAGS.restart_from_epoch)
     except (DataError, TrainingError, RunError) as error:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -40,16 +41,21 @@ def test_killed_run_resumes_to_the_same_history_and_test_numbers(tmp_path, env):
     run("train.py", f"--flagfile={flagfile}", f"--output_dir={tmp_path / 'full'}", env=env)
     config = json.loads((tmp_path / "full" / "config.json").read_text())
     assert (config["preset"], config["epochs"], config["latent_dim"], config["batch_size"]) == ("ved_vattn_mean", 3, 4, 16)
+    # Killed at a random moment inside an epoch, with a checkpoint after every batch.
     killed = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, str(ROOT / "experiments" / "train.py"), *flags, f"--output_dir={killed}"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    process = subprocess.Popen([sys.executable, str(ROOT / "experiments" / "train.py"), *flags, "--checkpoint_minutes=0",
+                                f"--output_dir={killed}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=env, cwd=ROOT)
     deadline = time.time() + 120
-    while not (killed / "checkpoints" / "epoch-001.npz").exists() and process.poll() is None and time.time() < deadline:
+    while not list((killed / "checkpoints" / "mid_epoch").glob("step-*.index")) and process.poll() is None \
+            and time.time() < deadline:
         time.sleep(0.05)
+    time.sleep(random.uniform(0.0, 1.5))
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert not (killed / "checkpoints" / "epoch-003.npz").exists(), "the run finished before it could be killed"
-    run("train.py", *flags, f"--output_dir={killed}", env=env)
+    assert not (killed / "checkpoints" / "epoch-3.index").exists(), "the run finished before it could be killed"
+    resumed = run("train.py", *flags, f"--output_dir={killed}", env=env)
+    assert "Resuming" in resumed.stdout + resumed.stderr
     strip = lambda h: [{k: v for k, v in e.items() if not k.endswith("_seconds")} for e in h]
     histories = [json.loads((d / "history.json").read_text()) for d in (tmp_path / "full", killed)]
     assert strip(histories[0]) == strip(histories[1]) and len(histories[0]) == 3

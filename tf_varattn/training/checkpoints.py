@@ -1,96 +1,160 @@
-"""Per-epoch checkpoints of every model and optimizer variable (random-generator states
-included), so a resumed run continues exactly where the uninterrupted one would be."""
+"""Checkpoints with ``tf.train.Checkpoint`` and ``tf.train.CheckpointManager``: the model, the
+optimizer, every random generator's state and the training position (finished epochs, batches
+done in the epoch in progress, the running sums of its logged terms), so that a run resumes
+exactly where the uninterrupted one would be, in the middle of an epoch too.
+
+Layout of ``<run_dir>/checkpoints/``: ``epoch-N.*`` at the end of epochs (the newest few),
+``kept/epoch-N.*`` for epochs kept for good (the one the paper evaluates), ``mid_epoch/step-*``
+(the newest save inside the epoch in progress).
+"""
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
-import re
-import zipfile
+import shutil
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
-
-
-def _variables(model):
-    if not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
-    return list(model.variables) + list(model.optimizer.variables)
-
-
-def _layout(variables) -> list[str]:
-    """Variable names (without Keras's per-process uniquifying suffixes) and shapes."""
-    return [f"{re.sub(r'_[0-9]+(?=/|$)', '', v.path)}:{tuple(v.shape)}" for v in variables]
-
-
-def checkpoint_path(run_dir: os.PathLike, epoch: int) -> Path:
-    return Path(run_dir) / "checkpoints" / f"epoch-{epoch:03d}.npz"
-
-
-def save_checkpoint(model, run_dir: os.PathLike, epoch: int) -> Path:
-    """Writes ``checkpoints/epoch-NNN.npz`` atomically and returns its path."""
-    path = checkpoint_path(run_dir, epoch)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    variables = _variables(model)
-    arrays = {f"v{index}": np.asarray(v.numpy()) for index, v in enumerate(variables)}
-    temporary = path.with_suffix(".tmp.npz")
-    np.savez(temporary, layout=np.array(json.dumps(_layout(variables))), **arrays)
-    os.replace(temporary, path)
-    return path
+import tensorflow as tf
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file cannot be read (truncated, emptied, bit-flipped) or does not fit the model."""
+    """A checkpoint cannot be read (truncated, emptied, bit-flipped) or does not fit the model."""
 
 
-def restore_checkpoint(model, path: os.PathLike) -> None:
-    """Assigns every variable from ``path``; a damaged file or a different model layout is a
-    :class:`CheckpointError` that says which."""
-    variables = _variables(model)
-    try:
-        with np.load(path) as stored:
-            layout = json.loads(str(stored["layout"]))
-            if layout != _layout(variables):
-                raise CheckpointError(f"{path} was written by a model with different variables; "
-                                      "it cannot be restored into this config.")
-            values = [stored[f"v{index}"] for index in range(len(variables))]  # reads (and CRC-checks) all first
-    except CheckpointError:
-        raise
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError) as error:
-        raise CheckpointError(f"{path} cannot be read ({type(error).__name__}: {error}): "
-                              "the file is damaged or incomplete.") from None
-    for variable, value in zip(variables, values):
-        variable.assign(value)
+@dataclasses.dataclass
+class Position:
+    """Where training stands: ``epochs`` finished, then ``batches`` of the next epoch done, with
+    the sums and last values of the logged terms over those batches."""
+
+    epochs: int = 0
+    batches: int = 0
+    sums: Optional[np.ndarray] = None
+    last: Optional[np.ndarray] = None
 
 
-def finished_epochs(run_dir: os.PathLike) -> list[int]:
-    """Epochs with a complete checkpoint, ascending."""
-    folder = Path(run_dir) / "checkpoints"
-    return sorted(int(p.stem.split("-")[1]) for p in folder.glob("epoch-*.npz") if not p.name.endswith(".tmp.npz"))
+def _random_states(model) -> list:
+    """The state variables of the model's random generators (``keras.random.SeedGenerator``):
+    Keras does not track them for ``tf.train.Checkpoint``, so they are added explicitly."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
 
 
-def prune_checkpoints(run_dir: os.PathLike, keep_last: int, keep_epochs: tuple[int, ...] = ()) -> None:
-    """Deletes all but the newest ``keep_last`` checkpoints and those of ``keep_epochs``."""
-    epochs = finished_epochs(run_dir)
-    for epoch in epochs[: max(len(epochs) - keep_last, 0)]:
-        if epoch not in keep_epochs:
-            checkpoint_path(run_dir, epoch).unlink()
+def _epoch_of(prefix: str) -> int:
+    return int(prefix.rsplit("-", 1)[1])
 
 
-def set_aside(run_dir: os.PathLike, after_epoch: int) -> list[Path]:
-    """Renames the checkpoints of epochs after ``after_epoch`` to ``*.set-aside`` (never deleted),
-    so that training resumes from ``after_epoch``; returns the new paths."""
-    moved = []
-    for epoch in finished_epochs(run_dir):
-        if epoch > after_epoch:
-            path = checkpoint_path(run_dir, epoch)
-            target = path.with_name(path.name + ".set-aside")
-            os.replace(path, target)
+class RunCheckpoints:
+    """All checkpoints of one run directory for one model (optimizer attached)."""
+
+    def __init__(self, run_dir: os.PathLike, model, logged: Sequence[str] = (), keep_last: int = 2,
+                 keep_epochs: Sequence[int] = ()):
+        self.folder = Path(run_dir) / "checkpoints"
+        self.keep_epochs = set(keep_epochs)
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        self._epochs = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self._batches = tf.Variable(0, dtype=tf.int64, trainable=False)
+        # Any length: a reader (evaluation) need not know which terms training logs.
+        self._sums = tf.Variable(tf.zeros([len(logged)], tf.float64), trainable=False, shape=tf.TensorShape(None))
+        self._last = tf.Variable(tf.zeros([len(logged)], tf.float64), trainable=False, shape=tf.TensorShape(None))
+        self.checkpoint = tf.train.Checkpoint(
+            model=model, optimizer=model.optimizer, random_states=_random_states(model),
+            epochs=self._epochs, batches=self._batches, sums=self._sums, last=self._last,
+        )
+        self.epoch_manager = tf.train.CheckpointManager(self.checkpoint, str(self.folder), max_to_keep=keep_last,
+                                                        checkpoint_name="epoch")
+        self.mid_manager = tf.train.CheckpointManager(self.checkpoint, str(self.folder / "mid_epoch"), max_to_keep=1,
+                                                      checkpoint_name="step")
+
+    # -- where the checkpoints are --------------------------------------------------------------
+    def epoch_prefixes(self) -> dict[int, str]:
+        """Finished epoch -> checkpoint prefix, for every complete epoch checkpoint on disk."""
+        found = {}
+        for folder in (self.folder, self.folder / "kept"):
+            for index in sorted(folder.glob("epoch-*.index")):
+                found[_epoch_of(str(index)[: -len(".index")])] = str(index)[: -len(".index")]
+        return dict(sorted(found.items()))
+
+    def finished_epochs(self) -> list[int]:
+        return list(self.epoch_prefixes())
+
+    # -- saving -----------------------------------------------------------------------------------
+    def _set_position(self, position: Position) -> None:
+        self._epochs.assign(position.epochs)
+        self._batches.assign(position.batches)
+        if position.sums is not None:
+            self._sums.assign(position.sums)
+            self._last.assign(position.last)
+
+    def save_epoch(self, epoch: int) -> str:
+        """Saves the state after ``epoch`` (the newest ``keep_last`` are kept, and ``keep_epochs``
+        for good); the epoch's mid-epoch checkpoint is then obsolete and removed."""
+        self._set_position(Position(epochs=epoch))
+        prefix = self.epoch_manager.save(checkpoint_number=epoch)
+        if epoch in self.keep_epochs:
+            self.checkpoint.write(str(self.folder / "kept" / f"epoch-{epoch}"))
+        shutil.rmtree(self.folder / "mid_epoch", ignore_errors=True)
+        self.mid_manager = tf.train.CheckpointManager(self.checkpoint, str(self.folder / "mid_epoch"), max_to_keep=1,
+                                                      checkpoint_name="step")
+        return prefix
+
+    def save_mid_epoch(self, position: Position) -> str:
+        """Saves the state inside an epoch (replacing the previous mid-epoch save)."""
+        self._set_position(position)
+        return self.mid_manager.save()
+
+    # -- restoring --------------------------------------------------------------------------------
+    def _read(self, prefix: str) -> None:
+        try:
+            self.checkpoint.read(prefix).assert_existing_objects_matched().expect_partial()
+        except (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError) as error:
+            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise CheckpointError(f"{prefix} cannot be read ({type(error).__name__}: {message}): "
+                                  "the checkpoint is damaged, incomplete or from another config.") from None
+
+    def _position(self) -> Position:
+        return Position(int(self._epochs.numpy()), int(self._batches.numpy()), self._sums.numpy(), self._last.numpy())
+
+    def restore_epoch(self, epoch: int) -> Position:
+        prefixes = self.epoch_prefixes()
+        if epoch not in prefixes:
+            raise CheckpointError(f"{self.folder} has no checkpoint of epoch {epoch}; available: {list(prefixes)}.")
+        self._read(prefixes[epoch])
+        return self._position()
+
+    def restore_latest(self) -> Position:
+        """Restores the newest state: a mid-epoch save after the newest finished epoch if there is
+        one, else the newest epoch checkpoint; nothing to restore gives ``Position()``."""
+        epochs = self.finished_epochs()
+        newest = epochs[-1] if epochs else 0
+        mid = self.mid_manager.latest_checkpoint
+        if mid is not None:
+            try:
+                after = int(tf.train.load_variable(mid, "epochs/.ATTRIBUTES/VARIABLE_VALUE"))
+            except (tf.errors.OpError, ValueError, IndexError, KeyError) as error:
+                raise CheckpointError(f"{mid} cannot be read ({type(error).__name__}): the mid-epoch checkpoint "
+                                      "is damaged.") from None
+            if after == newest:
+                self._read(mid)
+                return self._position()
+        return self.restore_epoch(newest) if epochs else Position()
+
+    def set_aside(self, after_epoch: int) -> list[Path]:
+        """Renames the checkpoints of later epochs (and any mid-epoch save) to ``*.set-aside``, so
+        training resumes after ``after_epoch``; nothing is deleted. Returns the new paths."""
+        moved = []
+        for epoch, prefix in self.epoch_prefixes().items():
+            if epoch > after_epoch:
+                for path in Path(prefix).parent.glob(Path(prefix).name + ".*"):
+                    target = path.with_name(path.name + ".set-aside")
+                    os.replace(path, target)
+                    moved.append(target)
+        mid = self.folder / "mid_epoch"
+        if mid.is_dir():
+            target = mid.with_name("mid_epoch.set-aside")
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(mid, target)
             moved.append(target)
-    return moved
-
-
-def latest_checkpoint(run_dir: os.PathLike) -> Optional[tuple[int, Path]]:
-    epochs = finished_epochs(run_dir)
-    return (epochs[-1], checkpoint_path(run_dir, epochs[-1])) if epochs else None
+        return moved

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tf_varattn.config import Config
@@ -92,92 +93,100 @@ class Trainer:
     """Trains one config into ``run_dir``; running it again resumes after the last finished epoch."""
 
     def __init__(self, config: Config, run_dir: os.PathLike, data: TaskData, log: Callable[[str], None] = print,
-                 keep_checkpoints: int = 2, progress: bool = True, distribution_strategy: str = "none"):
+                 keep_checkpoints: int = 2, progress: bool = True, distribution_strategy: str = "none",
+                 checkpoint_minutes: Optional[float] = 10.0):
         self.config, self.run_dir, self.data, self.log = data.sized(config), Path(run_dir), data, log
-        self.keep_checkpoints, self.progress = keep_checkpoints, progress
+        self.progress = progress
+        self.checkpoint_seconds = None if checkpoint_minutes is None else 60.0 * checkpoint_minutes
         check_config(self.run_dir, self.config)
         keras.utils.set_random_seed(self.config.seed)
         self.strategy = make_strategy(distribution_strategy)
         with self.strategy.scope():
             self.model = build_model(self.config, data.embeddings)
+        self.checkpoints = checkpoints.RunCheckpoints(self.run_dir, self.model, LOGGED, keep_checkpoints,
+                                                      keep_epochs=(self.config.eval_epoch,))
         self.decoder = GreedyDecoder(self.model)
         self.train_step = make_train_step(self.model, self.strategy)
         self.writers = {
             name: tf.summary.create_file_writer(str(self.run_dir / "tensorboard" / name)) for name in ("train", "val")
         }
 
-    def restore(self, restart_from_epoch: Optional[int] = None) -> int:
-        """Restores the newest checkpoint (or that of ``restart_from_epoch``, setting later ones
-        aside); returns the number of finished epochs. A damaged checkpoint stops with an error
-        naming it and the newest readable one to restart from."""
+    def restore(self, restart_from_epoch: Optional[int] = None) -> checkpoints.Position:
+        """Restores the newest state (mid-epoch included), or that after ``restart_from_epoch``
+        (setting later checkpoints aside). A damaged checkpoint stops with an error naming it and
+        the newest readable one to restart from."""
         if restart_from_epoch is not None:
-            available = checkpoints.finished_epochs(self.run_dir)
+            available = self.checkpoints.finished_epochs()
             if restart_from_epoch and restart_from_epoch not in available:
                 raise TrainingError(f"{self.run_dir} has no checkpoint of epoch {restart_from_epoch}; "
                                     f"available: {available or 'none'} (0 restarts from scratch).")
-            for path in checkpoints.set_aside(self.run_dir, restart_from_epoch):
+            for path in self.checkpoints.set_aside(restart_from_epoch):
                 self.log(f"Set aside {path.name} (restarting from epoch {restart_from_epoch}).")
-        latest = checkpoints.latest_checkpoint(self.run_dir)
-        if latest is None:
-            return 0
-        epoch, path = latest
         try:
-            checkpoints.restore_checkpoint(self.model, path)
+            position = self.checkpoints.restore_latest()
         except checkpoints.CheckpointError as error:
-            raise TrainingError(f"{error} {self._restart_hint(epoch)}") from None
-        self.log(f"Resuming {self.run_dir} after epoch {epoch} ({path.name}).")
-        return epoch
+            raise TrainingError(f"{error} {self._restart_hint()}") from None
+        if position.epochs or position.batches:
+            where = f" and {position.batches} batches of epoch {position.epochs + 1}" if position.batches else ""
+            self.log(f"Resuming {self.run_dir} after epoch {position.epochs}{where}.")
+        return position
 
-    def _restart_hint(self, damaged_epoch: int) -> str:
-        for epoch in reversed([e for e in checkpoints.finished_epochs(self.run_dir) if e < damaged_epoch]):
-            path = checkpoints.checkpoint_path(self.run_dir, epoch)
+    def _restart_hint(self) -> str:
+        for epoch in reversed(self.checkpoints.finished_epochs()):
             try:
-                checkpoints.restore_checkpoint(self.model, path)
+                self.checkpoints.restore_epoch(epoch)
             except checkpoints.CheckpointError:
                 continue
-            return (f"The previous good checkpoint is {path} (epoch {epoch}): rerun with "
-                    f"--restart_from_epoch={epoch} to resume from it (later checkpoints are set aside, not deleted).")
-        return "No earlier readable checkpoint: rerun with --restart_from_epoch=0 to train from the start."
+            return (f"The newest readable checkpoint is {self.checkpoints.epoch_prefixes()[epoch]} (epoch {epoch}): "
+                    f"rerun with --restart_from_epoch={epoch} to resume from it (later checkpoints are set aside, "
+                    "not deleted).")
+        return "No readable checkpoint: rerun with --restart_from_epoch=0 to train from the start."
 
     def fit(self, stop_after_epoch: Optional[int] = None, restart_from_epoch: Optional[int] = None) -> list[dict]:
         """Trains the remaining epochs (up to ``stop_after_epoch`` if given) and returns the history."""
         config = self.config
-        done = self.restore(restart_from_epoch)
+        position = self.restore(restart_from_epoch)
+        done = position.epochs
         history = [entry for entry in read_history(self.run_dir) if entry["epoch"] <= done]
         last = config.epochs if stop_after_epoch is None else min(config.epochs, stop_after_epoch)
         for epoch in range(done + 1, last + 1):
-            entry = self.train_epoch(epoch)
+            entry = self.train_epoch(epoch, position if epoch == done + 1 else checkpoints.Position(epoch - 1))
             entry.update(self.validate(epoch))
             history.append(entry)
             write_json(self.run_dir / "history.json", history)
-            checkpoints.save_checkpoint(self.model, self.run_dir, epoch)
-            checkpoints.prune_checkpoints(self.run_dir, self.keep_checkpoints, (config.eval_epoch, config.epochs))
+            self.checkpoints.save_epoch(epoch)
             self.log(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in entry.items() if isinstance(v, float)))
         return history
 
-    def train_epoch(self, epoch: int) -> dict:
-        """One pass over the training split (epoch counted from 1)."""
+    def train_epoch(self, epoch: int, start: checkpoints.Position) -> dict:
+        """One pass over the training split (epoch counted from 1), from ``start.batches`` on when
+        resuming inside it (the batches are the same: their order depends on seed and epoch only)."""
         config, model = self.config, self.model
         model.set_epoch(epoch - 1)
         model.optimizer.learning_rate.assign(learning_rate(config, epoch - 1))
         train = self.data.encoded["train"]
         dataset = make_dataset(
             train, config.batch_size, config.shuffle, config.seed, epoch - 1, config.drop_remainder, config.bucket_pool
-        )
+        ).skip(start.batches)
         if self.strategy.num_replicas_in_sync > 1:
             dataset = self.strategy.experimental_distribute_dataset(dataset)
         steps = len(train) // config.batch_size if config.drop_remainder else math.ceil(len(train) / config.batch_size)
         bar = Progress(steps, f"epoch {epoch}", stateful=("kl_weight", "learning_rate")) if self.progress else None
-        totals, start = {name: 0.0 for name in LOGGED}, time.perf_counter()
-        for index, batch in enumerate(dataset):
+        resumed = start.batches > 0
+        totals = dict(zip(LOGGED, start.sums.tolist() if resumed else [0.0] * len(LOGGED)))
+        values = dict(zip(LOGGED, start.last.tolist())) if resumed else {}
+        begin = last_save = time.perf_counter()
+        batches = start.batches
+        for batch in dataset:
             logs = self.train_step(batch)
+            batches += 1
             step = int(model.optimizer.iterations.numpy())
             values = {name: float(logs[name]) for name in LOGGED}
             if not math.isfinite(values["loss"]):
-                last_good = checkpoints.latest_checkpoint(self.run_dir)
+                finished = self.checkpoints.finished_epochs()
                 raise TrainingError(
-                    f"Non-finite loss ({values['loss']}) at step {step} (epoch {epoch}, batch {index + 1}). "
-                    f"Last good checkpoint: {last_good[1] if last_good else 'none (no epoch finished)'}. "
+                    f"Non-finite loss ({values['loss']}) at step {step} (epoch {epoch}, batch {batches}). "
+                    f"Last good checkpoint: {self.checkpoints.epoch_prefixes()[finished[-1]] if finished else 'none (no epoch finished)'}. "
                     "Lower --learning_rate or check the data; nothing was skipped."
                 )
             for name, value in values.items():
@@ -185,13 +194,17 @@ class Trainer:
             with self.writers["train"].as_default(step=step):
                 for name, value in values.items():
                     tf.summary.scalar(name, value)
-                if index == 0 and config.variational and "z_mean" in logs:
+                if batches == 1 and config.variational and "z_mean" in logs:
                     tf.summary.histogram("z_mean", logs["z_mean"])
                     tf.summary.histogram("z_log_sigma", logs["z_log_sigma"])
             if bar is not None:
-                bar.update(index + 1, [(name, values[name]) for name in LOGGED])
-        count = max(index + 1, 1)
-        entry = {"epoch": epoch, "steps": int(model.optimizer.iterations.numpy()), "train_seconds": round(time.perf_counter() - start, 1)}
+                bar.update(batches, [(name, values[name]) for name in LOGGED])
+            if self.checkpoint_seconds is not None and time.perf_counter() - last_save >= self.checkpoint_seconds:
+                self.checkpoints.save_mid_epoch(checkpoints.Position(
+                    epoch - 1, batches, np.array([totals[n] for n in LOGGED]), np.array([values[n] for n in LOGGED])))
+                last_save = time.perf_counter()
+        count = max(batches, 1)
+        entry = {"epoch": epoch, "steps": int(model.optimizer.iterations.numpy()), "train_seconds": round(time.perf_counter() - begin, 1)}
         entry.update({f"train_{name}": totals[name] / count for name in LOGGED})
         entry["kl_weight"], entry["learning_rate"] = values["kl_weight"], values["learning_rate"]
         return entry

@@ -26,17 +26,18 @@ def load_run(run_dir: os.PathLike, epoch: Optional[int] = None):
     if not config_path.is_file():
         raise RunError(f"{run_dir} is not a run directory (no config.json). Train one with experiments/train.py.")
     config = Config.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
-    available = checkpoints.finished_epochs(run_dir)
+    vocab = TaskVocabulary.load(run_dir / "vocab.json")
+    model = build_model(config)
+    saved = checkpoints.RunCheckpoints(run_dir, model)
+    available = saved.finished_epochs()
     if not available:
         raise RunError(f"{run_dir} has no finished epoch yet; train (or resume) it with experiments/train.py.")
     if epoch is None:
         epoch = config.eval_epoch if config.eval_epoch in available else available[-1]
     elif epoch not in available:
         raise RunError(f"{run_dir} has no checkpoint of epoch {epoch}; available: {available}.")
-    vocab = TaskVocabulary.load(run_dir / "vocab.json")
-    model = build_model(config)
     try:
-        checkpoints.restore_checkpoint(model, checkpoints.checkpoint_path(run_dir, epoch))
+        saved.restore_epoch(epoch)
     except checkpoints.CheckpointError as error:
         others = [e for e in available if e != epoch]
         raise RunError(f"{error} Other checkpoints: {others or 'none'} (--checkpoint N picks one).") from None
