@@ -50,6 +50,9 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments {argv[1:]}; every setting is a --flag.")
     from tf_varattn.data.corpora import DataError
     from tf_varattn.data.prepare import prepare_task_data
+    import tensorflow as tf
+
+    from tf_varattn.training.distribute import cluster_failure
     from tf_varattn.training.loop import Trainer, TrainingError, check_config
     from tf_varattn.training.runs import RunError, RunLock
 
@@ -74,6 +77,9 @@ def main(argv):
                                   FLAGS.stop_after_epoch, FLAGS.restart_from_epoch)
     except (DataError, TrainingError, RunError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
+        print(f"error: {cluster_failure(error)}", file=sys.stderr)
         return 1
     print(f"Trained {run_dir}: {len(history)} epoch(s) finished.")
     return 0
