@@ -11,12 +11,20 @@
 #   all      table2, table4, figure4, figure5, tables
 #   model    TASK PRESET: train + evaluate one model into $VARATTN_RUNS/TASK/PRESET
 #   bench    speed benchmark -> results/benchmarks.md (appends the printed tables)
-# Environment: VARATTN_RUNS (run root, default runs/; runs/trial/ when VARATTN_FLAGS or VARATTN_EPOCHS
-#   asks for other settings than the paper's, with VARATTN_RESULTS then results/trial/), VARATTN_EPOCHS (default: the paper's 10),
-#   VARATTN_FLAGS (extra train.py flags, e.g. "--max_examples=5000"), VARATTN_GAMMAS (default "0.01 0.1 1"),
-#   VARATTN_RUN_DIR (run directory of `model`, default RUNS/TASK/PRESET), VARATTN_JOBS (models trained side by side, default 1; each gets cores/jobs TensorFlow threads and logs
-#   to RUN_DIR.log), VARATTN_RESULTS (default results/), VARATTN_VENV (default .venv).
-# Every subcommand runs `setup` first, so a fresh clone needs no other step. Finished runs are skipped.
+# Environment:
+#   VARATTN_RUNS      run root (default runs/; runs/trial/ for a trial, see VARATTN_FLAGS)
+#   VARATTN_RESULTS   results root (default results/; results/trial/ for a trial)
+#   VARATTN_EPOCHS    epochs (default: the paper's 10; another value makes a trial)
+#   VARATTN_FLAGS     extra train.py flags, e.g. "--max_examples=5000" (makes a trial)
+#   VARATTN_GAMMAS    gamma_a values of figure5 (default "0.01 0.1 1")
+#   VARATTN_JOBS      models trained side by side (default 1); each gets cores/jobs TensorFlow
+#                     threads and logs to RUN_DIR.log
+#   VARATTN_RUN_DIR   run directory of `model` (default RUNS/TASK/PRESET)
+#   VARATTN_DATA_DIR  data directory (default ./data, then ../shared/data)
+#   VARATTN_TF_LOGS   1 shows TensorFlow's start-up messages (hidden by default)
+#   VARATTN_VENV      virtual environment (default .venv); PYTHON the interpreter that creates it
+# Every subcommand runs `setup` first, so a fresh clone needs no other step. A run is skipped only if
+# it holds exactly the asked config, trained for all its epochs, and is evaluated.
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -121,7 +129,7 @@ table() {
 # figure5 [flags]: VED+VAttn-h̄ for each gamma_a; the preset's own gamma_a is the Table 2 run.
 figure5() {
   local default specs=() gamma
-  default=$(py -c "from tf_varattn.config import PRESETS; print(PRESETS['ved_vattn_mean'].gamma_a)")
+  default=$(py -c "from tf_varattn.config import get_config; print(get_config('ved_vattn_mean').gamma_a)")
   for gamma in $GAMMAS; do
     if py -c "import sys; sys.exit(float(sys.argv[1]) != float(sys.argv[2]))" "$gamma" "$default"; then
       specs+=("ved_vattn_mean $RUNS/qgen/ved_vattn_mean $*")

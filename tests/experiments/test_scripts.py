@@ -171,3 +171,20 @@ def test_help_lists_every_config_flag_quietly(env):
             assert f"--{field.name}:" in result.stdout or f"--[no]{field.name}:" in result.stdout, field.name
     assert "--gamma_a: Weight of the attention KL, Eq. (8)." in result.stdout
     assert "oneDNN" not in result.stderr and "cuda" not in result.stderr.lower()
+
+
+def test_figure5_trains_side_by_side_and_reuses_the_table_run(tmp_path, env):
+    """VARATTN_JOBS=2: the two gamma_a runs train at once (one thread each, a log per run);
+    gamma_a = 0.1, the preset's own value, is the Table 2 run's directory."""
+    jobs = {**env, "VARATTN_RUNS": str(tmp_path / "runs"), "VARATTN_RESULTS": str(tmp_path / "results"),
+            "VARATTN_EPOCHS": "1", "VARATTN_FLAGS": " ".join([*TINY_FLAGS, "--max_examples=40"]),
+            "VARATTN_GAMMAS": "0.1 1", "VARATTN_JOBS": "2"}
+    result = subprocess.run(["bash", str(ROOT / "reproduce.sh"), "figure5"], capture_output=True, text=True,
+                            env=jobs, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.stdout.count("started in the background, 1 TensorFlow thread(s)") == 2
+    table_run, gamma_run = tmp_path / "runs" / "qgen" / "ved_vattn_mean", tmp_path / "runs" / "qgen" / "gamma_a" / "1"
+    assert json.loads((gamma_run / "config.json").read_text())["gamma_a"] == 1.0
+    assert json.loads((table_run / "config.json").read_text())["gamma_a"] == 0.1
+    assert (table_run / "test_metrics.json").is_file() and (gamma_run.parent / "1.log").is_file()
+    assert (tmp_path / "results" / "figure5.png").is_file()
