@@ -79,3 +79,24 @@ def test_rows_from_other_settings_say_so(tmp_path):
     assert ("NOT the paper's settings: epochs=1, max_examples=2000, pretrained_embeddings=False)" in table)
     (run / "config.json").write_text(json.dumps(get_config("ded", "qgen").to_dict()))
     assert "NOT" not in render_table("table2", tmp_path)
+
+
+def test_claims_are_checked_against_our_numbers(tmp_path):
+    from tf_varattn.reporting import render_claims
+
+    def metrics(folder, inference, **values):
+        folder.mkdir(parents=True, exist_ok=True)
+        base = {"bleu1": 30.0, "bleu2": 14.0, "bleu3": 8.0, "bleu4": 5.0, "entropy": 2.2, "dist1": 0.13, "dist2": 0.18}
+        (folder / "test_metrics.json").write_text(json.dumps({"checkpoint_epoch": 7, inference: {**base, **values}}))
+
+    qgen = tmp_path / "qgen"
+    metrics(qgen / "ved_dattn", "sample")
+    metrics(qgen / "ved_vattn_mean", "sample", bleu2=13.5, entropy=2.3, dist1=0.16, dist2=0.23)
+    metrics(qgen / "ded", "map", bleu1=35.0)  # 19% above the paper's 29.31
+    text = render_claims(tmp_path)
+    assert "- **holds**: Table 2: variational attention gives higher entropy" in text
+    assert "(BLEU-2 13.50 vs 14.00, Entropy 2.300 vs 2.200, Dist-1 0.160 vs 0.130, Dist-2 0.230 vs 0.180)" in text
+    assert "- **not run yet**: Table 2: VED+VAttn-0" in text and "- **not run yet**: Table 4" in text
+    assert "- table2, DED (w/o Attn), MAP, BLEU-1: ours 35.00, paper 29.31 (+19%)" in text
+    metrics(qgen / "ved_vattn_mean", "sample", bleu2=11.0, entropy=2.3, dist1=0.16, dist2=0.23)  # BLEU-2 21% lower
+    assert "- **does NOT hold**: Table 2: variational attention" in render_claims(tmp_path)
