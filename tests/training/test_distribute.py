@@ -12,7 +12,7 @@ SCRIPT = textwrap.dedent("""
     import keras
     from tf_varattn.config import get_config
     from tf_varattn.models import build_model
-    from tf_varattn.training.loop import make_train_step
+    from tf_varattn.training.step import make_train_step
 
     rng = np.random.default_rng(0)
     batches = [{
@@ -64,7 +64,7 @@ WORKER = textwrap.dedent("""
     from tf_varattn.config import get_config
     from tf_varattn.models import build_model
     from tf_varattn.training.distribute import cluster_failure, make_strategy
-    from tf_varattn.training.loop import make_train_step
+    from tf_varattn.training.step import make_train_step
 
     rng = np.random.default_rng(0)
     batches = [{

@@ -14,7 +14,6 @@ from tf_varattn.layers import (
     AttentionDecoderCell, BidirectionalEncoder, DecoderState, GaussianLatent, Memory, PackedSteps, masked_mean, recurrence,
 )
 from tf_varattn.models import objective
-from tf_varattn.training.schedules import kl_weight as kl_weight_schedule
 
 
 PROJECTION_BUCKET = 64
@@ -262,32 +261,10 @@ class Seq2Seq(keras.Model):
             "z_log_sigma": decoded["z_log_sigma"],
         }
 
-    def train_step(self, batch):
-        """One optimiser step; lambda_KL follows the schedule of the steps already taken.
-
-        Under a ``tf.distribute`` strategy each replica gets part of the global batch: the
-        losses are sums over sentences, so the summed replica gradients equal the
-        single-device gradient (the L2 term is split across replicas). Gradients are
-        clipped element-wise after that sum, as on one device. The returned ``loss`` is this
-        replica's share: summed over replicas it is the single-device loss.
-        """
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        kl_weight = kl_weight_schedule(self.settings, self.optimizer.iterations)
-        with tf.GradientTape() as tape:
-            losses = self.compute_losses(batch, kl_weight, training=True)
-            objective_value = losses["loss"] - losses["l2"] * (1.0 - 1.0 / replicas)
-        gradients = tape.gradient(objective_value, self.trainable_variables)
-        if replicas > 1:
-            gradients = tf.distribute.get_replica_context().all_reduce("sum", gradients)
-        clip = self.settings.clip_value
-        gradients = [tf.clip_by_value(g, -clip, clip) / replicas for g in gradients]
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))  # sums over replicas again
-        return {**losses, "loss": objective_value, "kl_weight": kl_weight,
-                "learning_rate": tf.convert_to_tensor(self.optimizer.learning_rate)}
-
 
 def make_optimizer(config: Config) -> keras.optimizers.Optimizer:
-    """Adam with the config's rate (clipping to [-clip_value, clip_value] is done in ``train_step``)."""
+    """Adam with the config's rate (clipping to [-clip_value, clip_value] is done in
+    :func:`tf_varattn.training.step.train_step`)."""
     return keras.optimizers.Adam(learning_rate=config.learning_rate)
 
 

@@ -24,32 +24,10 @@ from tf_varattn.progress import Progress
 from tf_varattn.training import checkpoints
 from tf_varattn.training.distribute import make_strategy
 from tf_varattn.training.schedules import learning_rate
+from tf_varattn.training.step import LOGGED, make_train_step
 
-LOGGED = ("loss", "reconstruction", "kl_z", "kl_attention", "kl_weight", "learning_rate")
 # Fields that may differ when a run directory is resumed (they do not change the training so far).
 RESUMABLE_CHANGES = {"epochs", "eval_subset", "num_samples", "eval_epoch", "z_temperature", "attention_temperature"}
-BATCH_SIGNATURE = {
-    "source_ids": tf.TensorSpec([None, None], tf.int32),
-    "source_length": tf.TensorSpec([None], tf.int32),
-    "target_ids": tf.TensorSpec([None, None], tf.int32),
-    "target_length": tf.TensorSpec([None], tf.int32),
-}
-
-
-def make_train_step(model, strategy: tf.distribute.Strategy):
-    """The compiled training step; under a multi-replica strategy it runs on every replica and
-    returns the summed loss and the replica-averaged other terms."""
-    if strategy.num_replicas_in_sync == 1:
-        return tf.function(model.train_step, input_signature=[BATCH_SIGNATURE])
-
-    @tf.function
-    def replicated_step(batch):
-        logs = strategy.run(model.train_step, args=(batch,))
-        reduced = {name: strategy.reduce("mean", logs[name], axis=None) for name in LOGGED if name != "loss"}
-        reduced["loss"] = strategy.reduce("sum", logs["loss"], axis=None)
-        return reduced
-
-    return replicated_step
 
 
 class TrainingError(RuntimeError):
