@@ -17,7 +17,7 @@ from tf_varattn.runtime import import_tensorflow_quietly, run_script  # noqa: E4
 
 import_tensorflow_quietly()
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run_dir", None, "Run directory written by train.py.", required=True)
@@ -37,8 +37,7 @@ def main(argv):
     from tf_varattn.data.prepare import prepare_task_data
     from tf_varattn.decoding import GreedyDecoder
     from tf_varattn.evaluation import SplitOutputs, average_runs, evaluate_split
-    from tf_varattn.training.loop import write_json
-    from tf_varattn.training.runs import RunError, load_run
+    from tf_varattn.training.runs import RunError, load_run, write_json
 
     try:
         seeds = [int(seed) for seed in FLAGS.sampling_seeds]

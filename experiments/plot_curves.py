@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from absl import app, flags
+from absl import flags
 
 from tf_varattn.runtime import import_tensorflow_quietly, run_script
 

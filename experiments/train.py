@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -41,8 +40,6 @@ flags.DEFINE_boolean("check_finished", False,
                      "3 if it is absent or unfinished, 1 if it holds another config.")
 define_config_flags()
 flags.adopt_module_key_flags(config_flags)  # --help lists every config flag
-# Config fields set from the data (the vocabulary sizes), not by flags.
-DATA_SIZED_FIELDS = ("source_vocab_size", "target_vocab_size")
 
 
 def main(argv):
@@ -53,8 +50,8 @@ def main(argv):
     import tensorflow as tf
 
     from tf_varattn.training.distribute import cluster_failure
-    from tf_varattn.training.loop import Trainer, TrainingError, check_config
-    from tf_varattn.training.runs import RunError, RunLock
+    from tf_varattn.training.loop import Trainer, TrainingError
+    from tf_varattn.training.runs import RunError, RunLock, check_config, check_finished
 
     try:
         config = get_config(FLAGS.model, FLAGS.task, **config_overrides())
@@ -64,12 +61,16 @@ def main(argv):
     run_dir = Path(FLAGS.output_dir)
     cache_dir = Path(FLAGS.embedding_cache_dir) if FLAGS.embedding_cache_dir else run_dir.resolve().parent / "word2vec"
     if FLAGS.check_finished:
-        return _check_finished(run_dir, config)
+        try:
+            return 0 if check_finished(run_dir, config) else 3
+        except RunError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     try:
         with RunLock(run_dir):
             # A different config in run_dir is refused before any expensive work (the vocabulary
             # sizes come from the data, so they are compared once it is loaded).
-            check_config(run_dir, config, write=False, ignore=DATA_SIZED_FIELDS)
+            check_config(run_dir, config, write=False)
             data = prepare_task_data(config, run_dir, FLAGS.data_dir, cache_dir)
             history = Trainer(config, run_dir, data, keep_checkpoints=FLAGS.keep_checkpoints,
                               checkpoint_minutes=FLAGS.checkpoint_minutes,
@@ -84,23 +85,6 @@ def main(argv):
     print(f"Trained {run_dir}: {len(history)} epoch(s) finished.")
     return 0
 
-
-def _check_finished(run_dir: Path, config) -> int:
-    from tf_varattn.training.loop import read_history
-
-    path = run_dir / "config.json"
-    if not path.is_file():
-        return 3
-    stored, current = json.loads(path.read_text(encoding="utf-8")), config.to_dict()
-    # More epochs than the run has is a run to extend; fewer would misreport it as finished.
-    changed = sorted(k for k in current if stored.get(k) != current[k] and k not in DATA_SIZED_FIELDS
-                     and not (k == "epochs" and stored[k] < current[k]))
-    if changed:
-        details = ", ".join(f"{k}: {stored.get(k)!r} (asked {current[k]!r})" for k in changed)
-        print(f"error: {run_dir} holds a run with another config ({details}). Move it away, or use another "
-              "run root (VARATTN_RUNS) for runs with other settings.", file=sys.stderr)
-        return 1
-    return 0 if len(read_history(run_dir)) >= config.epochs else 3
 
 if __name__ == "__main__":
     run_script(main)

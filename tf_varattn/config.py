@@ -64,6 +64,17 @@ FIELD_RANGES = {
 }
 
 
+# Fields set from the data (the vocabulary sizes), not settings of an experiment.
+DATA_SIZED_FIELDS = ("source_vocab_size", "target_vocab_size")
+
+
+def config_differences(stored: dict, expected: dict, ignore: tuple[str, ...] = ()) -> list[str]:
+    """The fields (sorted) whose value in ``stored`` differs from ``expected``, except the
+    data-sized fields and ``ignore``; a field missing from ``stored`` counts as differing."""
+    return sorted(field for field in expected
+                  if field not in DATA_SIZED_FIELDS and field not in ignore and stored.get(field) != expected[field])
+
+
 def _in_interval(value: float, interval: str) -> bool:
     low, high = (float(bound) for bound in interval[1:-1].split(","))
     above = value >= low if interval[0] == "[" else value > low

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from tf_varattn.config import get_config
+from tf_varattn.config import config_differences, get_config
 from tf_varattn.evaluation import SplitOutputs
 from tf_varattn.uncertainty import PerInputScores, bootstrap_interval, paired_bootstrap
 
@@ -44,8 +44,7 @@ PAPER_TABLE4 = {
 EXTRA_TABLE2 = {
     "ved_vattn_mean_kl_sum": ("ved_vattn_mean", "VED+VAttn-h̄, Eq. (8) as written", {"attention_kl": "sum"}),
 }
-# Config fields that the data sets (vocabulary sizes): not settings of the paper.
-DATA_SIZED_FIELDS = ("source_vocab_size", "target_vocab_size")
+
 TABLES = {
     "table2": {"task": "qgen", "paper": PAPER_TABLE2, "extra": EXTRA_TABLE2,
                "title": "Table 2: question generation (SQuAD, Du et al. split), test set"},
@@ -113,8 +112,7 @@ def settings_differences(run: Path, preset: str, task: str, changes: Optional[di
     ``preset`` (plus ``changes``); empty when the run used the paper's settings."""
     stored = _read_json(run / "config.json") or {}
     expected = get_config(preset, task, **(changes or {})).to_dict()
-    return [f"{field}={stored[field]!r}" for field in sorted(expected)
-            if field in stored and field not in DATA_SIZED_FIELDS and stored[field] != expected[field]]
+    return [f"{field}={stored[field]!r}" for field in config_differences(stored, expected) if field in stored]
 
 
 def render_table(table: str, runs_root: os.PathLike) -> str:

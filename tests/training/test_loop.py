@@ -7,6 +7,7 @@ from tf_varattn.config import get_config
 from tf_varattn.data.prepare import prepare_task_data
 from tf_varattn.training import checkpoints
 from tf_varattn.training.loop import Trainer, TrainingError
+from tf_varattn.training.runs import RunError
 
 TINY = dict(embedding_dim=16, encoder_units=8, decoder_units=16, latent_dim=4, attentional_dim=8, batch_size=16,
             epochs=3, eval_subset=10, num_samples=3, word2vec_epochs=2, max_decode_length=8)
@@ -97,7 +98,7 @@ def test_non_finite_loss_stops_with_step_and_checkpoint(tmp_path, synthetic_data
 
 def test_run_directory_of_another_config_is_refused(tmp_path, synthetic_data_dir):
     train(tmp_path / "run", synthetic_data_dir, stop_after_epoch=1, pretrained_embeddings=False)
-    with pytest.raises(TrainingError, match="different config .*gamma_a: 0.1 -> 0.5"):
+    with pytest.raises(RunError, match="different config .*gamma_a: 0.1 -> 0.5"):
         train(tmp_path / "run", synthetic_data_dir, pretrained_embeddings=False, gamma_a=0.5)
 
 

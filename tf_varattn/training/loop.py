@@ -3,7 +3,6 @@ epoch, TensorBoard logs, and a stop with a clear error on a non-finite loss."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -23,48 +22,14 @@ from tf_varattn.models import build_model
 from tf_varattn.progress import Progress
 from tf_varattn.training import checkpoints
 from tf_varattn.training.distribute import make_strategy
+from tf_varattn.training.runs import check_config, read_history, write_json
 from tf_varattn.training.schedules import learning_rate
 from tf_varattn.training.step import LOGGED, make_train_step
 
-# Fields that may differ when a run directory is resumed (they do not change the training so far).
-RESUMABLE_CHANGES = {"epochs", "eval_subset", "num_samples", "eval_epoch", "z_temperature", "attention_temperature"}
 
 
 class TrainingError(RuntimeError):
-    """Training cannot go on (a non-finite loss, or a run directory from another config)."""
-
-
-def write_json(path: os.PathLike, payload) -> None:
-    """Writes JSON atomically (a crash never leaves half a file)."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
-
-
-def read_history(run_dir: os.PathLike) -> list[dict]:
-    path = Path(run_dir) / "history.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
-
-
-def check_config(run_dir: Path, config: Config, write: bool = True, ignore: tuple[str, ...] = ()) -> None:
-    """Writes ``config.json``, or checks that a resumed run directory holds the same config
-    (fields in ``ignore`` are not compared; with ``write=False`` nothing is written)."""
-    path = run_dir / "config.json"
-    if path.is_file():
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        current = config.to_dict()
-        changed = sorted(k for k in current
-                         if stored.get(k) != current[k] and k not in RESUMABLE_CHANGES and k not in ignore)
-        if changed:
-            details = ", ".join(f"{k}: {stored.get(k)!r} -> {current[k]!r}" for k in changed)
-            raise TrainingError(
-                f"{run_dir} holds a run with a different config ({details}). "
-                "Use another --output_dir, or the same flags to resume it."
-            )
-    if write:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(path, config.to_dict())
+    """Training cannot go on (a non-finite loss, a damaged checkpoint)."""
 
 
 class Trainer:

@@ -1,4 +1,5 @@
-"""Reading a finished (or partly finished) run directory back: config, vocabulary, model."""
+"""Run directories, for training, evaluation and generation alike: JSON written atomically, the
+history, the config check on resume, the "finished" check, the lock, and loading a run back."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from tf_varattn.config import Config
+from tf_varattn.config import Config, config_differences
 from tf_varattn.data.vocab import TaskVocabulary
 from tf_varattn.models import build_model
 from tf_varattn.training import checkpoints
@@ -16,6 +17,61 @@ from tf_varattn.training import checkpoints
 
 class RunError(ValueError):
     """A run directory lacks what is asked of it; the message says what to run first."""
+
+
+# Fields that may differ when a run directory is resumed (they do not change the training so far).
+RESUMABLE_CHANGES = {"epochs", "eval_subset", "num_samples", "eval_epoch", "z_temperature", "attention_temperature"}
+
+
+def write_json(path: os.PathLike, payload) -> None:
+    """Writes JSON atomically (a crash never leaves half a file)."""
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def read_history(run_dir: os.PathLike) -> list[dict]:
+    """The run's per-epoch history (empty before the first epoch ends)."""
+    path = Path(run_dir) / "history.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+
+
+def check_config(run_dir: Path, config: Config, write: bool = True, ignore: tuple[str, ...] = ()) -> None:
+    """Writes ``config.json``, or checks that a resumed run directory holds the same config
+    (fields in ``ignore`` are not compared; with ``write=False`` nothing is written)."""
+    path = run_dir / "config.json"
+    if path.is_file():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        current = config.to_dict()
+        changed = config_differences(stored, current, ignore=tuple(RESUMABLE_CHANGES) + tuple(ignore))
+        if changed:
+            details = ", ".join(f"{k}: {stored.get(k)!r} -> {current[k]!r}" for k in changed)
+            raise RunError(
+                f"{run_dir} holds a run with a different config ({details}). "
+                "Use another --output_dir, or the same flags to resume it."
+            )
+    if write:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(path, config.to_dict())
+
+
+def check_finished(run_dir: os.PathLike, config: Config) -> bool:
+    """Whether ``run_dir`` holds exactly ``config`` (every field but the data-sized ones) trained
+    for all its epochs. Another config there is a :class:`RunError` naming the differing fields;
+    a run with fewer epochs than asked is unfinished (resuming extends it)."""
+    run_dir = Path(run_dir)
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return False
+    stored, current = json.loads(path.read_text(encoding="utf-8")), config.to_dict()
+    extending = ("epochs",) if stored.get("epochs", 0) < current["epochs"] else ()
+    changed = config_differences(stored, current, ignore=extending)
+    if changed:
+        details = ", ".join(f"{k}: {stored.get(k)!r} (asked {current[k]!r})" for k in changed)
+        raise RunError(f"{run_dir} holds a run with another config ({details}). Move it away, or use another "
+                       "run root (VARATTN_RUNS) for runs with other settings.")
+    return len(read_history(run_dir)) >= config.epochs
 
 
 def load_run(run_dir: os.PathLike, epoch: Optional[int] = None):
