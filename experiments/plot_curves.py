@@ -29,7 +29,11 @@ def main(argv):
         print(f"Wrote {output / 'figure4.png'} ({', '.join(drawn) or 'no runs yet'})")
     if "figure5" in FLAGS.figures:
         drawn = plot_figure5(FLAGS.runs_root, output / "figure5.png")
-        print(f"Wrote {output / 'figure5.png'} (gamma_a: {', '.join(map(str, drawn)) or 'no runs yet'})")
+        if drawn:
+            print(f"Wrote {output / 'figure5.png'} (gamma_a: {', '.join(map(str, drawn))})")
+        else:
+            print("figure5 not drawn: it compares gamma_a values and fewer than two runs exist "
+                  "(`./reproduce.sh figure5` trains them).")
 
 
 if __name__ == "__main__":

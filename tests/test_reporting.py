@@ -46,6 +46,7 @@ def test_table_shows_ours_intervals_and_the_paired_test(tmp_path):
 
 def test_gamma_runs_reuse_the_table_run_and_refuse_a_duplicate(tmp_path):
     _write_run(tmp_path / "qgen" / "ved_vattn_mean", gamma_a=0.1)
+    assert plot_figure5(tmp_path, tmp_path / "figure5.png") == [] and not (tmp_path / "figure5.png").exists()
     _write_run(tmp_path / "qgen" / "gamma_a" / "1", gamma_a=1.0, history_epochs=3)
     runs = gamma_runs(tmp_path)
     assert list(runs) == [0.1, 1.0] and runs[0.1].name == "ved_vattn_mean"

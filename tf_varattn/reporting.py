@@ -245,22 +245,26 @@ def gamma_runs(runs_root: os.PathLike, task: str = "qgen") -> dict[float, Path]:
 
 def plot_figure5(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen") -> list[float]:
     """VED+VAttn-h̄ for each gamma_a: the four validation metrics per epoch, one line per gamma_a (the
-    paper's Figure 5), and below them each metric at the last common epoch against gamma_a."""
+    paper's Figure 5), and below them each metric at the last common epoch against gamma_a. With
+    fewer than two gamma_a runs there is nothing to compare: no figure is written (and an old one
+    is removed). Returns the gamma_a values drawn."""
     curves = {}
     for gamma, run in gamma_runs(runs_root, task).items():
         history = _read_json(run / "history.json")
         if history:
             curves[gamma] = (history, _curves(history))
+    if len(curves) < 2:
+        Path(path).unlink(missing_ok=True)
+        return []
     panels = {m: [(f"gamma_a = {gamma:g}", *curve[m]) for gamma, (_, curve) in curves.items()] for m, _ in CURVE_METRICS}
-    rows = [("epoch", False, panels)]
-    if curves:
-        last = min(len(history) for history, _ in curves.values())
-        points = {m: [] for m, _ in CURVE_METRICS}
-        for gamma, (history, _) in curves.items():
-            for metric, _ in CURVE_METRICS:
-                points[metric].append((gamma, history[last - 1].get(f"val_{metric}", math.nan)))
-        rows.append((f"gamma_a (epoch {last})", True,
-                     {m: [(NAMES["ved_vattn_mean"], [x for x, _ in p], [y for _, y in p])] for m, p in points.items()}))
+    last = min(len(history) for history, _ in curves.values())
+    points = {m: [] for m, _ in CURVE_METRICS}
+    for gamma, (history, _) in curves.items():
+        for metric, _ in CURVE_METRICS:
+            points[metric].append((gamma, history[last - 1].get(f"val_{metric}", math.nan)))
+    rows = [("epoch", False, panels),
+            (f"gamma_a (epoch {last})", True,
+             {m: [(NAMES["ved_vattn_mean"], [x for x, _ in p], [y for _, y in p])] for m, p in points.items()})]
     _plot(rows, Path(path))
     return list(curves)
 
