@@ -3,7 +3,7 @@
 from tf_varattn.layers.attention import BilinearAttention, masked_mean
 from tf_varattn.layers.decoder_cell import AttentionDecoderCell, DecoderState, Memory
 from tf_varattn.layers.latent import GaussianLatent, gaussian_kl
-from tf_varattn.layers.recurrent import BidirectionalEncoder, LayerNormLSTMCell, PackedSteps, recurrence
+from tf_varattn.layers.recurrent import BidirectionalEncoder, LayerNormLSTMCell
 from tf_varattn.layers.variational_attention import VariationalAttention
 
 __all__ = [
@@ -14,9 +14,7 @@ __all__ = [
     "GaussianLatent",
     "LayerNormLSTMCell",
     "Memory",
-    "PackedSteps",
     "VariationalAttention",
     "gaussian_kl",
     "masked_mean",
-    "recurrence",
 ]

@@ -11,9 +11,11 @@ import tensorflow as tf
 from tf_varattn.config import Config
 from tf_varattn.data.vocab import GO_ID, PAD_ID
 from tf_varattn.layers import (
-    AttentionDecoderCell, BidirectionalEncoder, DecoderState, GaussianLatent, Memory, PackedSteps, masked_mean, recurrence,
+    AttentionDecoderCell, BidirectionalEncoder, DecoderState, GaussianLatent, Memory, masked_mean,
 )
 from tf_varattn.models import objective
+from tf_varattn.ops.fused_cross_entropy import projected_cross_entropy
+from tf_varattn.ops.recurrence import PackedSteps, recurrence
 
 
 PROJECTION_BUCKET = 64
@@ -212,7 +214,7 @@ class Seq2Seq(keras.Model):
     def token_cross_entropy(self, features, labels):
         """Cross-entropy of the output softmax for ``features [N, D]`` of real target tokens.
 
-        With ``xla_projection`` this is :func:`objective.projected_cross_entropy` (fused
+        With ``xla_projection`` this is :func:`~tf_varattn.ops.fused_cross_entropy.projected_cross_entropy` (fused
         softmax with XLA, hand-written gradient); rows are padded to a multiple of
         ``PROJECTION_BUCKET`` so that only a few shapes are ever compiled, and the padded
         rows are dropped (their gradient is zero). Without it, plain TensorFlow ops.
@@ -222,7 +224,7 @@ class Seq2Seq(keras.Model):
         count = tf.shape(features)[0]
         padded = (count + PROJECTION_BUCKET - 1) // PROJECTION_BUCKET * PROJECTION_BUCKET
         projection = self.output_projection
-        cross_entropy = objective.projected_cross_entropy(
+        cross_entropy = projected_cross_entropy(
             tf.pad(features, [[0, padded - count], [0, 0]]),
             tf.convert_to_tensor(projection.kernel),
             tf.convert_to_tensor(projection.bias),
