@@ -180,7 +180,7 @@ def _plot(rows, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(len(rows), len(CURVE_METRICS), figsize=(4 * len(CURVE_METRICS), 3.4 * len(rows)),
+    figure, axes = plt.subplots(len(rows), len(CURVE_METRICS), figsize=(4 * len(CURVE_METRICS) + 2, 3.4 * len(rows)),
                                 squeeze=False)
     for row_axes, (xlabel, log_x, panels) in zip(axes, rows):
         for axis, (metric, title) in zip(row_axes, CURVE_METRICS):
@@ -193,7 +193,8 @@ def _plot(rows, path: Path) -> None:
             axis.grid(alpha=0.3)
         handles, labels = row_axes[0].get_legend_handles_labels()
         if handles:
-            row_axes[-1].legend(handles, labels, fontsize=7, loc="best")
+            row_axes[-1].legend(handles, labels, fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5),
+                                frameon=False)  # beside the row, never over the curves
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
