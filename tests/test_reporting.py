@@ -62,7 +62,8 @@ def test_case_study_finds_the_papers_sources(tmp_path):
     sources[12] = "when the british forces evacuated at the close of the war in 1783 they transported 3000 freedmen"
     _write_run(tmp_path / "qgen" / "ved_vattn_mean", sources=sources)
     text = render_case_study(tmp_path)
-    assert "## Test input 12 (paper's Table 3)" in text and "## Test input 0 (fixed test input)" in text
+    assert "## Test input 12 (paper's Table 3; our test set pairs it with another question)" in text
+    assert "## Test input 0 (fixed test input)" in text
     assert "Not among these test outputs: the source containing 'more than 200000 people" in text
     section = text.split("## Test input 12")[1].split("## ")[0]
     assert section.count("\n- ") == 4  # three samples and the MAP output
