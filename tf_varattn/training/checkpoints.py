@@ -74,7 +74,8 @@ class RunCheckpoints:
         found = {}
         for folder in (self.folder, self.folder / "kept"):
             for index in sorted(folder.glob("epoch-*.index")):
-                found[_epoch_of(str(index)[: -len(".index")])] = str(index)[: -len(".index")]
+                prefix = str(index.with_suffix(""))
+                found[_epoch_of(prefix)] = prefix
         return dict(sorted(found.items()))
 
     def finished_epochs(self) -> list[int]:
