@@ -65,7 +65,7 @@ def main(argv):
     from tf_varattn.config import get_config
     from tf_varattn.data.corpora import DataError, TASKS
     from tf_varattn.data.pipeline import EncodedSplit, make_dataset
-    from tf_varattn.decoding import GreedyDecoder
+    from tf_varattn.decoding import Decoder
     from tf_varattn.models import build_model
     from tf_varattn.training.step import BATCH_SIGNATURE, train_step
 
@@ -189,7 +189,7 @@ def main(argv):
 
         _, _, model, epoch = load_run(FLAGS.run_dir)
         preset = f"{model.settings.preset} from {FLAGS.run_dir}, epoch {epoch}"
-    decoder = GreedyDecoder(model)
+    decoder = Decoder(model)
     print(f"\n## Decoding ({preset}, {len(inputs)} test inputs; floor = output projection of generated tokens)")
     print("| mode | wall (s) | generated tokens | floor (s) | wall / floor |")
     print("| --- | ---: | ---: | ---: | ---: |")

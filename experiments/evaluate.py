@@ -2,9 +2,12 @@
 and every output, compressed (``<split>_outputs.jsonl.gz``: MAP and all samples of every input),
 from which the tables' bootstrap intervals are computed.
 
-Sampling metrics average three sampling runs (``--sampling_seeds``), as the paper's do.
+Sampling metrics average three sampling runs (``--sampling_seeds``), as the paper's do. The
+paper decodes greedily; ``--search`` picks another search (beam, top_k, top_p, random) for both
+rows, and its files are named after it (``test_metrics-beam5.json``...), beside the paper's.
 
     python experiments/evaluate.py --run_dir runs/qgen/ved_vattn_mean [--checkpoint 7]
+    python experiments/evaluate.py --run_dir runs/qgen/ved_vattn_mean --search beam --beam_size 5
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ import_tensorflow_quietly()
 
 from absl import flags  # noqa: E402
 
+from tf_varattn.decoding import define_search_flags  # noqa: E402
+
 FLAGS = flags.FLAGS
+define_search_flags()
 flags.DEFINE_string("run_dir", None, "Run directory written by train.py.", required=True)
 flags.DEFINE_integer("checkpoint", None, "Epoch to evaluate (default: the config's eval_epoch, else the last).")
 flags.DEFINE_string("data_dir", None, "Data directory (default: $VARATTN_DATA_DIR, ./data, ../shared/data).")
@@ -35,7 +41,7 @@ def main(argv):
     del argv
     from tf_varattn.data.corpora import DataError
     from tf_varattn.data.prepare import prepare_task_data
-    from tf_varattn.decoding import GreedyDecoder
+    from tf_varattn.decoding import Decoder, search_from_flags
     from tf_varattn.evaluation import SplitOutputs, average_runs, evaluate_split
     from tf_varattn.training.runs import RunError, load_run, write_json
 
@@ -48,20 +54,27 @@ def main(argv):
         return 1
     run_dir = Path(FLAGS.run_dir)
     try:
+        search = search_from_flags()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    suffix = "" if search.name == "greedy" else f"-{search.tag}"
+    try:
         config, _, model, epoch = load_run(run_dir, FLAGS.checkpoint)
         data = prepare_task_data(config.replace(pretrained_embeddings=False), run_dir, FLAGS.data_dir)
     except (RunError, DataError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    decoder = GreedyDecoder(model)
+    decoder = Decoder(model, search)
     sources, references = data.encoded[FLAGS.split].source_ids, data.references(FLAGS.split)
     common = dict(limit=FLAGS.max_inputs, progress=True, z_temperature=config.z_temperature,
                   attention_temperature=config.attention_temperature)
-    print(f"MAP decoding of {FLAGS.split} (epoch {epoch})")
+    print(f"MAP decoding of {FLAGS.split} (epoch {epoch}, {search.describe()})")
     start = time.perf_counter()
     map_metrics, map_outputs = evaluate_split(decoder, data.vocab, sources, references, "map", 1,
                                               batch_size=FLAGS.batch_size, **common)
-    results = {"checkpoint_epoch": epoch, "split": FLAGS.split, "inputs": len(map_outputs), "map": map_metrics,
+    results = {"checkpoint_epoch": epoch, "split": FLAGS.split, "search": search.describe(), "inputs": len(map_outputs),
+               "map": map_metrics,
                "seconds": {"map": round(time.perf_counter() - start, 1)}}
     sample_runs = []
     if config.variational:
@@ -69,7 +82,7 @@ def main(argv):
         for seed in seeds:
             print(f"Sampling decoding, seed {seed} ({FLAGS.num_samples} samples per input)")
             start = time.perf_counter()
-            decoder.model.reseed(seed)
+            decoder.reseed(seed)
             sample_metrics, sample_outputs = evaluate_split(
                 decoder, data.vocab, sources, references, "sample", FLAGS.num_samples,
                 batch_size=max(1, FLAGS.batch_size * 10 // FLAGS.num_samples), **common,
@@ -78,11 +91,12 @@ def main(argv):
             results["sample_runs"].append({"seed": seed, **sample_metrics})
             results["seconds"]["sample"].append(round(time.perf_counter() - start, 1))
         results["sample"] = average_runs([{k: v for k, v in run.items() if k != "seed"} for run in results["sample_runs"]])
-    outputs_path = run_dir / f"{FLAGS.split}_outputs.jsonl.gz"
+    outputs_path = run_dir / f"{FLAGS.split}_outputs{suffix}.jsonl.gz"
     raw = data.raw[FLAGS.split]
     SplitOutputs(list(raw.sources[: len(map_outputs)]), [list(r) for r in references[: len(map_outputs)]], [per_input[0] for per_input in map_outputs],
                  sample_runs).write(outputs_path)
-    write_json(run_dir / f"{FLAGS.split}_metrics.json", results)
+    metrics_path = run_dir / f"{FLAGS.split}_metrics{suffix}.json"
+    write_json(metrics_path, results)
     lines = []
     for index in range(min(FLAGS.num_examples_in_file, len(map_outputs))):
         lines += [f"[{index}] source:    {raw.sources[index]}", f"    reference: {raw.targets[index]}",
@@ -90,8 +104,8 @@ def main(argv):
         for sample in (sample_runs[0][index] if sample_runs else []):
             lines.append(f"    sample:    {' '.join(sample)}")
         lines.append("")
-    (run_dir / f"{FLAGS.split}_samples.txt").write_text("\n".join(lines), encoding="utf-8")
-    print(f"Wrote {run_dir / f'{FLAGS.split}_metrics.json'}, {outputs_path.name}: {results}")
+    (run_dir / f"{FLAGS.split}_samples{suffix}.txt").write_text("\n".join(lines), encoding="utf-8")
+    print(f"Wrote {metrics_path}, {outputs_path.name}: {results}")
     return 0
 
 

@@ -1,6 +1,7 @@
 """Try a trained model: diverse outputs for your own sentences.
 
     python experiments/generate.py --run_dir runs/qgen/ved_vattn_mean --num_samples 5 "the war ended in 1783 ."
+    python experiments/generate.py --run_dir runs/qgen/ved_vattn_mean --search top_p --top_p 0.9 "the war ended in 1783 ."
     echo "the war ended in 1783 ." | python experiments/generate.py --run_dir runs/qgen/ved_vattn_mean
 """
 
@@ -14,17 +15,22 @@ import_tensorflow_quietly()
 
 from absl import app, flags  # noqa: E402
 
+from tf_varattn.decoding import define_search_flags  # noqa: E402
+
 FLAGS = flags.FLAGS
+define_search_flags()
 flags.DEFINE_string("run_dir", None, "Run directory written by train.py.", required=True)
 flags.DEFINE_integer("checkpoint", None, "Epoch to load (default: the config's eval_epoch, else the last).")
 flags.DEFINE_integer("num_samples", 5, "Outputs per input sentence.")
-flags.DEFINE_enum("mode", "sample", ["sample", "map"], "sample: draw z and attention; map: posterior means.")
+flags.DEFINE_enum("mode", "sample", ["sample", "map"],
+                  "Latents: sample draws z and the attention vectors; map uses their posterior means.")
+flags.DEFINE_integer("seed", 0, "Seed of the random draws (latents and token sampling).")
 flags.DEFINE_float("z_temperature", 1.0, "Scale of z's noise when sampling.")
 flags.DEFINE_float("attention_temperature", 1.0, "Scale of the attention vectors' noise when sampling.")
 
 
 def main(argv):
-    from tf_varattn.decoding import GreedyDecoder
+    from tf_varattn.decoding import Decoder, search_from_flags
     from tf_varattn.evaluation import generate
     from tf_varattn.training.runs import RunError, load_run
 
@@ -32,8 +38,9 @@ def main(argv):
     if not sentences:
         raise app.UsageError("Give sentences as arguments or on standard input.")
     try:
+        search = search_from_flags()
         _, vocab, model, _ = load_run(FLAGS.run_dir, FLAGS.checkpoint)
-    except RunError as error:
+    except (RunError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     sources = [vocab.encode_source(vocab.tokenize(sentence)) for sentence in sentences]
@@ -42,9 +49,12 @@ def main(argv):
         # Treated as in training and evaluation (kept, never silently): the model sees an empty source.
         print(f"warning: no word left after tokenization in {empty!r}; decoding them from an empty source, "
               "as training and evaluation do for such rows.", file=sys.stderr)
-    num_samples = FLAGS.num_samples if FLAGS.mode == "sample" else 1
-    outputs = generate(GreedyDecoder(model), vocab, sources, FLAGS.mode, num_samples,
-                       FLAGS.z_temperature, FLAGS.attention_temperature)
+    # With the latent means and a deterministic search every output would be the same: one suffices.
+    deterministic = FLAGS.mode == "map" and search.name in ("greedy", "beam")
+    num_samples = 1 if deterministic else FLAGS.num_samples
+    decoder = Decoder(model, search)
+    decoder.reseed(FLAGS.seed)
+    outputs = generate(decoder, vocab, sources, FLAGS.mode, num_samples, FLAGS.z_temperature, FLAGS.attention_temperature)
     for sentence, per_input in zip(sentences, outputs):
         print(sentence)
         for output in per_input:

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from tf_varattn.data.vocab import TaskVocabulary
-from tf_varattn.decoding import GreedyDecoder
+from tf_varattn.decoding import Decoder
 from tf_varattn.metrics import bleu_scores, diversity
 
 
 def generate(
-    decoder: GreedyDecoder,
+    decoder: Decoder,
     vocab: TaskVocabulary,
     sources: Sequence[Sequence[int]],
     mode: str = "map",
@@ -41,7 +41,7 @@ def score(references: Sequence[Sequence[str]], outputs: Sequence[Sequence[Sequen
 
 
 def evaluate_split(
-    decoder: GreedyDecoder,
+    decoder: Decoder,
     vocab: TaskVocabulary,
     sources: Sequence[Sequence[int]],
     references: Sequence[Sequence[str]],

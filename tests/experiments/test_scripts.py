@@ -82,6 +82,19 @@ def test_killed_run_resumes_to_the_same_history_and_test_numbers(tmp_path, env):
     # A source without words is decoded as training and evaluation treat it, with a warning.
     result = run("generate.py", f"--run_dir={killed}", "--num_samples=2", "?!", env=env)
     assert result.stdout.count("  -> ") == 2 and "warning: no word left after tokenization in ['?!']" in result.stderr
+    # Other searches: their files sit beside the paper's greedy evaluation, which stays as it was.
+    published = (killed / "test_metrics.json").read_text()
+    run("evaluate.py", f"--run_dir={killed}", "--num_samples=2", "--sampling_seeds=0", "--search=beam",
+        "--beam_size=3", env=env)
+    beam = json.loads((killed / "test_metrics-beam3.json").read_text())
+    assert beam["search"] == "beam (size 3, alpha 0.6)" and "bleu4" in beam["map"] and "entropy" in beam["sample"]
+    assert (killed / "test_metrics.json").read_text() == published
+    assert len(SplitOutputs.read(killed / "test_outputs-beam3.jsonl.gz").map) == beam["inputs"]
+    nucleus = [run("generate.py", f"--run_dir={killed}", "--mode=map", "--search=top_p", "--top_p=0.9",
+                   "--num_samples=4", "w1 w2 w3 .", env=env).stdout for _ in range(2)]
+    assert nucleus[0].count("  -> ") == 4 and nucleus[0] == nucleus[1]  # reproducible for a seed
+    result = run("generate.py", f"--run_dir={killed}", "--search=top_p", "--top_p=2", "w1 .", env=env, check=False)
+    assert result.returncode == 1 and "top_p=2.0 is not valid; it must be in (0, 1]" in result.stderr
 
 
 def test_bad_flags_name_the_valid_values(tmp_path, env):

@@ -1,4 +1,3 @@
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -28,11 +27,3 @@ def test_bilinear_attention_matches_numpy_and_ignores_padding():
 def test_masked_mean_ignores_padded_positions():
     memory = tf.constant([[[1.0, 2.0], [3.0, 4.0], [50.0, 60.0]]])
     np.testing.assert_allclose(masked_mean(memory, tf.constant([[True, True, False]])), [[2.0, 3.0]])
-
-
-def test_config_roundtrip():
-    layer = BilinearAttention(units=3, memory_dim=4, name="att")
-    clone = BilinearAttention.from_config(layer.get_config())
-    assert (clone.units, clone.memory_dim, clone.name) == (3, 4, "att")
-    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
-    assert isinstance(restored, BilinearAttention)

@@ -62,9 +62,3 @@ def test_no_attention_cell_outputs_h_and_rejects_bad_attention():
     assert cell.output_size == 5
     with pytest.raises(ValueError, match="choose one of: none, deterministic, variational"):
         make_cell("hard")
-
-
-def test_config_roundtrip():
-    config = make_cell("variational", "zero").get_config()
-    clone = AttentionDecoderCell.from_config(config)
-    assert (clone.attention, clone.attention_prior, clone.attentional_dim) == ("variational", "zero", 4)

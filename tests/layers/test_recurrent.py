@@ -70,10 +70,3 @@ def test_encoder_equals_the_cells_stepped_over_each_real_sequence():
                                    rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(final_c[row], np.concatenate([states["forward"][1], states["backward"][1]]),
                                    rtol=1e-5, atol=1e-6)
-
-
-def test_config_roundtrip():
-    clone = BidirectionalEncoder.from_config(BidirectionalEncoder(units=4, input_dim=3, dropout=0.2, seed=1).get_config())
-    assert (clone.units, clone.input_dim, clone.dropout, clone.seed) == (4, 3, 0.2, 1)
-    cell = LayerNormLSTMCell.from_config(LayerNormLSTMCell(units=2, input_dim=5, forget_bias=0.5).get_config())
-    assert (cell.units, cell.input_dim, cell.forget_bias) == (2, 5, 0.5)

@@ -63,9 +63,9 @@ def reference_outputs(preset: str, decode) -> dict:
 
 
 def greedy_decode(model, sources, mode, num_samples):
-    from tf_varattn.decoding import GreedyDecoder
+    from tf_varattn.decoding import Decoder
 
-    return GreedyDecoder(model).decode(sources, mode, num_samples)
+    return Decoder(model).decode(sources, mode, num_samples)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tf_varattn.config import PRESETS, get_config
-from tf_varattn.decoding import GreedyDecoder
+from tf_varattn.decoding import Decoder
 from tf_varattn.models import Seq2Seq, build_model
 from tf_varattn.training.step import train_step
 
@@ -52,7 +52,7 @@ def test_padding_is_inert_for_loss_and_outputs(preset):
     second = model.compute_losses(with_changed_padding(batch), 0.5, training=True)
     assert float(first["loss"]) == pytest.approx(float(second["loss"]), rel=1e-6)
     assert float(first["kl_attention"]) == pytest.approx(float(second["kl_attention"]), rel=1e-6)
-    decoder = GreedyDecoder(model)
+    decoder = Decoder(model)
     sources = [list(ids[:n]) for ids, n in zip(batch["source_ids"].numpy(), batch["source_length"].numpy())]
     padded = decoder.decode_batch(batch["source_ids"], batch["source_length"])
     changed = decoder.decode_batch(with_changed_padding(batch)["source_ids"], batch["source_length"])
@@ -61,17 +61,19 @@ def test_padding_is_inert_for_loss_and_outputs(preset):
 
 
 @pytest.mark.parametrize("preset", ["ded", "ded_dattn", "ved_vattn_mean"])
-def test_teacher_forced_decoder_equals_the_cell_stepped_token_by_token(preset):
-    """Values and gradients: the recurrence (input products up front, only the running sentences
-    at each step, the attention memory's gradient deferred to after the loop) against the plain
-    cell called once per token over the padded batch; the packed outputs are zero at padded steps."""
+def test_teacher_forced_decoder_equals_start_and_step_token_by_token(preset):
+    """Values and gradients: the teacher-forced recurrence (input products up front, only the
+    running sentences at each step, the attention memory's gradient deferred to after the loop)
+    against ``model.start`` and ``model.step`` called once per token over the padded batch, as
+    the searches call them; the packed outputs are zero at padded steps."""
     model = small_model(preset)
     batch = random_batch(seed=4)
     steps, size = batch["target_ids"].shape[1], batch["target_ids"].shape[0]
-    memory, final_h, final_c = model.encode(batch["source_ids"], batch["source_length"])
-    latent, noise = model.sample_latent(final_h), model.step_noise(steps, size)
-    model.sample_latent = lambda *args, **kwargs: latent  # the same draws for both computations
-    model.step_noise = lambda *args, **kwargs: noise
+    start = model.start
+    draws = start(batch["source_ids"], batch["source_length"], 1.0, steps)
+    # The same z and attention noise for both computations; the encoder is recomputed (gradients).
+    model.start = lambda *args, **kwargs: start(*args, **kwargs)._replace(
+        latent=draws.latent, attention_noise=draws.attention_noise)
     real = tf.sequence_mask(batch["target_length"], steps, tf.float32)  # padded steps count in neither loss
     readout = tf.constant(np.random.default_rng(5).normal(size=(size, steps, model.decoder_cell.output_size)), tf.float32)
     readout *= real[:, :, None]
@@ -79,15 +81,13 @@ def test_teacher_forced_decoder_equals_the_cell_stepped_token_by_token(preset):
     with tf.GradientTape(persistent=True) as tape:
         decoded = model.decode_teacher_forced(batch)
         recurrence_loss = tf.reduce_sum(decoded["outputs"] * readout) + tf.reduce_sum(decoded["kl_attention"])
-        memory, final_h, final_c = model.encode(batch["source_ids"], batch["source_length"])
-        embedded = model.target_embedding(model.decoder_input_ids(batch["target_ids"]))
-        state = model.initial_decoder_state(final_h, final_c)
+        state = model.start(batch["source_ids"], batch["source_length"], 1.0, steps)
+        input_ids = model.decoder_input_ids(batch["target_ids"])
         stepped_loss = 0.0
         for t in range(steps):
-            output, state, kl = model.decoder_cell(
-                tf.concat([embedded[:, t], latent[0]], -1), state=state, memory=memory,
-                attention_gate=model.attention_gate, attention_noise=noise[t],
-            )
+            logits, outputs, state = model.step(input_ids[:, t], state)
+            output, kl = outputs["outputs"], outputs["kl_attention"]
+            np.testing.assert_allclose(logits, model.output_projection(output), rtol=1e-6)
             np.testing.assert_allclose(decoded["outputs"][:, t], output * real[:, t, None], rtol=1e-5, atol=1e-5)
             np.testing.assert_allclose(decoded["kl_attention"][:, t], kl * real[:, t], rtol=1e-5, atol=1e-5)
             stepped_loss += tf.reduce_sum(output * readout[:, t]) + tf.reduce_sum(kl * real[:, t])
@@ -98,6 +98,24 @@ def test_teacher_forced_decoder_equals_the_cell_stepped_token_by_token(preset):
         if expected is not None:
             np.testing.assert_allclose(gradient, expected, rtol=1e-4, atol=1e-5, err_msg=variable.path)
     assert any("memory_kernel" in v.path for v, g in zip(variables, gradients) if g is not None) == (preset != "ded")
+
+
+def test_start_draws_with_temperature_and_step_reads_its_noise_in_turn():
+    model = small_model("ved_vattn_mean")
+    batch = random_batch(seed=2)
+    state = model.start(batch["source_ids"], batch["source_length"], 0.0, steps=5)
+    np.testing.assert_array_equal(state.latent.z, state.latent.mean)  # tau_z = 0: the mean
+    assert state.attention_noise.shape == (6, 5, model.decoder_cell.memory_dim)
+    np.testing.assert_array_equal(state.time, 0)
+    tokens = tf.fill([6], 2)
+    _, first, after = model.step(tokens, state, 1.0)
+    np.testing.assert_array_equal(after.time, 1)
+    # Step 1 with step 0's noise gives step 0's outputs: the state's time picks the draw.
+    _, again, _ = model.step(tokens, state._replace(attention_noise=tf.roll(state.attention_noise, 1, axis=1),
+                                                    time=state.time + 1), 1.0)
+    np.testing.assert_allclose(again["outputs"], first["outputs"], rtol=1e-6)
+    _, other, _ = model.step(tokens, after._replace(cell=state.cell), 1.0)
+    assert not np.allclose(other["outputs"], first["outputs"])
 
 
 def test_fused_cross_entropy_gives_the_losses_and_gradients_of_plain_tensorflow():
@@ -144,7 +162,7 @@ def test_attention_kl_switch_changes_the_objective():
 
 def test_map_decoding_is_deterministic_and_sampling_varies():
     model = small_model("ved_vattn_mean")
-    decoder = GreedyDecoder(model)
+    decoder = Decoder(model)
     sources = [[5, 6, 7], [8, 9], [10, 11, 12, 13]]
     first, second = decoder.decode(sources, "map"), decoder.decode(sources, "map")
     np.testing.assert_array_equal(first, second)
@@ -174,7 +192,7 @@ def test_small_model_overfits_toy_set_and_reloads_with_identical_outputs(tmp_pat
     model = small_model("ved_vattn_mean", dropout=0.0, word_dropout=0.0, l2_weight=0.0, learning_rate=0.01)
     step = tf.function(functools.partial(train_step, model))
     batch = toy_batch(sources, targets)
-    decoder = GreedyDecoder(model)
+    decoder = Decoder(model)
     for _ in range(40):
         for _ in range(10):
             step(batch)
@@ -187,7 +205,7 @@ def test_small_model_overfits_toy_set_and_reloads_with_identical_outputs(tmp_pat
     model.save(path)
     restored = keras.models.load_model(path)
     assert isinstance(restored, Seq2Seq) and restored.settings == model.settings
-    np.testing.assert_array_equal(GreedyDecoder(restored).decode(sources), decoded)
+    np.testing.assert_array_equal(Decoder(restored).decode(sources), decoded)
 
 
 def test_two_stage_gate_follows_epoch():

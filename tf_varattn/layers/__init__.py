@@ -1,20 +1,24 @@
 """Keras layers of the paper's models, each serialisable with ``get_config``."""
 
 from tf_varattn.layers.attention import BilinearAttention, masked_mean
-from tf_varattn.layers.decoder_cell import AttentionDecoderCell, DecoderState, Memory
+from tf_varattn.layers.attention_posterior import AttentionPosterior, DeterministicAttention
+from tf_varattn.layers.decoder_cell import AttentionDecoderCell, CellState, Memory, make_attention_posterior
 from tf_varattn.layers.latent import GaussianLatent, gaussian_kl
 from tf_varattn.layers.recurrent import BidirectionalEncoder, LayerNormLSTMCell
 from tf_varattn.layers.variational_attention import VariationalAttention
 
 __all__ = [
     "AttentionDecoderCell",
+    "AttentionPosterior",
     "BidirectionalEncoder",
     "BilinearAttention",
-    "DecoderState",
+    "CellState",
+    "DeterministicAttention",
     "GaussianLatent",
     "LayerNormLSTMCell",
     "Memory",
     "VariationalAttention",
     "gaussian_kl",
+    "make_attention_posterior",
     "masked_mean",
 ]

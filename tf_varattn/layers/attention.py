@@ -46,7 +46,8 @@ class BilinearAttention(keras.layers.Layer):
     def call(self, query, memory, memory_mask, keys=None, gradient_taps=None):
         """``query [B, units]``, ``memory [B, S, memory_dim]``, ``memory_mask [B, S]`` -> ``(context [B, memory_dim], weights [B, S])``.
 
-        ``gradient_taps``: this step's slice of :meth:`deferred_gradient_taps` (inside a recurrence).
+        ``gradient_taps``: this step's slice of :func:`tf_varattn.ops.gradient_taps.deferred_gradient_taps`
+        (inside a recurrence: the memory's gradient is then computed once, after it).
         """
         keys = self.keys(memory) if keys is None else keys
         if gradient_taps is None:
@@ -56,43 +57,6 @@ class BilinearAttention(keras.layers.Layer):
         weights = self.attention_weights(query, tf.stop_gradient(keys), memory_mask, score_tap)
         context = tf.einsum("bs,bsd->bd", weights, tf.stop_gradient(memory)) + context_tap
         return context, weights
-
-    def deferred_gradient_taps(self, memory, keys, memory_mask, steps):
-        """Moves the gradient of ``memory`` and ``keys`` out of a recurrence of ``steps`` attention steps.
-
-        Every step's attention reads the same ``memory [B, S, D]`` and ``keys [B, S, U]``; left to
-        automatic differentiation, each backward step writes and accumulates ``[B, S, D]`` and
-        ``[B, S, U]`` gradients. Instead, each step reads them without gradient and adds its slice of
-        two zero tensors, the taps ``([T, B, S], [T, B, D])``, to its scores and context; the taps'
-        gradients are then every step's ``dL/dscores`` and ``dL/dcontext``, and the gradient of
-        ``memory`` and ``keys`` is computed once, after the recurrence, as
-        ``sum_t alpha_t^T dL/dcontext_t`` and ``sum_t (dL/dscores_t)^T query_t``.
-
-        Returns ``(taps, record_queries)``: pass ``taps[t]`` to step ``t`` and, after the
-        recurrence, call ``record_queries(queries [T, B, U])`` with the stacked queries (the
-        weights are recomputed from them in one product). Values are unchanged.
-        """
-        recorded = []
-
-        @tf.custom_gradient
-        def taps(memory, keys):
-            batch, positions = tf.shape(memory)[0], tf.shape(memory)[1]
-            score_taps = tf.zeros([steps, batch, positions], memory.dtype)
-            context_taps = tf.zeros([steps, batch, self.memory_dim], memory.dtype)
-
-            def gradient(score_gradients, context_gradients):
-                if not recorded:
-                    raise RuntimeError("deferred_gradient_taps: call record_queries(queries) after the recurrence.")
-                queries = tf.stop_gradient(recorded[0])
-                weights = self.attention_weights(queries, keys, memory_mask)
-                return (
-                    tf.einsum("tbs,tbd->bsd", weights, context_gradients),
-                    tf.einsum("tbs,tbu->bsu", score_gradients, queries),
-                )
-
-            return (score_taps, context_taps), gradient
-
-        return taps(memory, keys), recorded.append
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "memory_dim": self.memory_dim}

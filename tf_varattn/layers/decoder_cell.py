@@ -9,11 +9,23 @@ import tensorflow as tf
 
 from tf_varattn.config import ATTENTIONS
 from tf_varattn.layers.attention import BilinearAttention
+from tf_varattn.layers.attention_posterior import AttentionPosterior, DeterministicAttention
 from tf_varattn.layers.recurrent import LayerNormLSTMCell
 from tf_varattn.layers.variational_attention import VariationalAttention
 
 
-class DecoderState(NamedTuple):
+def make_attention_posterior(attention: str, memory_dim: int, prior: str = "mean") -> AttentionPosterior:
+    """The attention posterior of a config's ``attention`` value (not for ``"none"``)."""
+    if attention == "variational":
+        return VariationalAttention(memory_dim, prior, name="posterior")
+    if attention == "deterministic":
+        return DeterministicAttention(memory_dim, name="posterior")
+    raise ValueError(f"attention={attention!r} has no attention posterior.")
+
+
+class CellState(NamedTuple):
+    """The decoder cell's recurrent state."""
+
     h: tf.Tensor
     c: tf.Tensor
     attentional: tf.Tensor  # previous step's attentional vector (input feeding); [B, 0] without attention
@@ -35,7 +47,8 @@ class AttentionDecoderCell(keras.layers.Layer):
     Input of the LSTM: [y_{j-1} embedding; z; attentional vector of step j-1] (input
     feeding; the last part only with attention). With attention the step's output is the
     attentional vector Dense(attentional_dim, no bias)([h_j; a_j]) where a_j is the
-    deterministic context (Eq. 5) or its sample (Sec. 3.3); without attention it is h_j.
+    context the attention posterior returns for a_det_j (Eq. 5): a_det_j itself or a sample of
+    q(a_j|x) (Sec. 3.3, :mod:`tf_varattn.layers.attention_posterior`); without attention it is h_j.
     ``attention_gate`` (0 or 1) switches the context off for 2-stage training.
     """
 
@@ -62,12 +75,12 @@ class AttentionDecoderCell(keras.layers.Layer):
             self.bilinear = BilinearAttention(units, memory_dim, name="bilinear")
             self.attentional_layer = keras.layers.Dense(attentional_dim, use_bias=False, name="attentional")
             self.attentional_layer.build((None, units + memory_dim))
-        if attention == "variational":
-            self.variational = VariationalAttention(memory_dim, attention_prior, name="variational")
+            self.posterior = make_attention_posterior(attention, memory_dim, attention_prior)
+        self.built = True  # every weight is created above
 
-    def initial_state(self, batch_size, h=None, c=None) -> DecoderState:
+    def initial_state(self, batch_size, h=None, c=None) -> CellState:
         zeros = tf.zeros([batch_size, self.units])
-        return DecoderState(
+        return CellState(
             zeros if h is None else h, zeros if c is None else c, tf.zeros([batch_size, self.feed_dim])
         )
 
@@ -76,13 +89,20 @@ class AttentionDecoderCell(keras.layers.Layer):
         """The LSTM kernel rows that read ``[fed attentional vector; h]``."""
         return self.lstm.kernel[self.input_dim:]
 
+    def draw_noise(self, steps, batch, seed=None):
+        """The attention posterior's randomness for ``steps`` steps, ``[steps, batch, noise_dim]``
+        (nothing is drawn without attention or with the deterministic one)."""
+        if self.attention == "none":
+            return tf.zeros([steps, batch, 0])
+        return self.posterior.draw_noise(steps, batch, seed)
+
     def keys(self, memory_states):
         return self.bilinear.keys(memory_states) if self.attention != "none" else memory_states[:, :, :0]
 
     def call(
         self,
         inputs,
-        state: DecoderState,
+        state: CellState,
         memory: Memory,
         attention_gate=1.0,
         attention_temperature=1.0,
@@ -98,7 +118,7 @@ class AttentionDecoderCell(keras.layers.Layer):
         passes ``input_gates`` (:meth:`LayerNormLSTMCell.input_gates` of every step's inputs,
         computed at once) instead of ``inputs``, and :attr:`recurrent_kernel` sliced once
         outside the recurrence (slicing inside costs a full-kernel gradient at every step), and
-        ``attention_taps``, this step's slice of :meth:`BilinearAttention.deferred_gradient_taps`.
+        ``attention_taps``, this step's slice of :func:`tf_varattn.ops.gradient_taps.deferred_gradient_taps`.
         """
         fed = state.attentional if feed_dropout_mask is None else state.attentional * feed_dropout_mask
         if input_gates is None:
@@ -107,19 +127,16 @@ class AttentionDecoderCell(keras.layers.Layer):
             recurrent_kernel = self.recurrent_kernel
         recurrent = tf.matmul(tf.concat([fed, state.h], axis=-1), recurrent_kernel)
         h, c = self.lstm.update(input_gates + recurrent, state.c)
-        kl = tf.zeros(tf.shape(h)[:1], h.dtype)
         if self.attention == "none":
-            return h, DecoderState(h, c, state.attentional), kl
+            return h, CellState(h, c, state.attentional), tf.zeros(tf.shape(h)[:1], h.dtype)
         context, _ = self.bilinear(
             h, memory=memory.states, memory_mask=memory.mask, keys=memory.keys, gradient_taps=attention_taps
         )
-        if self.attention == "variational":
-            context, kl, _ = self.variational(
-                context, prior_mean=memory.mean, temperature=attention_temperature, noise=attention_noise
-            )
+        context, kl = self.posterior(context, prior_mean=memory.mean, temperature=attention_temperature,
+                                     noise=attention_noise)
         gate = tf.cast(attention_gate, h.dtype)
         attentional = self.attentional_layer(tf.concat([h, gate * context], axis=-1))
-        return attentional, DecoderState(h, c, attentional), gate * kl
+        return attentional, CellState(h, c, attentional), gate * kl
 
     def get_config(self):
         return {

@@ -6,32 +6,42 @@ import keras
 import tensorflow as tf
 
 from tf_varattn.config import ATTENTION_PRIORS
+from tf_varattn.layers.attention_posterior import AttentionPosterior
 from tf_varattn.layers.latent import gaussian_kl, reparameterize
 
 
 @keras.saving.register_keras_serializable(package="tf_varattn")
-class VariationalAttention(keras.layers.Layer):
+class VariationalAttention(AttentionPosterior):
     """q(a_j|x) = N(mu_a, sigma_a) with mu_a = a_det_j (identity, Sec. 3.3) and
     sigma_a = exp(Linear(tanh(Dense(a_det_j)))).
 
     Prior ``"zero"``: N(0, I); ``"mean"``: N(h̄, I), h̄ the mean of the real source states
-    (Sec. 3.2). ``call(context, prior_mean, temperature, noise)`` returns
-    ``(a_j sample, kl [B], log_sigma)``; temperature 0 returns the deterministic context.
+    (Sec. 3.2). ``call(context, prior_mean, temperature, noise)`` returns ``(a_j sample, kl [B])``
+    with a_j = mu_a + temperature * noise * sigma_a; temperature 0 returns the deterministic context.
     """
 
     def __init__(self, units: int, prior: str = "mean", seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(units, **kwargs)
         if prior not in ATTENTION_PRIORS:
             raise ValueError(f"prior={prior!r} is not valid; choose one of: {', '.join(ATTENTION_PRIORS)}.")
-        self.units, self.prior, self.seed = units, prior, seed
+        self.prior, self.seed = prior, seed
+        self.noise_dim = units
         self.hidden = keras.layers.Dense(units, activation="tanh", name="sigma_hidden")
         self.log_sigma_layer = keras.layers.Dense(units, name="log_sigma")
         self.hidden.build((None, units))
         self.log_sigma_layer.build((None, units))
         self.seed_generator = keras.random.SeedGenerator(seed)
 
+    def log_sigma(self, context):
+        """log sigma_a = Linear(tanh(Dense(a_det_j))) (Sec. 3.3)."""
+        return self.log_sigma_layer(self.hidden(context))
+
+    def draw_noise(self, steps, batch, seed=None):
+        """Standard normal draws ``[steps, batch, units]`` (epsilon of the reparameterisation)."""
+        return keras.random.normal([steps, batch, self.units], seed=self.seed_generator if seed is None else seed)
+
     def call(self, context, prior_mean=None, temperature=1.0, noise=None):
-        log_sigma = self.log_sigma_layer(self.hidden(context))
+        log_sigma = self.log_sigma(context)
         if noise is None:
             noise = keras.random.normal(tf.shape(context), seed=self.seed_generator, dtype=context.dtype)
         sample = reparameterize(context, log_sigma, tf.cast(temperature, context.dtype), noise)
@@ -41,7 +51,7 @@ class VariationalAttention(keras.layers.Layer):
             kl = gaussian_kl(context, log_sigma, prior_mean)
         else:
             kl = gaussian_kl(context, log_sigma)
-        return sample, kl, log_sigma
+        return sample, kl
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "prior": self.prior, "seed": self.seed}
+        return {**super().get_config(), "prior": self.prior, "seed": self.seed}

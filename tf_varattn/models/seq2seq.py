@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 import keras
 import numpy as np
@@ -10,15 +10,43 @@ import tensorflow as tf
 
 from tf_varattn.config import Config
 from tf_varattn.data.vocab import GO_ID, PAD_ID
-from tf_varattn.layers import (
-    AttentionDecoderCell, BidirectionalEncoder, DecoderState, GaussianLatent, Memory, masked_mean,
-)
+from tf_varattn.layers import AttentionDecoderCell, BidirectionalEncoder, CellState, GaussianLatent, Memory, masked_mean
 from tf_varattn.models import objective
 from tf_varattn.ops.fused_cross_entropy import projected_cross_entropy
+from tf_varattn.ops.gradient_taps import deferred_gradient_taps
 from tf_varattn.ops.recurrence import PackedSteps, recurrence
 
-
 PROJECTION_BUCKET = 64
+
+
+class LatentSample(NamedTuple):
+    """z drawn from q(z|x) (Eq. 2-3) with its mean, log sigma and KL to N(0, I); ``[B, 0]`` and KL 0 without z."""
+
+    z: tf.Tensor
+    mean: tf.Tensor
+    log_sigma: tf.Tensor
+    kl: tf.Tensor
+
+
+class DecoderState(NamedTuple):
+    """What a decoding step reads, from :meth:`Seq2Seq.start`. Every field is batch-major, so a
+    search reorders or repeats sentences with one ``tf.nest.map_structure``."""
+
+    cell: CellState  # the recurrent state
+    memory: Memory  # the encoded source and h̄
+    latent: LatentSample
+    attention_noise: tf.Tensor  # [B, steps, noise_dim]: the attention posterior's randomness, step by step
+    time: tf.Tensor  # [B] int32: the index of the next step
+
+
+class PreparedStep(NamedTuple):
+    """Teacher forcing's parts of one step, computed for all steps at once (see :meth:`Seq2Seq.step`)."""
+
+    input_gates: tf.Tensor  # the LSTM's input products of [y_{j-1} embedding; z]
+    attention_noise: tf.Tensor
+    feed_mask: tf.Tensor  # dropout of the fed-back attentional vector
+    attention_taps: Optional[tuple]  # tf_varattn.ops.gradient_taps
+    recurrent_kernel: tf.Tensor  # sliced once, outside the recurrence
 
 
 def _projected_cross_entropy(projection, features, labels):
@@ -33,7 +61,8 @@ class Seq2Seq(keras.Model):
     ``batch`` dicts hold ``source_ids [B, S]``, ``source_length [B]``, ``target_ids [B, T]``
     (ending in EOS unless truncated) and ``target_length [B]``. The decoder reads
     ``[GO, y_1, ..., y_{T-1}]`` and predicts ``y_1..y_T``. Training samples z and the
-    attention vectors (temperature 1); :mod:`tf_varattn.decoding` sets temperatures.
+    attention vectors (temperature 1). Decoding, teacher-forced or searched (:mod:`tf_varattn.decoding`),
+    goes through two entry points only: :meth:`start` and :meth:`step`.
     """
 
     def __init__(self, config: Union[Config, dict], **kwargs):
@@ -105,7 +134,7 @@ class Seq2Seq(keras.Model):
             return empty, empty, empty, tf.zeros(tf.shape(final_h)[:1])
         return self.latent(final_h, temperature=temperature)
 
-    def initial_decoder_state(self, final_h, final_c) -> DecoderState:
+    def initial_decoder_state(self, final_h, final_c) -> CellState:
         batch = tf.shape(final_h)[0]
         if self.settings.decoder_init == "encoder":
             return self.decoder_cell.initial_state(batch, final_h, final_c)
@@ -119,11 +148,54 @@ class Seq2Seq(keras.Model):
         for index, generator in enumerate(generators):
             generator.state.assign(tf.constant([10_000 * (seed + 1) + index, 0], generator.state.dtype))
 
-    def step_noise(self, steps, batch):
-        """Standard normal draws ``[steps, batch, D]`` for the attention samples (``D`` = 0 without them)."""
-        if self.settings.attention != "variational":
-            return tf.zeros([steps, batch, 0])
-        return keras.random.normal([steps, batch, self.decoder_cell.memory_dim], seed=self.noise)
+    # -- the two decoding entry points: start and step -----------------------------------------
+    def start(self, source_ids, source_length, z_temperature=1.0, steps=None, training=False) -> DecoderState:
+        """Everything decoding needs before its first step: the encoded source (the attention memory
+        and h̄), z drawn with temperature tau_z (0: its mean; Eq. 2-3), the decoder's initial state,
+        and the attention posterior's randomness for ``steps`` steps (default ``max_decode_length``),
+        drawn from the decoder's random stream."""
+        memory, final_h, final_c = self.encode(source_ids, source_length, training)
+        latent = LatentSample(*self.sample_latent(final_h, z_temperature))
+        batch = tf.shape(source_ids)[0]
+        steps = self.settings.max_decode_length if steps is None else steps
+        noise = tf.transpose(self.decoder_cell.draw_noise(steps, batch, seed=self.noise), [1, 0, 2])
+        return DecoderState(self.initial_decoder_state(final_h, final_c), memory, latent, noise,
+                            tf.zeros([batch], tf.int32))
+
+    def step(self, tokens, state: DecoderState, attention_temperature=1.0, logit_rows=None,
+             prepared: Optional["PreparedStep"] = None):
+        """Decoding step j (Figure 2): ``tokens [B]`` = y_{j-1} (GO first) -> ``(logits, step_outputs, state)``.
+
+        The step reads [y_{j-1} embedding; z] and the fed-back attentional vector, attends, and
+        draws a_j from the attention posterior with temperature tau_a (0: its mode). ``logits
+        [K, V]`` are those of the rows ``logit_rows [K]`` (default: all), so that searches project
+        only the sentences still running; ``step_outputs`` holds the step's ``outputs`` (the
+        attentional vector), ``kl_attention [B]`` and ``queries`` (h_j).
+
+        Teacher forcing passes ``prepared`` (:class:`PreparedStep`: this step's parts computed for
+        all steps at once) instead of ``tokens``, and gets no logits (``None``): the loss projects
+        the real target tokens of all steps at once.
+        """
+        cell = self.decoder_cell
+        if prepared is None:
+            inputs = tf.concat([self.target_embedding(tokens), state.latent.z], axis=-1)
+            noise = tf.gather(state.attention_noise, state.time, axis=1, batch_dims=1)
+            output, cell_state, kl = cell(
+                inputs, state=state.cell, memory=state.memory, attention_gate=self.attention_gate,
+                attention_temperature=attention_temperature, attention_noise=noise,
+            )
+        else:
+            output, cell_state, kl = cell(
+                None, state=state.cell, memory=state.memory, attention_gate=self.attention_gate,
+                attention_temperature=attention_temperature, attention_noise=prepared.attention_noise,
+                feed_dropout_mask=prepared.feed_mask, input_gates=prepared.input_gates,
+                recurrent_kernel=prepared.recurrent_kernel, attention_taps=prepared.attention_taps,
+            )
+        state = state._replace(cell=cell_state, time=None if state.time is None else state.time + 1)
+        logits = None
+        if prepared is None:
+            logits = self.output_projection(output if logit_rows is None else tf.gather(output, logit_rows))
+        return logits, {"outputs": output, "kl_attention": kl, "queries": cell_state.h}, state
 
     # -- teacher-forced decoder ----------------------------------------------------------------
     def decoder_input_ids(self, target_ids, training=False):
@@ -137,19 +209,23 @@ class Seq2Seq(keras.Model):
         return inputs
 
     def decode_teacher_forced(self, batch, training=False):
-        """Runs the decoder over the target; returns outputs ``[B, T, D]``, KL_att ``[B, T]`` and z's terms.
+        """:meth:`start`, then :meth:`step` over the target; returns outputs ``[B, T, D]``, KL_att
+        ``[B, T]`` and z's terms.
 
         Every step computes only the sentences whose target is still running (the recurrence
-        is packed with :class:`PackedSteps`), so padding costs nothing; outputs and KL terms
-        are zero at the padded steps. Random draws are made for the padded batch in its own
-        row order, so they do not depend on the packing.
+        is packed with :class:`~tf_varattn.ops.recurrence.PackedSteps`), so padding costs
+        nothing; outputs and KL terms are zero at the padded steps. The LSTM's input products of
+        all steps are computed at once, and the attention memory's gradient after the loop
+        (:mod:`tf_varattn.ops.gradient_taps`). Random draws are made for the padded batch in its
+        own row order, so they do not depend on the packing.
         """
-        memory, final_h, final_c = self.encode(batch["source_ids"], batch["source_length"], training)
-        z, z_mean, z_log_sigma, kl_z = self.sample_latent(final_h, 1.0)
+        # Word dropout first: the decoder's random stream draws it, then start() the attention noise.
         input_ids = self.decoder_input_ids(batch["target_ids"], training)
         steps, size = tf.shape(input_ids)[1], tf.shape(input_ids)[0]
+        state = self.start(batch["source_ids"], batch["source_length"], 1.0, steps, training)
+        memory, latent = state.memory, state.latent
         embedded = self.target_embedding(input_ids)
-        z_steps = tf.tile(z[:, None, :], [1, steps, 1])
+        z_steps = tf.tile(latent.z[:, None, :], [1, steps, 1])
         inputs = self.decoder_dropout(tf.concat([embedded, z_steps], axis=-1), training=training)
         packed = PackedSteps(batch["target_length"], steps)
         # The LSTM's input products for all real steps at once; the embedding part in its own
@@ -163,47 +239,42 @@ class Seq2Seq(keras.Model):
             latent_inputs = packed.pack(inputs[:, :, embedding_dim:], time_major=False)
             input_gates += self.decoder_cell.lstm.input_gates(latent_inputs, first_row=embedding_dim)
         feed_mask = self.decoder_dropout(tf.ones([steps, size, self.decoder_cell.feed_dim]), training=training)
-        elements = {"gates": input_gates, "noise": packed.pack(self.step_noise(steps, size)),
+        elements = {"gates": input_gates, "noise": packed.pack(state.attention_noise, time_major=False),
                     "feed_mask": packed.pack(feed_mask)}
         attends = self.decoder_cell.attention != "none"
         if attends:  # the memory's gradient in one product after the loop, not one per step
-            taps, record_queries = self.decoder_cell.bilinear.deferred_gradient_taps(
-                memory.states, memory.keys, memory.mask, steps
+            bilinear = self.decoder_cell.bilinear
+            taps, record_queries = deferred_gradient_taps(
+                memory.states, memory.keys, steps, lambda queries, keys: bilinear.attention_weights(queries, keys, memory.mask)
             )
             elements["taps"] = tf.nest.map_structure(packed.pack, taps)
         sorted_memory = Memory(*[packed.sort(part) for part in memory])
         recurrent_kernel = self.decoder_cell.recurrent_kernel
-
-        def step(state, elements):
-            rows = tf.shape(state.h)[0]
-            output, new_state, kl = self.decoder_cell(
-                None, state=state, memory=Memory(*[part[:rows] for part in sorted_memory]),
-                attention_gate=self.attention_gate, attention_noise=elements["noise"],
-                feed_dropout_mask=elements["feed_mask"], input_gates=elements["gates"],
-                recurrent_kernel=recurrent_kernel, attention_taps=elements.get("taps"),
-            )
-            step_outputs = {"outputs": output, "kl_attention": kl}
-            if attends:
-                step_outputs["queries"] = new_state.h
-            return new_state, step_outputs
-
-        state = self.initial_decoder_state(final_h, final_c)
-        dtype = state.h.dtype
+        dtype = state.cell.h.dtype
         output_specs = {
             "outputs": tf.TensorSpec([None, self.decoder_cell.output_size], dtype),
             "kl_attention": tf.TensorSpec([None], dtype),
         }
         if attends:
             output_specs["queries"] = tf.TensorSpec([None, self.decoder_cell.units], dtype)
-        stacked, _ = recurrence(step, elements, state, output_specs, packed=packed)
+
+        def body(cell_state, elements):
+            rows = tf.shape(cell_state.h)[0]  # the sentences still running, in packed order
+            running = DecoderState(cell_state, Memory(*[part[:rows] for part in sorted_memory]), None, None, None)
+            prepared = PreparedStep(elements["gates"], elements["noise"], elements["feed_mask"],
+                                    elements.get("taps"), recurrent_kernel)
+            _, outputs, running = self.step(None, running, prepared=prepared)
+            return running.cell, {name: outputs[name] for name in output_specs}
+
+        stacked, _ = recurrence(body, elements, state.cell, output_specs, packed=packed)
         if attends:
             record_queries(packed.unpack(stacked["queries"], time_major=True))
         return {
             "outputs": packed.unpack(stacked["outputs"]),
             "kl_attention": packed.unpack(stacked["kl_attention"]),
-            "kl_z": kl_z,
-            "z_mean": z_mean,
-            "z_log_sigma": z_log_sigma,
+            "kl_z": latent.kl,
+            "z_mean": latent.mean,
+            "z_log_sigma": latent.log_sigma,
         }
 
     def call(self, batch, training=False):

@@ -16,7 +16,7 @@ import tensorflow as tf
 from tf_varattn.config import Config
 from tf_varattn.data.pipeline import make_dataset
 from tf_varattn.data.prepare import TaskData
-from tf_varattn.decoding import GreedyDecoder
+from tf_varattn.decoding import Decoder
 from tf_varattn.evaluation import evaluate_split
 from tf_varattn.models import build_model
 from tf_varattn.progress import Progress
@@ -48,7 +48,7 @@ class Trainer:
             self.model = build_model(self.config, data.embeddings)
         self.checkpoints = checkpoints.RunCheckpoints(self.run_dir, self.model, LOGGED, keep_checkpoints,
                                                       keep_epochs=(self.config.eval_epoch,))
-        self.decoder = GreedyDecoder(self.model)
+        self.decoder = Decoder(self.model)
         self.train_step = make_train_step(self.model, self.strategy)
         self.writers = {
             name: tf.summary.create_file_writer(str(self.run_dir / "tensorboard" / name)) for name in ("train", "val")
