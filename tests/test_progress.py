@@ -27,3 +27,11 @@ def test_add_counts_and_a_terminal_gets_the_keras_bar():
     progress.add(6)
     assert stream.getvalue().splitlines()[-1].startswith("decoding: 10/10 inputs (100%)")
     assert Progress(3, "x", stream=_Terminal()).bar is not None
+
+
+def test_time_left_of_a_resumed_run_counts_only_the_work_of_this_process():
+    stream = io.StringIO()
+    progress = Progress(100, "epoch 2", interval=0, stream=stream, initial=60)
+    progress.start -= 20.0  # 20 s in this process for 10 steps: 2 s per step, 30 steps left
+    progress.update(70)
+    assert "70/100 steps (70%), 0:20 elapsed, 1:00 left" in stream.getvalue()

@@ -12,13 +12,18 @@ from typing import Optional, Sequence
 
 
 class Progress:
-    """``Progress(total, label)``; ``update(done, values)`` or ``add(count)`` as work proceeds."""
+    """``Progress(total, label)``; ``update(done, values)`` or ``add(count)`` as work proceeds.
+
+    ``initial``: work done before this process started (a resumed epoch); the time left is
+    estimated from the rate of this process's own work.
+    """
 
     def __init__(self, total: int, label: str, unit: str = "step", stateful: Sequence[str] = (),
-                 interval: float = 30.0, stream=None):
+                 interval: float = 30.0, stream=None, initial: int = 0):
         self.total, self.label, self.unit, self.interval = total, label, unit, interval
         self.stream = stream or sys.stdout
-        self.done, self.start, self.last_line = 0, time.perf_counter(), None
+        self.initial = initial
+        self.done, self.start, self.last_line = initial, time.perf_counter(), None
         self.means: dict[str, tuple[float, int]] = {}
         self.stateful = set(stateful)
         interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
@@ -48,7 +53,8 @@ class Progress:
     def _print_line(self, now: float) -> None:
         elapsed = now - self.start
         share = self.done / self.total if self.total else 1.0
-        remaining = elapsed / share - elapsed if share > 0 else float("nan")
+        here = self.done - self.initial
+        remaining = elapsed / here * (self.total - self.done) if here > 0 else float("nan")
         metrics = "".join(f", {name} {total / count:.4g}" for name, (total, count) in self.means.items())
         print(f"{self.label}: {self.done}/{self.total} {self.unit}s ({100 * share:.0f}%), {_clock(elapsed)} elapsed, "
               f"{_clock(remaining)} left{metrics}", file=self.stream, flush=True)

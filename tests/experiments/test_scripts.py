@@ -95,6 +95,16 @@ def test_killed_run_resumes_to_the_same_history_and_test_numbers(tmp_path, env):
     assert nucleus[0].count("  -> ") == 4 and nucleus[0] == nucleus[1]  # reproducible for a seed
     result = run("generate.py", f"--run_dir={killed}", "--search=top_p", "--top_p=2", "w1 .", env=env, check=False)
     assert result.returncode == 1 and "top_p=2.0 is not valid; it must be in (0, 1]" in result.stderr
+    # The table of searches: its greedy rows are evaluate.py's numbers (same seed, same batches).
+    run("compare_searches.py", f"--run_dir={killed}", "--num_samples=3", f"--output={tmp_path / 'searches.md'}", env=env)
+    table = json.loads((tmp_path / "searches.json").read_text())
+    assert [row["search"] for row in table["rows"]] == [
+        "greedy", "beam (size 5, alpha 0.6)", "greedy", "random (temperature 1)", "top-k (k 10, temperature 1)",
+        "top-p (p 0.9, temperature 1)"]
+    assert table["rows"][0]["metrics"] == metrics[1]["map"]
+    assert table["rows"][2]["metrics"] == {k: v for k, v in metrics[1]["sample_runs"][0].items() if k != "seed"}
+    assert all("entropy" in row["metrics"] for row in table["rows"][2:])
+    assert "| beam (size 5, alpha 0.6) | posterior means | 1 |" in (tmp_path / "searches.md").read_text()
 
 
 def test_bad_flags_name_the_valid_values(tmp_path, env):

@@ -114,7 +114,8 @@ class Trainer:
         if self.strategy.num_replicas_in_sync > 1:
             dataset = self.strategy.experimental_distribute_dataset(dataset)
         steps = len(train) // config.batch_size if config.drop_remainder else math.ceil(len(train) / config.batch_size)
-        bar = Progress(steps, f"epoch {epoch}", stateful=("kl_weight", "learning_rate")) if self.progress else None
+        bar = Progress(steps, f"epoch {epoch}", stateful=("kl_weight", "learning_rate"),
+                       initial=start.batches) if self.progress else None
         resumed = start.batches > 0
         totals = dict(zip(LOGGED, start.sums.tolist() if resumed else [0.0] * len(LOGGED)))
         values = dict(zip(LOGGED, start.last.tolist())) if resumed else {}

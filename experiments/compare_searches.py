@@ -1,0 +1,104 @@
+"""Compare the searches on one trained run: the paper's greedy decoding (latent means, and
+sampled latents) against beam search and token sampling (random, top-k, top-p) with the latent
+means. One row per search: BLEU-1..4 against the references, entropy and Dist-1/2 of each input's
+outputs (with more than one output per input), and the seconds it took. The paper's rows are
+evaluate.py's; this is the view beyond it.
+
+    python experiments/compare_searches.py --run_dir runs/qgen/ved_vattn_mean --output results/searches.md
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from tf_varattn.runtime import import_tensorflow_quietly, run_script  # noqa: E402
+
+import_tensorflow_quietly()
+
+from absl import flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("run_dir", None, "Run directory written by train.py.", required=True)
+flags.DEFINE_integer("checkpoint", None, "Epoch to load (default: the config's eval_epoch, else the last).")
+flags.DEFINE_string("data_dir", None, "Data directory (default: $VARATTN_DATA_DIR, ./data, ../shared/data).")
+flags.DEFINE_enum("split", "test", ["val", "test"], "Split to decode.")
+flags.DEFINE_integer("max_inputs", None, "Decode only the first N inputs (quick checks).")
+flags.DEFINE_integer("num_samples", 10, "Outputs per input of the sampling rows.")
+flags.DEFINE_integer("seed", 0, "Seed of every random draw (latents and tokens).")
+flags.DEFINE_string("output", None, "Markdown file for the table (default: <run_dir>/<split>_searches.md); "
+                    "a JSON file with the same numbers is written beside it.")
+
+# (search, options, latent mode, outputs per input: None = --num_samples)
+ROWS = [
+    ("greedy", {}, "map", 1),
+    ("beam", {"beam_size": 5, "length_penalty": 0.6}, "map", 1),
+    ("greedy", {}, "sample", None),
+    ("random", {"temperature": 1.0}, "map", None),
+    ("top_k", {"top_k": 10}, "map", None),
+    ("top_p", {"top_p": 0.9}, "map", None),
+]
+COLUMNS = ("bleu1", "bleu2", "bleu3", "bleu4", "entropy", "dist1", "dist2")
+
+
+def render(rows: list[dict], title: str) -> str:
+    lines = [f"# {title}", "",
+             "| search | latents | outputs per input | BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | Entropy | Dist-1 | Dist-2 | seconds |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        cells = [f"{row['metrics'][c]:.2f}" if c.startswith("bleu") else
+                 (f"{row['metrics'][c]:.3f}" if c in row["metrics"] else "-") for c in COLUMNS]
+        lines.append(f"| {row['search']} | {row['latents']} | {row['outputs_per_input']} | " + " | ".join(cells)
+                     + f" | {row['seconds']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv):
+    del argv
+    import json
+
+    from tf_varattn.data.corpora import DataError
+    from tf_varattn.data.prepare import prepare_task_data
+    from tf_varattn.decoding import Decoder, get_search
+    from tf_varattn.evaluation import evaluate_split
+    from tf_varattn.training.runs import RunError, load_run, write_json
+
+    run_dir = Path(FLAGS.run_dir)
+    try:
+        config, _, model, epoch = load_run(run_dir, FLAGS.checkpoint)
+        data = prepare_task_data(config.replace(pretrained_embeddings=False), run_dir, FLAGS.data_dir)
+    except (RunError, DataError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    sources, references = data.encoded[FLAGS.split].source_ids, data.references(FLAGS.split)
+    rows = []
+    for name, options, mode, count in ROWS:
+        if mode == "sample" and not config.variational:
+            continue  # no latent to sample
+        count = count or FLAGS.num_samples
+        decoder = Decoder(model, get_search(name, **options))
+        decoder.reseed(FLAGS.seed)  # with evaluate.py's batches: its greedy rows come out the same
+        print(f"{decoder.search.describe()}, latents: {mode}, {count} per input")
+        start = time.perf_counter()
+        metrics, _ = evaluate_split(decoder, data.vocab, sources, references, mode, count, limit=FLAGS.max_inputs,
+                                    progress=True, batch_size=100 if count == 1 else max(1, 1000 // count),
+                                    z_temperature=config.z_temperature,
+                                    attention_temperature=config.attention_temperature)
+        rows.append({"search": decoder.search.describe(), "latents": "posterior means" if mode == "map" else "sampled",
+                     "outputs_per_input": count, "metrics": metrics,
+                     "seconds": round(time.perf_counter() - start, 1)})
+    inputs = len(sources[:FLAGS.max_inputs])
+    title = (f"Searches on {run_dir.name} (epoch {epoch}), {FLAGS.split} set, {inputs} inputs, seed {FLAGS.seed}")
+    output = Path(FLAGS.output) if FLAGS.output else run_dir / f"{FLAGS.split}_searches.md"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render(rows, title), encoding="utf-8")
+    write_json(output.with_suffix(".json"), {"run": run_dir.name, "epoch": epoch, "split": FLAGS.split,
+                                             "inputs": inputs, "seed": FLAGS.seed, "rows": rows})
+    print(f"Wrote {output} and {output.with_suffix('.json').name}")
+    print(output.read_text(encoding="utf-8"))
+    return 0
+
+
+if __name__ == "__main__":
+    run_script(main)
