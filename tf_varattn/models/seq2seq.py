@@ -99,6 +99,7 @@ class Seq2Seq(keras.Model):
             name="attention_gate", shape=(), trainable=False,
             initializer=keras.initializers.Constant(1.0 if config.attention_start_epoch == 0 else 0.0),
         )
+        # The decoder's random stream: word dropout, then the attention posterior's draws (see start).
         self.noise = keras.random.SeedGenerator(seed + 4)
         self.built = True
 
