@@ -4,7 +4,8 @@ from which the tables' bootstrap intervals are computed.
 
 Sampling metrics average three sampling runs (``--sampling_seeds``), as the paper's do. The
 paper decodes greedily; ``--search`` picks another search (beam, top_k, top_p, random) for both
-rows, and its files are named after it (``test_metrics-beam5.json``...), beside the paper's.
+rows, and its files are named after it (``test_metrics-beam5.json``...), beside the paper's; so
+are those of another epoch than the paper's (``--checkpoint 10``: ``test_metrics-epoch10.json``).
 
     python experiments/evaluate.py --run_dir runs/qgen/ved_vattn_mean [--checkpoint 7]
     python experiments/evaluate.py --run_dir runs/qgen/ved_vattn_mean --search beam --beam_size 5
@@ -61,6 +62,8 @@ def main(argv):
     suffix = "" if search.name == "greedy" else f"-{search.tag}"
     try:
         config, _, model, epoch = load_run(run_dir, FLAGS.checkpoint)
+        if FLAGS.checkpoint is not None and epoch != config.eval_epoch:  # the evaluated epoch keeps the plain names
+            suffix += f"-epoch{epoch}"
         data = prepare_task_data(config.replace(pretrained_embeddings=False), run_dir, FLAGS.data_dir)
     except (RunError, DataError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -90,6 +90,9 @@ def test_killed_run_resumes_to_the_same_history_and_test_numbers(tmp_path, env):
     assert beam["search"] == "beam (size 3, alpha 0.6)" and "bleu4" in beam["map"] and "entropy" in beam["sample"]
     assert (killed / "test_metrics.json").read_text() == published
     assert len(SplitOutputs.read(killed / "test_outputs-beam3.jsonl.gz").map) == beam["inputs"]
+    run("evaluate.py", f"--run_dir={killed}", "--checkpoint=2", "--num_samples=2", "--sampling_seeds=0", env=env)
+    assert json.loads((killed / "test_metrics-epoch2.json").read_text())["checkpoint_epoch"] == 2
+    assert (killed / "test_metrics.json").read_text() == published
     nucleus = [run("generate.py", f"--run_dir={killed}", "--mode=map", "--search=top_p", "--top_p=0.9",
                    "--num_samples=4", "w1 w2 w3 .", env=env).stdout for _ in range(2)]
     assert nucleus[0].count("  -> ") == 4 and nucleus[0] == nucleus[1]  # reproducible for a seed
