@@ -56,7 +56,6 @@ def render(rows: list[dict], title: str) -> str:
 
 def main(argv):
     del argv
-    import json
 
     from tf_varattn.data.corpora import DataError
     from tf_varattn.data.prepare import prepare_task_data
@@ -72,6 +71,16 @@ def main(argv):
         print(f"error: {error}", file=sys.stderr)
         return 1
     sources, references = data.encoded[FLAGS.split].source_ids, data.references(FLAGS.split)
+    inputs = len(sources[:FLAGS.max_inputs])
+    title = (f"Searches on {run_dir.name} (epoch {epoch}), {FLAGS.split} set, {inputs} inputs, seed {FLAGS.seed}")
+    output = Path(FLAGS.output) if FLAGS.output else run_dir / f"{FLAGS.split}_searches.md"
+    output.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(rows):  # after every row: a stopped comparison keeps what it measured
+        output.write_text(render(rows, title), encoding="utf-8")
+        write_json(output.with_suffix(".json"), {"run": run_dir.name, "epoch": epoch, "split": FLAGS.split,
+                                                 "inputs": inputs, "seed": FLAGS.seed, "rows": rows})
+
     rows = []
     for name, options, mode, count in ROWS:
         if mode == "sample" and not config.variational:
@@ -88,13 +97,7 @@ def main(argv):
         rows.append({"search": decoder.search.describe(), "latents": "posterior means" if mode == "map" else "sampled",
                      "outputs_per_input": count, "metrics": metrics,
                      "seconds": round(time.perf_counter() - start, 1)})
-    inputs = len(sources[:FLAGS.max_inputs])
-    title = (f"Searches on {run_dir.name} (epoch {epoch}), {FLAGS.split} set, {inputs} inputs, seed {FLAGS.seed}")
-    output = Path(FLAGS.output) if FLAGS.output else run_dir / f"{FLAGS.split}_searches.md"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(render(rows, title), encoding="utf-8")
-    write_json(output.with_suffix(".json"), {"run": run_dir.name, "epoch": epoch, "split": FLAGS.split,
-                                             "inputs": inputs, "seed": FLAGS.seed, "rows": rows})
+        write(rows)
     print(f"Wrote {output} and {output.with_suffix('.json').name}")
     print(output.read_text(encoding="utf-8"))
     return 0

@@ -107,6 +107,10 @@ def test_nucleus_samples_only_from_the_smallest_set_reaching_p():
     np.testing.assert_array_equal(observed[3:], 0)
     np.testing.assert_allclose(observed[:3], np.array([0.4, 0.25, 0.15]) / 0.8, atol=0.01)
     np.testing.assert_array_equal(frequencies(TopPSampler(p=0.4), draws=2000)[1:], 0)  # the top token alone
+    # A nucleus wider than the candidates looked at first comes from the whole vocabulary: the same set.
+    observed = frequencies(TopPSampler(p=0.75, candidates=2))
+    np.testing.assert_array_equal(observed[3:], 0)
+    np.testing.assert_allclose(observed[:3], np.array([0.4, 0.25, 0.15]) / 0.8, atol=0.01)
 
 
 def test_sampled_outputs_stay_in_the_vocabulary_end_with_pad_and_are_reproducible_for_a_seed():
@@ -133,3 +137,10 @@ def test_registry_builds_every_search_and_rejects_bad_options():
                 dict(name="random", temperature=0.0)):
         with pytest.raises(ValueError, match="is not valid"):
             get_search(**bad)
+
+
+def test_nucleus_rows_inside_and_beyond_the_candidates_in_one_batch():
+    peaked = tf.math.log(tf.constant([[0.9, 0.05, 0.03, 0.01, 0.005, 0.005]]))
+    rows = tf.concat([tf.tile(peaked, [500, 1]), tf.tile(LOGITS, [500, 1])], 0)
+    tokens = TopPSampler(p=0.75, candidates=2).get_next_token(rows, tf.constant([1, 9], tf.int64)).numpy()
+    assert set(tokens[:500]) == {0} and set(tokens[500:]) == {0, 1, 2}

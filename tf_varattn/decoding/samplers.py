@@ -111,21 +111,35 @@ class TopKSampler(Sampler):
 
 class TopPSampler(Sampler):
     """Nucleus sampling: a token drawn from the smallest set of most probable tokens whose
-    probability (softmax with temperature) reaches ``p``; the most probable token is always in it."""
+    probability (softmax with temperature) reaches ``p``; the most probable token is always in it.
+
+    Exact and fast: the nucleus is looked for among the ``candidates`` most probable tokens, and
+    only the rows whose nucleus is larger are sorted over the whole vocabulary."""
 
     name = "top_p"
 
-    def __init__(self, p: float = 0.9, temperature: float = 1.0, seed: int = 0):
+    def __init__(self, p: float = 0.9, temperature: float = 1.0, seed: int = 0, candidates: int = 256):
         if not 0 < p <= 1:
             raise ValueError(f"top_p={p!r} is not valid; it must be in (0, 1] (near 0 is greedy, 1 samples every token).")
         super().__init__(temperature, seed)
-        self.p = float(p)
+        self.p, self.candidates = float(p), candidates
+
+    def _sample_sorted(self, logits, k, seed):
+        """From the ``k`` most probable tokens of ``logits [R, V]``: the nucleus, if it lies among them."""
+        probabilities = tf.nn.softmax(logits)
+        top, indices = tf.math.top_k(probabilities, k=k)
+        mass_before = tf.math.cumsum(top, axis=-1, exclusive=True)
+        nucleus = tf.where(mass_before < self.p, tf.math.log(top), tf.cast(-float("inf"), top.dtype))
+        covered = tf.reduce_sum(top, axis=-1) >= self.p
+        return tf.gather(indices, _categorical(nucleus, seed), batch_dims=1), covered
 
     def get_next_token(self, logits, seed):
-        sorted_logits, indices = tf.math.top_k(logits / self.temperature, k=tf.shape(logits)[-1])
-        mass_before = tf.math.cumsum(tf.nn.softmax(sorted_logits), axis=-1, exclusive=True)
-        nucleus = tf.where(mass_before < self.p, sorted_logits, tf.cast(-float("inf"), sorted_logits.dtype))
-        return tf.gather(indices, _categorical(nucleus, seed), batch_dims=1)
+        logits = logits / self.temperature
+        vocab = tf.shape(logits)[-1]
+        tokens, covered = self._sample_sorted(logits, tf.minimum(self.candidates, vocab), seed)
+        wider = tf.where(tf.logical_not(covered))[:, 0]  # rows whose nucleus is not among the candidates
+        wide_tokens, _ = self._sample_sorted(tf.gather(logits, wider), vocab, seed)
+        return tf.tensor_scatter_nd_update(tokens, wider[:, None], wide_tokens)
 
     @property
     def tag(self):
