@@ -60,7 +60,7 @@ def main(argv):
     from tf_varattn.data.corpora import DataError
     from tf_varattn.data.prepare import prepare_task_data
     from tf_varattn.decoding import Decoder, get_search
-    from tf_varattn.evaluation import evaluate_split
+    from tf_varattn.evaluation import evaluate_split, sampling_batch_size
     from tf_varattn.training.runs import RunError, load_run, write_json
 
     run_dir = Path(FLAGS.run_dir)
@@ -91,7 +91,7 @@ def main(argv):
         print(f"{decoder.search.describe()}, latents: {mode}, {count} per input")
         start = time.perf_counter()
         metrics, _ = evaluate_split(decoder, data.vocab, sources, references, mode, count, limit=FLAGS.max_inputs,
-                                    progress=True, batch_size=100 if count == 1 else max(1, 1000 // count),
+                                    progress=True, batch_size=100 if count == 1 else sampling_batch_size(count),
                                     z_temperature=config.z_temperature,
                                     attention_temperature=config.attention_temperature)
         rows.append({"search": decoder.search.describe(), "latents": "posterior means" if mode == "map" else "sampled",

@@ -43,7 +43,7 @@ def main(argv):
     from tf_varattn.data.corpora import DataError
     from tf_varattn.data.prepare import prepare_task_data
     from tf_varattn.decoding import Decoder, search_from_flags
-    from tf_varattn.evaluation import SplitOutputs, average_runs, evaluate_split
+    from tf_varattn.evaluation import SplitOutputs, average_runs, evaluate_split, sampling_batch_size
     from tf_varattn.training.runs import RunError, load_run, write_json
 
     try:
@@ -88,7 +88,7 @@ def main(argv):
             decoder.reseed(seed)
             sample_metrics, sample_outputs = evaluate_split(
                 decoder, data.vocab, sources, references, "sample", FLAGS.num_samples,
-                batch_size=max(1, FLAGS.batch_size * 10 // FLAGS.num_samples), **common,
+                batch_size=sampling_batch_size(FLAGS.num_samples, FLAGS.batch_size), **common,
             )
             sample_runs.append(sample_outputs)
             results["sample_runs"].append({"seed": seed, **sample_metrics})

@@ -2,7 +2,7 @@ import gzip
 
 import pytest
 
-from tf_varattn.evaluation import SplitOutputs, average_runs
+from tf_varattn.evaluation import SplitOutputs, average_runs, sampling_batch_size
 
 
 def test_outputs_round_trip_keeps_every_token_and_run(tmp_path):
@@ -34,3 +34,8 @@ def test_outputs_file_errors_name_the_line(tmp_path):
 def test_average_runs_rounds_as_the_tables_print():
     runs = [{"bleu4": 5.01, "entropy": 2.2001}, {"bleu4": 5.04, "entropy": 2.2004}, {"bleu4": 5.10, "entropy": 2.2010}]
     assert average_runs(runs) == {"bleu4": 5.05, "entropy": 2.2005}
+
+
+def test_sampling_batches_hold_about_ten_times_batch_size_sequences():
+    assert sampling_batch_size(10) == 100 and sampling_batch_size(3) == 333 and sampling_batch_size(1) == 1000
+    assert sampling_batch_size(10, batch_size=50) == 50 and sampling_batch_size(2000) == 1

@@ -29,6 +29,13 @@ def generate(
     return [[vocab.decode_target(sample) for sample in per_input] for per_input in ids]
 
 
+def sampling_batch_size(num_samples: int, batch_size: int = 100) -> int:
+    """Inputs decoded together when each gets ``num_samples`` outputs: ``batch_size * 10 //
+    num_samples`` (about ``10 * batch_size`` sequences a batch). Batches fix the random draws, so
+    every sampling evaluation uses this one rule and its runs are reproducible across scripts."""
+    return max(1, batch_size * 10 // num_samples)
+
+
 def score(references: Sequence[Sequence[str]], outputs: Sequence[Sequence[Sequence[str]]], drop_last_token: bool = True) -> dict:
     """BLEU-1..4 of every output against its input's reference; with several samples per input,
     also entropy, Dist-1 and Dist-2 of each input's pooled samples, averaged (Table 2 / 4 columns)."""
