@@ -12,7 +12,22 @@ def test_presets_set_the_paper_switches():
     assert get_config("ved_vattn_mean").attention_prior == "mean"
     assert get_config("vae").autoencoder and get_config("vae_init").decoder_init == "encoder"
     assert get_config("ded", "dialogue").batch_size == 128 and get_config("ded").batch_size == 100
-    assert set(PRESETS) == {"ded", "ded_dattn", "ved_dattn", "ved_dattn_2stage", "ved_vattn_zero", "ved_vattn_mean", "vae", "vae_init"}
+    assert get_config("ved_vattn_dirichlet").attention == "dirichlet" and get_config("ved_vattn_dirichlet").variational
+    assert set(PRESETS) == {"ded", "ded_dattn", "ved_dattn", "ved_dattn_2stage", "ved_vattn_zero", "ved_vattn_mean",
+                            "ved_vattn_dirichlet", "vae", "vae_init"}
+
+
+def test_a_field_missing_from_an_older_config_counts_as_its_default():
+    from tf_varattn.config import config_differences
+
+    expected = get_config("ved_vattn_mean").to_dict()
+    older = {k: v for k, v in expected.items() if not k.startswith("dirichlet_")}
+    assert config_differences(older, expected) == []
+    assert config_differences(older, {**expected, "dirichlet_floor": 0.5}) == ["dirichlet_floor"]
+    with pytest.raises(ValueError, match="needs variational=True"):
+        get_config("ded", attention="dirichlet")
+    with pytest.raises(ValueError, match="dirichlet_transform='relu' is not valid; choose one of: softplus, exp"):
+        get_config("ved_vattn_dirichlet", dirichlet_transform="relu")
 
 
 def test_overrides_and_errors_name_valid_values():

@@ -11,6 +11,7 @@ preset                  variational  attention     prior       notes
 ``ved_dattn_2stage``    yes          deterministic -           attention from epoch 6
 ``ved_vattn_zero``      yes          variational   N(0, I)     "VED + VAttn-0"
 ``ved_vattn_mean``      yes          variational   N(h̄, I)     "VED + VAttn-h̄"
+``ved_vattn_dirichlet`` yes          dirichlet     Dir(1)      beyond the paper (Sec. 3.5)
 ``vae``                 yes          none          -           pilot (Sec. 2.4), source = target
 ``vae_init``            yes          none          -           pilot, decoder starts from encoder
 ======================  ===========  ============  ==========  ======================
@@ -23,8 +24,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
-ATTENTIONS = ("none", "deterministic", "variational")
+ATTENTIONS = ("none", "deterministic", "variational", "dirichlet")
 ATTENTION_PRIORS = ("zero", "mean")
+DIRICHLET_TRANSFORMS = ("softplus", "exp")
 DECODER_INITS = ("zero", "encoder")
 ATTENTION_KL_MODES = ("last_step", "sum")
 LOSS_REDUCTIONS = ("sentence_mean", "sum")
@@ -38,6 +40,7 @@ FIELD_CHOICES = {
     "attention_kl": ATTENTION_KL_MODES,
     "loss_reduction": LOSS_REDUCTIONS,
     "kl_schedule": KL_SCHEDULES,
+    "dirichlet_transform": DIRICHLET_TRANSFORMS,
 }
 
 def _field(default: Any, help_text: str):
@@ -58,7 +61,7 @@ FIELD_RANGES = {
     "word_dropout": _FRACTION,
     **dict.fromkeys(("gamma_a", "l2_weight", "kl_stop_step", "kl_constant", "min_learning_rate", "bucket_pool",
                      "seed", "z_temperature", "attention_temperature"), _NON_NEGATIVE),
-    **dict.fromkeys(("kl_width", "learning_rate", "clip_value"), _POSITIVE),
+    **dict.fromkeys(("kl_width", "learning_rate", "clip_value", "dirichlet_floor", "dirichlet_prior"), _POSITIVE),
     "learning_rate_decay": "(0, 1]",
     "kl_midpoint": "(-inf, inf)",
 }
@@ -70,9 +73,13 @@ DATA_SIZED_FIELDS = ("source_vocab_size", "target_vocab_size")
 
 def config_differences(stored: dict, expected: dict, ignore: tuple[str, ...] = ()) -> list[str]:
     """The fields (sorted) whose value in ``stored`` differs from ``expected``, except the
-    data-sized fields and ``ignore``; a field missing from ``stored`` counts as differing."""
+    data-sized fields and ``ignore``. A field missing from ``stored`` (a config written before the
+    field existed) counts as its default: fields are only added with a default that keeps the
+    earlier behaviour."""
+    defaults = Config().to_dict()
     return sorted(field for field in expected
-                  if field not in DATA_SIZED_FIELDS and field not in ignore and stored.get(field) != expected[field])
+                  if field not in DATA_SIZED_FIELDS and field not in ignore
+                  and stored.get(field, defaults.get(field)) != expected[field])
 
 
 def _in_interval(value: float, interval: str) -> bool:
@@ -90,8 +97,11 @@ class Config:
     task: str = _field("qgen", 'qgen (SQuAD question generation, Table 2) or dialogue (Cornell, Table 4).')
     # Model (Section 3; reference-notes "Architecture").
     variational: bool = _field(True, 'A VED (with the latent z) or a DED (without).')
-    attention: str = _field("variational", 'Attention: none, deterministic, or variational (Sec. 3).')
+    attention: str = _field("variational", 'Attention: none, deterministic, variational (Sec. 3), or dirichlet (random weights, beyond the paper).')
     attention_prior: str = _field("mean", 'Prior of the attention vector: zero, N(0, I); mean, N(h̄, I).')
+    dirichlet_transform: str = _field("softplus", 'dirichlet: the positive map of the attention scores to concentrations (softplus, exp).')
+    dirichlet_floor: float = _field(0.1, 'dirichlet: added to every concentration (keeps the sampler\'s gradients finite).')
+    dirichlet_prior: float = _field(1.0, 'dirichlet: concentration of the symmetric prior over the real source positions.')
     attention_start_epoch: int = _field(0, '2-stage training: no attention before this epoch.')
     decoder_init: str = _field("zero", 'Decoder start state: zero, or encoder (its final state).')
     autoencoder: bool = _field(False, 'VAE pilot: the target is the source sentence.')
@@ -152,8 +162,8 @@ class Config:
             value = getattr(self, field)
             if value is not None and not _in_interval(value, interval):
                 raise ValueError(f"{field} must be in {interval}, got {value}.")
-        if not self.variational and self.attention == "variational":
-            raise ValueError("Variational attention needs variational=True (a VED); see the ved_vattn_* presets.")
+        if not self.variational and self.attention in ("variational", "dirichlet"):
+            raise ValueError(f"attention={self.attention!r} needs variational=True (a VED); see the ved_vattn_* presets.")
         if self.decoder_init == "encoder" and 2 * self.encoder_units != self.decoder_units:
             raise ValueError("decoder_init='encoder' needs decoder_units == 2 * encoder_units.")
 
@@ -179,6 +189,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "ved_dattn_2stage": dict(attention="deterministic", attention_start_epoch=6),
     "ved_vattn_zero": dict(attention="variational", attention_prior="zero"),
     "ved_vattn_mean": dict(attention="variational", attention_prior="mean"),
+    "ved_vattn_dirichlet": dict(attention="dirichlet"),  # beyond the paper (Sec. 3.5)
     "vae": dict(attention="none", autoencoder=True),
     "vae_init": dict(attention="none", autoencoder=True, decoder_init="encoder"),
 }

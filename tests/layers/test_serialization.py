@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tf_varattn.layers import (
-    AttentionDecoderCell, BidirectionalEncoder, BilinearAttention, DeterministicAttention, GaussianLatent,
+    AttentionDecoderCell, BidirectionalEncoder, BilinearAttention, DeterministicAttention, DirichletAttention, GaussianLatent,
     LayerNormLSTMCell, Memory, VariationalAttention, masked_mean,
 )
 
@@ -29,6 +29,9 @@ CASES = {
                                 lambda layer: layer(CONTEXT, prior_mean=CONTEXT)),
     "variational_attention": (lambda: VariationalAttention(units=6, prior="zero", seed=3, name="posterior"),
                               lambda layer: layer(CONTEXT, temperature=0.7, noise=NOISE)),
+    "dirichlet_attention": (lambda: DirichletAttention(units=6, transform="exp", floor=0.3, prior_concentration=2.0,
+                                                       seed=3, name="posterior"),
+                            lambda layer: layer(CONTEXT[:, :4], MASK, temperature=0.7, noise=tf.fill([2, 2], 5.0))),
     "gaussian_latent": (lambda: GaussianLatent(latent_dim=3, input_dim=6, seed=2, name="latent"),
                         lambda layer: layer(CONTEXT, temperature=0.7, noise=NOISE[:, :3])),
     "lstm_cell": (lambda: LayerNormLSTMCell(units=4, input_dim=6, forget_bias=0.5, epsilon=1e-4, name="cell"),
@@ -36,12 +39,13 @@ CASES = {
     "encoder": (lambda: BidirectionalEncoder(units=3, input_dim=6, dropout=0.2, seed=1, name="encoder"),
                 lambda layer: layer(STATES, source_mask=MASK)),
 }
-for attention in ("none", "deterministic", "variational"):
+for attention in ("none", "deterministic", "variational", "dirichlet"):
     CASES[f"decoder_cell_{attention}"] = (
-        lambda attention=attention: AttentionDecoderCell(units=5, input_dim=3, memory_dim=6, attention=attention,
-                                                         attention_prior="zero", attentional_dim=4, name="cell"),
+        lambda attention=attention: AttentionDecoderCell(
+            units=5, input_dim=3, memory_dim=6, attention=attention, attention_prior="zero", attentional_dim=4,
+            dirichlet=dict(floor=0.2) if attention == "dirichlet" else None, name="cell"),
         lambda layer: layer(tf.ones([2, 3]), state=layer.initial_state(2), memory=memory(layer),
-                            attention_temperature=0.5, attention_noise=NOISE),
+                            attention_temperature=0.5, attention_noise=NOISE[:, :layer.draw_noise(1, 1).shape[-1]]),
     )
 
 

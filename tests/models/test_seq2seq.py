@@ -41,7 +41,7 @@ def with_changed_padding(batch):
     return changed
 
 
-@pytest.mark.parametrize("preset", ["ded_dattn", "ved_vattn_mean"])
+@pytest.mark.parametrize("preset", ["ded_dattn", "ved_vattn_mean", "ved_vattn_dirichlet"])
 def test_padding_is_inert_for_loss_and_outputs(preset):
     model = small_model(preset)
     batch = random_batch()
@@ -160,8 +160,9 @@ def test_attention_kl_switch_changes_the_objective():
     assert float(losses["sum"]["reconstruction"]) == pytest.approx(float(losses["last_step"]["reconstruction"]))
 
 
-def test_map_decoding_is_deterministic_and_sampling_varies():
-    model = small_model("ved_vattn_mean")
+@pytest.mark.parametrize("preset", ["ved_vattn_mean", "ved_vattn_dirichlet"])
+def test_map_decoding_is_deterministic_and_sampling_varies(preset):
+    model = small_model(preset)
     decoder = Decoder(model)
     sources = [[5, 6, 7], [8, 9], [10, 11, 12, 13]]
     first, second = decoder.decode(sources, "map"), decoder.decode(sources, "map")

@@ -35,13 +35,17 @@ class BilinearAttention(keras.layers.Layer):
         """``W h_src`` for every source position: ``[B, S, units]``."""
         return tf.einsum("bsd,du->bsu", memory, self.memory_kernel)
 
-    def attention_weights(self, query, keys, memory_mask, score_offset=None):
-        """alpha of Eq. (4) for ``query [..., B, units]`` (one step or ``[T, B, units]``): ``[..., B, S]``."""
+    def scores(self, query, keys, memory_mask, score_offset=None):
+        """h_tar_j^T W h_src_i for ``query [..., B, units]`` (one step or ``[T, B, units]``):
+        ``[..., B, S]``, a large negative number at padded positions."""
         scores = tf.einsum("...bu,bsu->...bs", query, keys)
         if score_offset is not None:
             scores += score_offset
-        scores = tf.where(memory_mask, scores, tf.cast(_NEG_INF, scores.dtype))
-        return tf.nn.softmax(scores, axis=-1)
+        return tf.where(memory_mask, scores, tf.cast(_NEG_INF, scores.dtype))
+
+    def attention_weights(self, query, keys, memory_mask, score_offset=None):
+        """alpha of Eq. (4) for ``query [..., B, units]`` (one step or ``[T, B, units]``): ``[..., B, S]``."""
+        return tf.nn.softmax(self.scores(query, keys, memory_mask, score_offset), axis=-1)
 
     def call(self, query, memory, memory_mask, keys=None, gradient_taps=None):
         """``query [B, units]``, ``memory [B, S, memory_dim]``, ``memory_mask [B, S]`` -> ``(context [B, memory_dim], weights [B, S])``.

@@ -1,29 +1,54 @@
 """The attention posterior (Sec. 3): the one place where the attention variants differ.
 
-At decoding step j a posterior takes the deterministic context a_det_j (Eq. 5), h̄ (the mean of
-the source states, the prior mean of VAttn-h̄) and a temperature, and returns the context the
-decoder uses and that step's KL term. The deterministic attention is the posterior with a point
-mass at a_det_j and KL 0; :class:`~tf_varattn.layers.VariationalAttention` is the Gaussian one.
+At decoding step j the decoder cell asks its posterior to :meth:`~AttentionPosterior.attend`: from
+the step's query h_j and the encoded source it returns an :class:`AttentionSample`, the context
+the decoder uses, the attention weights behind it and that step's KL term. Two kinds of posterior:
+
+* over the context vector (the paper's): the bilinear attention gives the deterministic context
+  a_det_j (Eq. 5) and the posterior's ``call(context, prior_mean, temperature, noise)`` turns it
+  into the context used. :class:`DeterministicAttention` is the point mass at a_det_j (KL 0);
+  :class:`~tf_varattn.layers.VariationalAttention` the Gaussian of Sec. 3.
+* over the attention weights (beyond the paper, Sec. 3.5's future work):
+  :class:`~tf_varattn.layers.DirichletAttention` overrides ``attend`` and draws alpha_j itself.
+
 A new attention distribution is one subclass and one config value
 (:func:`tf_varattn.layers.decoder_cell.make_attention_posterior`).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import keras
 import tensorflow as tf
 
 
+class AttentionSample(NamedTuple):
+    """What one attention step gives the decoder."""
+
+    context: tf.Tensor  # [B, D] the context vector the decoder uses
+    weights: tf.Tensor  # [B, S] the attention weights behind it (alpha_j; the sampled ones for Dirichlet)
+    kl: tf.Tensor  # [B] this step's KL(q || prior)
+    sigma: tf.Tensor  # [B, D] the Gaussian posterior's sigma_a; [B, 0] for the other posteriors
+
+
 class AttentionPosterior(keras.layers.Layer):
-    """Interface: ``call(context [B, D], prior_mean [B, D], temperature, noise) -> (context used, kl [B])``.
+    """Interface: ``attend(bilinear, query, memory, temperature, noise, ...) -> AttentionSample``.
 
     ``noise`` is this step's slice of :meth:`draw_noise`, the posterior's randomness for every
-    step drawn at once (``[steps, batch, noise_dim]``), so that a decoding is reproducible and
-    does not depend on which sentences are still running. ``noise=None`` draws it in the call.
-    Temperature 0 must give the posterior's mode (MAP decoding).
+    step drawn at once (``[steps, batch, noise_dim]``), so that a decoding is reproducible.
+    ``noise=None`` draws it in the call. Temperature 0 gives the posterior's MAP choice (its mean);
+    ``from_prior=True`` draws from the prior instead of the posterior (the bypass probe,
+    :mod:`tf_varattn.diagnostics`).
+
+    Posteriors over the context vector implement :meth:`sample_context` and inherit :meth:`attend`;
+    their ``call(context, prior_mean, temperature, noise, from_prior)`` returns ``(context used, kl [B])``.
     """
 
     noise_dim = 0
+    # Whether the teacher-forced decoder may defer the memory's gradient (tf_varattn.ops.gradient_taps):
+    # true when the weights used are the bilinear softmax, as the taps assume.
+    supports_gradient_taps = True
 
     def __init__(self, units: int, **kwargs):
         super().__init__(**kwargs)
@@ -34,13 +59,31 @@ class AttentionPosterior(keras.layers.Layer):
         drawn from ``seed`` (a ``keras.random.SeedGenerator``; default: the layer's own)."""
         return tf.zeros([steps, batch, self.noise_dim])
 
+    def attend(self, bilinear, query, memory, temperature=1.0, noise=None, gradient_taps=None,
+               from_prior=False) -> AttentionSample:
+        """Attention step j: a_det_j from ``bilinear`` (Eq. 4-5) for ``query [B, units]`` over
+        ``memory`` (:class:`~tf_varattn.layers.decoder_cell.Memory`), then this posterior's context."""
+        context, weights = bilinear(query, memory=memory.states, memory_mask=memory.mask, keys=memory.keys,
+                                    gradient_taps=gradient_taps)
+        used, kl, sigma = self.sample_context(context, memory.mean, temperature, noise, from_prior)
+        return AttentionSample(used, weights, kl, sigma)
+
+    def sample_context(self, context, prior_mean=None, temperature=1.0, noise=None, from_prior=False):
+        """``(context used [B, D], kl [B], sigma [B, D] or [B, 0])`` for the deterministic context ``[B, D]``."""
+        raise NotImplementedError(f"{type(self).__name__} is not a posterior over the context vector.")
+
+    def call(self, context, prior_mean=None, temperature=1.0, noise=None, from_prior=False):
+        used, kl, _ = self.sample_context(context, prior_mean, temperature, noise, from_prior)
+        return used, kl
+
     def get_config(self):
         return {**super().get_config(), "units": self.units}
 
 
 @keras.saving.register_keras_serializable(package="tf_varattn")
 class DeterministicAttention(AttentionPosterior):
-    """Deterministic attention (Eq. 5): the decoder uses a_det_j itself; no randomness, KL 0."""
+    """Deterministic attention (Eq. 5): the decoder uses a_det_j itself; no randomness, KL 0
+    (it has no prior: ``from_prior`` changes nothing)."""
 
-    def call(self, context, prior_mean=None, temperature=1.0, noise=None):
-        return context, tf.zeros(tf.shape(context)[:1], context.dtype)
+    def sample_context(self, context, prior_mean=None, temperature=1.0, noise=None, from_prior=False):
+        return context, tf.zeros(tf.shape(context)[:1], context.dtype), context[:, :0]

@@ -9,17 +9,22 @@ import tensorflow as tf
 
 from tf_varattn.config import ATTENTIONS
 from tf_varattn.layers.attention import BilinearAttention
-from tf_varattn.layers.attention_posterior import AttentionPosterior, DeterministicAttention
+from tf_varattn.layers.attention_posterior import AttentionPosterior, AttentionSample, DeterministicAttention
+from tf_varattn.layers.dirichlet_attention import DirichletAttention
 from tf_varattn.layers.recurrent import LayerNormLSTMCell
 from tf_varattn.layers.variational_attention import VariationalAttention
 
 
-def make_attention_posterior(attention: str, memory_dim: int, prior: str = "mean") -> AttentionPosterior:
-    """The attention posterior of a config's ``attention`` value (not for ``"none"``)."""
+def make_attention_posterior(attention: str, memory_dim: int, prior: str = "mean",
+                             dirichlet: Optional[dict] = None) -> AttentionPosterior:
+    """The attention posterior of a config's ``attention`` value (not for ``"none"``);
+    ``dirichlet``: :class:`DirichletAttention`'s options (transform, floor, prior_concentration)."""
     if attention == "variational":
         return VariationalAttention(memory_dim, prior, name="posterior")
     if attention == "deterministic":
         return DeterministicAttention(memory_dim, name="posterior")
+    if attention == "dirichlet":
+        return DirichletAttention(memory_dim, **(dirichlet or {}), name="posterior")
     raise ValueError(f"attention={attention!r} has no attention posterior.")
 
 
@@ -60,6 +65,7 @@ class AttentionDecoderCell(keras.layers.Layer):
         attention: str = "deterministic",
         attention_prior: str = "mean",
         attentional_dim: int = 100,
+        dirichlet: Optional[dict] = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -68,6 +74,7 @@ class AttentionDecoderCell(keras.layers.Layer):
         self.units, self.input_dim, self.memory_dim = units, input_dim, memory_dim
         self.attention, self.attention_prior = attention, attention_prior
         self.attentional_dim = attentional_dim
+        self.dirichlet = dict(dirichlet) if dirichlet else None
         self.feed_dim = attentional_dim if attention != "none" else 0
         self.lstm = LayerNormLSTMCell(units, input_dim + self.feed_dim, name="lstm")
         self.output_size = attentional_dim if attention != "none" else units
@@ -75,7 +82,7 @@ class AttentionDecoderCell(keras.layers.Layer):
             self.bilinear = BilinearAttention(units, memory_dim, name="bilinear")
             self.attentional_layer = keras.layers.Dense(attentional_dim, use_bias=False, name="attentional")
             self.attentional_layer.build((None, units + memory_dim))
-            self.posterior = make_attention_posterior(attention, memory_dim, attention_prior)
+            self.posterior = make_attention_posterior(attention, memory_dim, attention_prior, self.dirichlet)
         self.built = True  # every weight is created above
 
     def initial_state(self, batch_size, h=None, c=None) -> CellState:
@@ -111,14 +118,17 @@ class AttentionDecoderCell(keras.layers.Layer):
         input_gates: Optional[tf.Tensor] = None,
         recurrent_kernel: Optional[tf.Tensor] = None,
         attention_taps: Optional[tuple] = None,
+        attention_from_prior: bool = False,
     ):
-        """``inputs [B, input_dim]`` -> ``(output, new state, kl_att [B])``.
+        """``inputs [B, input_dim]`` -> ``(output, new state, attention)``, ``attention`` the step's
+        :class:`AttentionSample` (its KL times the attention gate; empty tensors without attention).
 
         Dropout is the caller's (``feed_dropout_mask`` for the fed-back part). Teacher forcing
         passes ``input_gates`` (:meth:`LayerNormLSTMCell.input_gates` of every step's inputs,
         computed at once) instead of ``inputs``, and :attr:`recurrent_kernel` sliced once
         outside the recurrence (slicing inside costs a full-kernel gradient at every step), and
         ``attention_taps``, this step's slice of :func:`tf_varattn.ops.gradient_taps.deferred_gradient_taps`.
+        ``attention_from_prior`` draws the attention from its prior (the bypass probe).
         """
         fed = state.attentional if feed_dropout_mask is None else state.attentional * feed_dropout_mask
         if input_gates is None:
@@ -128,15 +138,13 @@ class AttentionDecoderCell(keras.layers.Layer):
         recurrent = tf.matmul(tf.concat([fed, state.h], axis=-1), recurrent_kernel)
         h, c = self.lstm.update(input_gates + recurrent, state.c)
         if self.attention == "none":
-            return h, CellState(h, c, state.attentional), tf.zeros(tf.shape(h)[:1], h.dtype)
-        context, _ = self.bilinear(
-            h, memory=memory.states, memory_mask=memory.mask, keys=memory.keys, gradient_taps=attention_taps
-        )
-        context, kl = self.posterior(context, prior_mean=memory.mean, temperature=attention_temperature,
-                                     noise=attention_noise)
+            empty = h[:, :0]
+            return h, CellState(h, c, state.attentional), AttentionSample(empty, empty, tf.zeros(tf.shape(h)[:1], h.dtype), empty)
+        attention = self.posterior.attend(self.bilinear, h, memory, attention_temperature, attention_noise,
+                                          attention_taps, attention_from_prior)
         gate = tf.cast(attention_gate, h.dtype)
-        attentional = self.attentional_layer(tf.concat([h, gate * context], axis=-1))
-        return attentional, CellState(h, c, attentional), gate * kl
+        attentional = self.attentional_layer(tf.concat([h, gate * attention.context], axis=-1))
+        return attentional, CellState(h, c, attentional), attention._replace(kl=gate * attention.kl)
 
     def get_config(self):
         return {
@@ -147,4 +155,5 @@ class AttentionDecoderCell(keras.layers.Layer):
             "attention": self.attention,
             "attention_prior": self.attention_prior,
             "attentional_dim": self.attentional_dim,
+            "dirichlet": self.dirichlet,
         }

@@ -26,7 +26,8 @@ def reparameterize(mean, log_sigma, temperature, noise):
 class GaussianLatent(keras.layers.Layer):
     """mu = Dense(h_N), log sigma = Dense(h_N) (both linear); z = mu + tau * eps * sigma.
 
-    Returns ``(z, mu, log_sigma, kl)`` with ``kl [B]`` = KL(q(z|x) || N(0, I)).
+    Returns ``(z, mu, log_sigma, kl)`` with ``kl [B]`` = KL(q(z|x) || N(0, I)); with
+    ``from_prior`` z is drawn from the prior N(0, I) instead, tau * eps (the bypass probe).
     """
 
     def __init__(self, latent_dim: int, input_dim: int, seed=None, **kwargs):
@@ -38,11 +39,14 @@ class GaussianLatent(keras.layers.Layer):
         self.log_sigma_layer.build((None, input_dim))
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, summary, temperature=1.0, noise=None):
+    def call(self, summary, temperature=1.0, noise=None, from_prior=False):
         mean, log_sigma = self.mean_layer(summary), self.log_sigma_layer(summary)
         if noise is None:
             noise = keras.random.normal(tf.shape(mean), seed=self.seed_generator, dtype=mean.dtype)
-        z = reparameterize(mean, log_sigma, tf.cast(temperature, mean.dtype), noise)
+        if from_prior:
+            z = reparameterize(tf.zeros_like(mean), tf.zeros_like(log_sigma), tf.cast(temperature, mean.dtype), noise)
+        else:
+            z = reparameterize(mean, log_sigma, tf.cast(temperature, mean.dtype), noise)
         return z, mean, log_sigma, gaussian_kl(mean, log_sigma)
 
     def get_config(self):

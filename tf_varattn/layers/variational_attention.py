@@ -40,18 +40,22 @@ class VariationalAttention(AttentionPosterior):
         """Standard normal draws ``[steps, batch, units]`` (epsilon of the reparameterisation)."""
         return keras.random.normal([steps, batch, self.units], seed=self.seed_generator if seed is None else seed)
 
-    def call(self, context, prior_mean=None, temperature=1.0, noise=None):
+    def sample_context(self, context, prior_mean=None, temperature=1.0, noise=None, from_prior=False):
+        """``(a_j, kl [B], sigma_a)``: a_j = mu_a + temperature * noise * sigma_a, or with
+        ``from_prior`` a draw of the prior, prior mean + temperature * noise."""
         log_sigma = self.log_sigma(context)
         if noise is None:
             noise = keras.random.normal(tf.shape(context), seed=self.seed_generator, dtype=context.dtype)
-        sample = reparameterize(context, log_sigma, tf.cast(temperature, context.dtype), noise)
-        if self.prior == "mean":
-            if prior_mean is None:
-                raise ValueError("The 'mean' prior needs prior_mean (h̄, the masked mean of the source states).")
-            kl = gaussian_kl(context, log_sigma, prior_mean)
+        if self.prior == "mean" and prior_mean is None:
+            raise ValueError("The 'mean' prior needs prior_mean (h̄, the masked mean of the source states).")
+        prior_mean = prior_mean if self.prior == "mean" else None
+        temperature = tf.cast(temperature, context.dtype)
+        if from_prior:
+            sample = reparameterize(tf.zeros_like(context) if prior_mean is None else prior_mean,
+                                    tf.zeros_like(log_sigma), temperature, noise)
         else:
-            kl = gaussian_kl(context, log_sigma)
-        return sample, kl
+            sample = reparameterize(context, log_sigma, temperature, noise)
+        return sample, gaussian_kl(context, log_sigma, prior_mean), tf.exp(log_sigma)
 
     def get_config(self):
         return {**super().get_config(), "prior": self.prior, "seed": self.seed}

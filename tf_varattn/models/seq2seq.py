@@ -88,6 +88,8 @@ class Seq2Seq(keras.Model):
         self.decoder_cell = AttentionDecoderCell(
             config.decoder_units, decoder_input_dim, memory_dim, config.attention, config.attention_prior,
             config.attentional_dim, name="decoder_cell",
+            dirichlet=dict(transform=config.dirichlet_transform, floor=config.dirichlet_floor,
+                           prior_concentration=config.dirichlet_prior) if config.attention == "dirichlet" else None,
         )
         self.decoder_dropout = keras.layers.Dropout(config.dropout, seed=seed + 3)
         self.output_projection = keras.layers.Dense(
@@ -128,12 +130,13 @@ class Seq2Seq(keras.Model):
         memory = Memory(states, self.decoder_cell.keys(states), mask, masked_mean(states, mask))
         return memory, final_h, final_c
 
-    def sample_latent(self, final_h, temperature=1.0):
-        """``(z, mean, log_sigma, kl_z [B])``; DED models have no z (``[B, 0]``) and no KL."""
+    def sample_latent(self, final_h, temperature=1.0, from_prior=False):
+        """``(z, mean, log_sigma, kl_z [B])``; DED models have no z (``[B, 0]``) and no KL.
+        ``from_prior``: z drawn from N(0, I) (the bypass probe)."""
         if self.latent is None:
             empty = final_h[:, :0]
             return empty, empty, empty, tf.zeros(tf.shape(final_h)[:1])
-        return self.latent(final_h, temperature=temperature)
+        return self.latent(final_h, temperature=temperature, from_prior=from_prior)
 
     def initial_decoder_state(self, final_h, final_c) -> CellState:
         batch = tf.shape(final_h)[0]
@@ -150,13 +153,14 @@ class Seq2Seq(keras.Model):
             generator.state.assign(tf.constant([10_000 * (seed + 1) + index, 0], generator.state.dtype))
 
     # -- the two decoding entry points: start and step -----------------------------------------
-    def start(self, source_ids, source_length, z_temperature=1.0, steps=None, training=False) -> DecoderState:
+    def start(self, source_ids, source_length, z_temperature=1.0, steps=None, training=False,
+              z_from_prior=False) -> DecoderState:
         """Everything decoding needs before its first step: the encoded source (the attention memory
-        and h̄), z drawn with temperature tau_z (0: its mean; Eq. 2-3), the decoder's initial state,
-        and the attention posterior's randomness for ``steps`` steps (default ``max_decode_length``),
-        drawn from the decoder's random stream."""
+        and h̄), z drawn with temperature tau_z (0: its mean; Eq. 2-3; ``z_from_prior``: from N(0, I)),
+        the decoder's initial state, and the attention posterior's randomness for ``steps`` steps
+        (default ``max_decode_length``), drawn from the decoder's random stream."""
         memory, final_h, final_c = self.encode(source_ids, source_length, training)
-        latent = LatentSample(*self.sample_latent(final_h, z_temperature))
+        latent = LatentSample(*self.sample_latent(final_h, z_temperature, z_from_prior))
         batch = tf.shape(source_ids)[0]
         steps = self.settings.max_decode_length if steps is None else steps
         noise = tf.transpose(self.decoder_cell.draw_noise(steps, batch, seed=self.noise), [1, 0, 2])
@@ -164,14 +168,16 @@ class Seq2Seq(keras.Model):
                             tf.zeros([batch], tf.int32))
 
     def step(self, tokens, state: DecoderState, attention_temperature=1.0, logit_rows=None,
-             prepared: Optional["PreparedStep"] = None):
+             prepared: Optional["PreparedStep"] = None, attention_from_prior: bool = False):
         """Decoding step j (Figure 2): ``tokens [B]`` = y_{j-1} (GO first) -> ``(logits, step_outputs, state)``.
 
         The step reads [y_{j-1} embedding; z] and the fed-back attentional vector, attends, and
         draws a_j from the attention posterior with temperature tau_a (0: its mode). ``logits
         [K, V]`` are those of the rows ``logit_rows [K]`` (default: all), so that searches project
         only the sentences still running; ``step_outputs`` holds the step's ``outputs`` (the
-        attentional vector), ``kl_attention [B]`` and ``queries`` (h_j).
+        attentional vector), ``kl_attention [B]``, ``queries`` (h_j), ``attention_weights [B, S]``
+        and ``attention_sigma`` (the Gaussian posterior's sigma_a, else ``[B, 0]``).
+        ``attention_from_prior`` draws a_j from its prior instead (the bypass probe).
 
         Teacher forcing passes ``prepared`` (:class:`PreparedStep`: this step's parts computed for
         all steps at once) instead of ``tokens``, and gets no logits (``None``): the loss projects
@@ -181,12 +187,13 @@ class Seq2Seq(keras.Model):
         if prepared is None:
             inputs = tf.concat([self.target_embedding(tokens), state.latent.z], axis=-1)
             noise = tf.gather(state.attention_noise, state.time, axis=1, batch_dims=1)
-            output, cell_state, kl = cell(
+            output, cell_state, attention = cell(
                 inputs, state=state.cell, memory=state.memory, attention_gate=self.attention_gate,
                 attention_temperature=attention_temperature, attention_noise=noise,
+                attention_from_prior=attention_from_prior,
             )
         else:
-            output, cell_state, kl = cell(
+            output, cell_state, attention = cell(
                 None, state=state.cell, memory=state.memory, attention_gate=self.attention_gate,
                 attention_temperature=attention_temperature, attention_noise=prepared.attention_noise,
                 feed_dropout_mask=prepared.feed_mask, input_gates=prepared.input_gates,
@@ -196,7 +203,8 @@ class Seq2Seq(keras.Model):
         logits = None
         if prepared is None:
             logits = self.output_projection(output if logit_rows is None else tf.gather(output, logit_rows))
-        return logits, {"outputs": output, "kl_attention": kl, "queries": cell_state.h}, state
+        return logits, {"outputs": output, "kl_attention": attention.kl, "queries": cell_state.h,
+                        "attention_weights": attention.weights, "attention_sigma": attention.sigma}, state
 
     # -- teacher-forced decoder ----------------------------------------------------------------
     def decoder_input_ids(self, target_ids, training=False):
@@ -242,8 +250,8 @@ class Seq2Seq(keras.Model):
         feed_mask = self.decoder_dropout(tf.ones([steps, size, self.decoder_cell.feed_dim]), training=training)
         elements = {"gates": input_gates, "noise": packed.pack(state.attention_noise, time_major=False),
                     "feed_mask": packed.pack(feed_mask)}
-        attends = self.decoder_cell.attention != "none"
-        if attends:  # the memory's gradient in one product after the loop, not one per step
+        tapped = self.decoder_cell.attention != "none" and self.decoder_cell.posterior.supports_gradient_taps
+        if tapped:  # the memory's gradient in one product after the loop, not one per step
             bilinear = self.decoder_cell.bilinear
             taps, record_queries = deferred_gradient_taps(
                 memory.states, memory.keys, steps, lambda queries, keys: bilinear.attention_weights(queries, keys, memory.mask)
@@ -256,7 +264,7 @@ class Seq2Seq(keras.Model):
             "outputs": tf.TensorSpec([None, self.decoder_cell.output_size], dtype),
             "kl_attention": tf.TensorSpec([None], dtype),
         }
-        if attends:
+        if tapped:
             output_specs["queries"] = tf.TensorSpec([None, self.decoder_cell.units], dtype)
 
         def body(cell_state, elements):
@@ -268,7 +276,7 @@ class Seq2Seq(keras.Model):
             return running.cell, {name: outputs[name] for name in output_specs}
 
         stacked, _ = recurrence(body, elements, state.cell, output_specs, packed=packed)
-        if attends:
+        if tapped:
             record_queries(packed.unpack(stacked["queries"], time_major=True))
         return {
             "outputs": packed.unpack(stacked["outputs"]),

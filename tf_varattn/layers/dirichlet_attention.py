@@ -1,0 +1,116 @@
+"""Dirichlet attention (beyond the paper; Sec. 3.5 names it as future work): the attention weights
+alpha_j themselves are random, on the simplex over the real source positions."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tf_varattn.config import DIRICHLET_TRANSFORMS
+from tf_varattn.layers.attention_posterior import AttentionPosterior, AttentionSample
+
+tfd = tfp.distributions
+_SEED_RANGE = 2**24  # step seeds travel in the float noise tensor; below 2^24 they are exact in float32
+
+
+def masked_dirichlet_kl(posterior, prior, mask):
+    """KL(Dir(posterior) || Dir(prior)) over the positions where ``mask [B, S]`` is true, ``[B]``.
+
+    The closed form of ``tfd.kl_divergence`` for two Dirichlets, with every sum over the real
+    positions only: lnG(sum a) - sum lnG(a) - lnG(sum b) + sum lnG(b) + sum (a - b)(psi(a) - psi(sum a)).
+    (``tfd.Dirichlet`` has a fixed number of categories, so it cannot leave padding out.)
+    """
+    real = tf.cast(mask, posterior.dtype)
+    total = tf.reduce_sum(posterior * real, axis=-1)
+    prior_total = tf.reduce_sum(prior * real, axis=-1)
+    masked_sum = lambda values: tf.reduce_sum(tf.where(mask, values, tf.zeros_like(values)), axis=-1)  # noqa: E731
+    return (tf.math.lgamma(total) - masked_sum(tf.math.lgamma(posterior))
+            - tf.math.lgamma(prior_total) + masked_sum(tf.math.lgamma(prior))
+            + masked_sum((posterior - prior) * (tf.math.digamma(posterior) - tf.math.digamma(total)[:, None])))
+
+
+def dirichlet_sample(concentration, mask, seed):
+    """A reparameterised draw of Dir(``concentration``) over the positions of ``mask [B, S]``
+    (exactly 0 elsewhere): log-gamma draws normalised by a masked softmax."""
+    log_gamma = tfd.ExpGamma(concentration=concentration, rate=tf.ones_like(concentration)).sample(seed=seed)
+    return tf.nn.softmax(tf.where(mask, log_gamma, tf.cast(-1e30, log_gamma.dtype)), axis=-1) * tf.cast(mask, log_gamma.dtype)
+
+
+def dirichlet_mean(concentration, mask):
+    """The mean of Dir(``concentration``) over the positions of ``mask``, exactly 0 elsewhere."""
+    concentration = tf.where(mask, concentration, tf.zeros_like(concentration))
+    return concentration / tf.reduce_sum(concentration, axis=-1, keepdims=True)
+
+
+@keras.saving.register_keras_serializable(package="tf_varattn")
+class DirichletAttention(AttentionPosterior):
+    """q(alpha_j|x) = Dir(f(e_j) + floor) over the real source positions, e_j the bilinear scores
+    of Eq. (4) and f softplus (or exp); prior Dir(c, ..., c) over the same positions.
+
+    The context is sum_i alpha_ji h_src_i (Eq. 5 with the sampled weights). A draw is TFP's
+    reparameterised one, as inside ``tfd.Dirichlet``: log-gamma variables (``tfd.ExpGamma``,
+    implicit gradients) normalised by a softmax, here over the real positions only, so padding gets
+    exactly 0 and the real part is exactly Dir(the real concentrations). TFP's implicit gamma
+    gradients stop being finite in float32 for concentrations far below 1, hence the floor
+    (default 0.1). Temperature 0 gives the posterior mean a / sum a (MAP decoding); temperature t
+    the mean plus t times a draw's deviation from it. ``from_prior`` draws the prior instead.
+
+    The randomness of a step is one stateless seed pair for the batch (``noise [B, 2]``, from
+    :meth:`draw_noise`; every row holds the same pair), so a decoding is reproducible for a seed.
+    """
+
+    noise_dim = 2
+    supports_gradient_taps = False  # the weights used are not the bilinear softmax
+
+    def __init__(self, units: int, transform: str = "softplus", floor: float = 0.1, prior_concentration: float = 1.0,
+                 seed=None, **kwargs):
+        super().__init__(units, **kwargs)
+        if transform not in DIRICHLET_TRANSFORMS:
+            raise ValueError(f"transform={transform!r} is not valid; choose one of: {', '.join(DIRICHLET_TRANSFORMS)}.")
+        if not floor > 0:
+            raise ValueError(f"floor must be > 0 (the concentrations' lower bound), got {floor}.")
+        if not prior_concentration > 0:
+            raise ValueError(f"prior_concentration must be > 0, got {prior_concentration}.")
+        self.transform, self.floor, self.prior_concentration, self.seed = transform, floor, prior_concentration, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def concentration(self, scores, mask):
+        """The posterior concentrations ``[B, S]``: f(scores) + floor at real positions, floor elsewhere."""
+        positive = tf.nn.softplus(scores) if self.transform == "softplus" else tf.exp(tf.minimum(scores, 80.0))
+        return tf.where(mask, positive, tf.zeros_like(positive)) + tf.cast(self.floor, scores.dtype)
+
+    def draw_noise(self, steps, batch, seed=None):
+        """One stateless seed pair per step, the same for every row: ``[steps, batch, 2]`` (float32)."""
+        seeds = keras.random.randint([steps, 1, 2], 0, _SEED_RANGE, seed=self.seed_generator if seed is None else seed)
+        return tf.tile(tf.cast(seeds, tf.float32), [1, batch, 1])
+
+    def call(self, scores, mask, temperature=1.0, noise=None, from_prior=False):
+        """``scores [B, S]`` (Eq. 4, before the softmax), ``mask [B, S]`` -> ``(alpha_j [B, S], kl [B])``."""
+        posterior = self.concentration(scores, mask)
+        prior = tf.fill(tf.shape(posterior), tf.cast(self.prior_concentration, posterior.dtype))
+        kl = masked_dirichlet_kl(posterior, prior, mask)
+        if noise is None:
+            seed = keras.random.randint([2], 0, _SEED_RANGE, seed=self.seed_generator)
+        else:
+            # Every row holds the step's seed pair (seeds are >= 0; the zero row covers an empty batch).
+            seed = tf.cast(tf.reduce_max(tf.concat([noise, tf.zeros_like(noise[:1])], 0), axis=0), tf.int32)
+        drawn_from = prior if from_prior else posterior
+        mean = dirichlet_mean(drawn_from, mask)
+        sample = dirichlet_sample(drawn_from, mask, seed)
+        weights = mean + tf.cast(temperature, mean.dtype) * (sample - mean)
+        return weights, kl
+
+    def attend(self, bilinear, query, memory, temperature=1.0, noise=None, gradient_taps=None,
+               from_prior=False) -> AttentionSample:
+        if gradient_taps is not None:
+            raise ValueError("DirichletAttention samples its own weights; gradient taps (which assume the "
+                             "bilinear softmax) cannot be used with it.")
+        scores = bilinear.scores(query, memory.keys, memory.mask)
+        weights, kl = self(scores, memory.mask, temperature=temperature, noise=noise, from_prior=from_prior)
+        context = tf.einsum("bs,bsd->bd", weights, memory.states)
+        return AttentionSample(context, weights, kl, context[:, :0])
+
+    def get_config(self):
+        return {**super().get_config(), "transform": self.transform, "floor": self.floor,
+                "prior_concentration": self.prior_concentration, "seed": self.seed}
