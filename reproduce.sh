@@ -75,7 +75,10 @@ run_model() {
   local published="$RESULTS/runs/${run#"$RUNS"/}"
   mkdir -p "$published"
   cp "$run"/{config.json,history.json,test_metrics.json,test_samples.txt} "$published"/
-  if [ -f "$run/test_outputs.jsonl.gz" ]; then cp "$run/test_outputs.jsonl.gz" "$published"/; fi
+  local extra
+  for extra in test_outputs.jsonl.gz test_diagnostics.json; do
+    if [ -f "$run/$extra" ]; then cp "$run/$extra" "$published"/; fi
+  done
 }
 
 # in_parallel TASK "MODEL RUN_DIR [flags]"...: run_model for each, VARATTN_JOBS at a time.

@@ -7,8 +7,14 @@ paper decodes greedily; ``--search`` picks another search (beam, top_k, top_p, r
 rows, and its files are named after it (``test_metrics-beam5.json``...), beside the paper's; so
 are those of another epoch than the paper's (``--checkpoint 10``: ``test_metrics-epoch10.json``).
 
+It also writes ``<split>_diagnostics.json`` (:mod:`tf_varattn.diagnostics`): KL_z and KL_att per
+token, active units and I(x; z) on the first ``--diagnostics_inputs`` pairs, and the bypass probe
+(greedy BLEU with the posterior means against z, then the attention, drawn from its prior) on
+every evaluated input. ``--diagnostics_only`` writes just that file.
+
     python experiments/evaluate.py --run_dir runs/qgen/ved_vattn_mean [--checkpoint 7]
     python experiments/evaluate.py --run_dir runs/qgen/ved_vattn_mean --search beam --beam_size 5
+    python experiments/evaluate.py --run_dir runs/qgen/ved_vattn_mean --diagnostics_only
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ flags.DEFINE_list("sampling_seeds", ["0", "1", "2"], "One sampling run per seed;
 flags.DEFINE_integer("max_inputs", None, "Evaluate only the first N inputs (quick checks).")
 flags.DEFINE_integer("batch_size", 100, "Inputs decoded together (times num_samples when sampling).")
 flags.DEFINE_integer("num_examples_in_file", 100, "Inputs written to the sample file.")
+flags.DEFINE_integer("diagnostics_inputs", 1000, "Pairs for KL per token, active units and I(x; z) (as after each epoch).")
+flags.DEFINE_bool("diagnostics_only", False, "Write only <split>_diagnostics.json (latent diagnostics and bypass probe).")
 
 
 def main(argv):
@@ -43,7 +51,7 @@ def main(argv):
     from tf_varattn.data.corpora import DataError
     from tf_varattn.data.prepare import prepare_task_data
     from tf_varattn.decoding import Decoder, search_from_flags
-    from tf_varattn.evaluation import SplitOutputs, average_runs, evaluate_split, sampling_batch_size
+    from tf_varattn.diagnostics import LatentDiagnostics, bypass_probe
     from tf_varattn.training.runs import RunError, load_run, write_json
 
     try:
@@ -69,6 +77,29 @@ def main(argv):
         print(f"error: {error}", file=sys.stderr)
         return 1
     decoder = Decoder(model, search)
+    sources, references = data.encoded[FLAGS.split].source_ids, data.references(FLAGS.split)
+    if not FLAGS.diagnostics_only:
+        evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds)
+    print(f"Latent diagnostics on {FLAGS.split} (first {FLAGS.diagnostics_inputs} pairs) and the bypass probe")
+    start = time.perf_counter()
+    diagnostics = {"checkpoint_epoch": epoch, "split": FLAGS.split, "search": search.describe(),
+                   "latents": LatentDiagnostics(model, FLAGS.batch_size)(data.encoded[FLAGS.split], FLAGS.diagnostics_inputs),
+                   "diagnostics_inputs": min(FLAGS.diagnostics_inputs, len(sources)),
+                   "bypass": bypass_probe(decoder, data.vocab, sources, references, batch_size=FLAGS.batch_size,
+                                          limit=FLAGS.max_inputs, progress=True),
+                   "bypass_inputs": len(sources[:FLAGS.max_inputs])}
+    diagnostics["seconds"] = round(time.perf_counter() - start, 1)
+    path = run_dir / f"{FLAGS.split}_diagnostics{suffix}.json"
+    write_json(path, diagnostics)
+    print(f"Wrote {path}: {diagnostics}")
+    return 0
+
+
+def evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds):
+    """The MAP and sampling metrics, outputs and sample file."""
+    from tf_varattn.evaluation import SplitOutputs, average_runs, evaluate_split, sampling_batch_size
+    from tf_varattn.training.runs import write_json
+
     sources, references = data.encoded[FLAGS.split].source_ids, data.references(FLAGS.split)
     common = dict(limit=FLAGS.max_inputs, progress=True, z_temperature=config.z_temperature,
                   attention_temperature=config.attention_temperature)
@@ -109,7 +140,6 @@ def main(argv):
         lines.append("")
     (run_dir / f"{FLAGS.split}_samples{suffix}.txt").write_text("\n".join(lines), encoding="utf-8")
     print(f"Wrote {metrics_path}, {outputs_path.name}: {results}")
-    return 0
 
 
 if __name__ == "__main__":

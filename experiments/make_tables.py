@@ -1,6 +1,7 @@
 """Render results/table2.md, results/table4.md (paper vs. ours, bootstrap intervals),
-results/case_study.md and results/claims.md (the paper's claims checked against our numbers)
-from the runs' test_metrics.json, history.json and test_outputs.jsonl.gz.
+results/case_study.md, results/claims.md (the paper's claims checked against our numbers) and
+results/bypass.md (latent diagnostics and the bypass probe) from the runs' test_metrics.json,
+history.json, test_outputs.jsonl.gz and test_diagnostics.json.
 
     python experiments/make_tables.py --runs_root runs --output_dir results
 """
@@ -15,12 +16,12 @@ from tf_varattn.runtime import import_tensorflow_quietly, run_script
 
 import_tensorflow_quietly()
 
-from tf_varattn.reporting import TABLES, render_case_study, render_claims, render_table  # noqa: E402
+from tf_varattn.reporting import TABLES, render_bypass, render_case_study, render_claims, render_table  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("runs_root", "runs", "Root holding <task>/<model>/ run directories.")
 flags.DEFINE_string("output_dir", "results", "Where the Markdown tables go.")
-EXTRA = {"case_study": render_case_study, "claims": render_claims}
+EXTRA = {"case_study": render_case_study, "claims": render_claims, "bypass": render_bypass}
 flags.DEFINE_list("tables", [*TABLES, *EXTRA], f"Tables to render ({', '.join([*TABLES, *EXTRA])}).")
 
 

@@ -399,3 +399,98 @@ def render_claims(runs_root: os.PathLike) -> str:
                                f"({100 * (ours[metric] - paper) / paper:+.0f}%)")
     lines += far or ["None among the runs so far."]
     return "\n".join(lines) + "\n"
+
+
+def _run_label(run: Path, task_root: Path) -> str:
+    name = run.relative_to(task_root).as_posix()
+    if name in NAMES:
+        return NAMES[name]
+    extra = EXTRA_TABLE2.get(name)
+    if extra:
+        return extra[1]
+    if name.startswith("gamma_a/"):
+        return f"VED+VAttn-h̄, gamma_a = {name.split('/', 1)[1]}"
+    return name
+
+
+def render_bypass(runs_root: os.PathLike) -> str:
+    """``bypass.md``: for every run with a ``test_diagnostics.json`` (``evaluate.py``), the latent
+    diagnostics and the bypass probe: greedy BLEU-4 with the posterior means, with z from its prior
+    and with the attention from its prior, and the BLEU-4 each prior draw costs."""
+    root = Path(runs_root)
+    lines = ["# Bypassing, measured (Sec. 2.4)", "",
+             "Greedy decoding of the test set with the latents at their posterior means (MAP), then with z drawn "
+             "from its prior N(0, I), then with every attention step drawn from its prior (N(0, I) or N(h̄, I); "
+             "the symmetric Dirichlet), everything else unchanged. A small BLEU-4 gap means the decoder ignores that "
+             "latent. KL per target token, active units of z (variance of the posterior mean across inputs > 0.01) "
+             "and I(x; z) (nats, aggregate posterior of the pairs) on the first test pairs. Written by "
+             "`experiments/evaluate.py` (`test_diagnostics.json`), rendered by `experiments/make_tables.py`.", ""]
+    header = ("| Task | Model | Epoch | KL_z / token | KL_att / token | Active units | I(x; z) | BLEU-4 MAP | "
+              "z from prior | gap | attention from prior | gap |")
+    rows = []
+    for path in sorted(root.glob("*/**/test_diagnostics.json")):
+        run = path.parent
+        task_root = root / run.relative_to(root).parts[0]
+        report = _read_json(path)
+        latents, bypass = report["latents"], report["bypass"]
+
+        def bleu(mode):
+            return _cell("bleu4", bypass[mode]["bleu4"]) if mode in bypass else "–"
+
+        def gap(mode):
+            return _cell("bleu4", bypass[f"gap_{mode}"], signed=True) if f"gap_{mode}" in bypass else "–"
+
+        rows.append(f"| {task_root.name} | {_run_label(run, task_root)} | {report['checkpoint_epoch']} | "
+                    f"{latents['kl_z_per_token']:.3f} | {latents['kl_attention_per_token']:.3f} | "
+                    f"{latents['active_units']} | {latents['mutual_information']:.3f} | {bleu('map')} | "
+                    f"{bleu('z_prior')} | {gap('z_prior')} | {bleu('attention_prior')} | {gap('attention_prior')} |")
+    if not rows:
+        return "\n".join(lines + ["No run has a test_diagnostics.json yet (run experiments/evaluate.py)."]) + "\n"
+    return "\n".join(lines + [header, "|" + " --- |" * 3 + " ---: |" * 9] + rows) + "\n"
+
+
+def plot_attention(panels: list[tuple[str, list[str], list[str], "np.ndarray", "np.ndarray"]], path: os.PathLike,
+                   title: str = "") -> None:
+    """One row per model: the attention weights (target step x source token) and, where the model
+    has them, the per-step sigma_a of the Gaussian attention vector (target step x dimension, with
+    its mean over dimensions beside). ``panels``: ``(label, source tokens, output tokens, weights
+    [steps, S], sigma [steps, D])``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    has_sigma = any(sigma.shape[1] for *_, sigma in panels)
+    columns = 3 if has_sigma else 1
+    width = max(6.0, 0.35 * max(len(source) for _, source, *_ in panels) + 2.5)
+    figure, axes = plt.subplots(len(panels), columns, squeeze=False,
+                                figsize=(width + (9 if has_sigma else 0), 0.32 * max(len(o) for _, _, o, *_ in panels) * len(panels) + 2.5 * len(panels)),
+                                gridspec_kw={"width_ratios": [width, 6, 1.6][:columns]})
+    for row, (label, source, output, weights, sigma) in zip(axes, panels):
+        image = row[0].imshow(weights, aspect="auto", cmap="Greys", vmin=0.0, vmax=1.0)
+        row[0].set_xticks(range(len(source)), source, rotation=90, fontsize=8)
+        row[0].set_yticks(range(len(output)), output, fontsize=8)
+        row[0].set_title(f"{label}: attention weights", fontsize=9)
+        figure.colorbar(image, ax=row[0], fraction=0.03)
+        if not has_sigma:
+            continue
+        if sigma.shape[1]:
+            image = row[1].imshow(sigma, aspect="auto", cmap="viridis")
+            row[1].set_yticks(range(len(output)), output, fontsize=8)
+            row[1].set_xlabel("dimension of the attention vector", fontsize=8)
+            row[1].set_title(f"{label}: sigma_a per step", fontsize=9)
+            figure.colorbar(image, ax=row[1], fraction=0.03)
+            row[2].barh(range(len(output)), sigma.mean(axis=1), color="tab:green")
+            row[2].set_ylim(len(output) - 0.5, -0.5)
+            row[2].set_yticks(range(len(output)), [""] * len(output))
+            row[2].set_title("mean sigma_a", fontsize=9)
+        else:
+            for axis in row[1:]:
+                axis.axis("off")
+            row[1].text(0.5, 0.5, "deterministic attention:\nno sigma", ha="center", va="center", fontsize=9)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -76,6 +76,30 @@ def test_killed_run_resumes_to_the_same_history_and_test_numbers(tmp_path, env):
     assert outputs.samples[0] != outputs.samples[1], "two sampling seeds drew the same samples"
     samples = (killed / "test_samples.txt").read_text()
     assert "reference:" in samples and "sample:" in samples
+    # Latent diagnostics and the bypass probe, beside the metrics; the probe's MAP row is evaluate's.
+    diagnostics = [json.loads((d / "test_diagnostics.json").read_text()) for d in (tmp_path / "full", killed)]
+    for d in diagnostics:
+        assert d.pop("seconds") >= 0
+    assert diagnostics[0] == diagnostics[1]
+    assert set(diagnostics[1]["bypass"]) == {"map", "z_prior", "attention_prior", "gap_z_prior", "gap_attention_prior"}
+    assert diagnostics[1]["bypass"]["map"] == metrics[1]["map"]
+    assert set(diagnostics[1]["latents"]) == {"kl_z_per_token", "kl_attention_per_token", "active_units", "mutual_information"}
+    published_metrics = (killed / "test_metrics.json").read_text()
+    (killed / "test_diagnostics.json").unlink()
+    run("evaluate.py", f"--run_dir={killed}", "--diagnostics_only", env=env)
+    again = json.loads((killed / "test_diagnostics.json").read_text())
+    again.pop("seconds")
+    assert again == diagnostics[1] and (killed / "test_metrics.json").read_text() == published_metrics
+    # bypass.md from the run directories; the attention picture of one input, two runs side by side.
+    (tmp_path / "root" / "qgen" / "ved_vattn_mean").mkdir(parents=True)
+    shutil.copy(killed / "test_diagnostics.json", tmp_path / "root" / "qgen" / "ved_vattn_mean")
+    run("make_tables.py", f"--runs_root={tmp_path / 'root'}", f"--output_dir={tmp_path / 'tables'}", "--tables=bypass",
+        env=env)
+    bypass = (tmp_path / "tables" / "bypass.md").read_text()
+    assert f"| qgen | VED+VAttn-h̄ | 3 | {diagnostics[1]['latents']['kl_z_per_token']:.3f} |" in bypass
+    result = run("plot_attention.py", f"--run_dir={killed}", f"--run_dir={tmp_path / 'full'}", "--label=killed",
+                 "--label=full", f"--output={tmp_path / 'attention.png'}", "w1 w2 w3 .", env=env)
+    assert (tmp_path / "attention.png").stat().st_size > 10_000 and result.stdout.count("(epoch 3): ") == 2
     # A user trying the model.
     result = run("generate.py", f"--run_dir={killed}", "--num_samples=2", "w1 w2 w3 .", env=env)
     assert result.stdout.count("  -> ") == 2

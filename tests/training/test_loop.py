@@ -80,6 +80,18 @@ def test_training_learns_on_tiny_data(tmp_path, synthetic_data_dir):
     _, history = train(tmp_path / "run", synthetic_data_dir, epochs=6, learning_rate=0.01, pretrained_embeddings=False)
     assert history[-1]["train_reconstruction"] < 0.8 * history[0]["train_reconstruction"]
     assert {"val_bleu1", "val_bleu4", "val_entropy", "val_dist1", "val_dist2"} <= set(history[-1])
+    assert {"val_kl_z_per_token", "val_kl_attention_per_token", "val_active_units", "val_mutual_information"} <= set(history[-1])
+
+
+def test_per_epoch_diagnostics_leave_training_unchanged(tmp_path, synthetic_data_dir, monkeypatch):
+    """The diagnostics pass after each epoch restores the random streams: the next epoch trains
+    exactly as it does without it."""
+    _, with_diagnostics = train(tmp_path / "with", synthetic_data_dir, epochs=2)
+    monkeypatch.setattr("tf_varattn.diagnostics.LatentDiagnostics.__call__", lambda self, pairs, limit=None: {})
+    _, without = train(tmp_path / "without", synthetic_data_dir, epochs=2)
+    assert "val_mutual_information" in with_diagnostics[1] and "val_mutual_information" not in without[1]
+    for name in ("train_loss", "train_reconstruction", "train_kl_z", "train_kl_attention", "val_bleu4", "val_entropy"):
+        assert with_diagnostics[1][name] == without[1][name], name
 
 
 def test_non_finite_loss_stops_with_step_and_checkpoint(tmp_path, synthetic_data_dir, monkeypatch):

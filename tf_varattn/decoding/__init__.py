@@ -12,6 +12,7 @@ from tf_varattn.decoding.beam import BeamSearch, length_penalty
 from tf_varattn.decoding.decoder import MODES, Decoder
 from tf_varattn.decoding.samplers import GreedySampler, RandomSampler, Sampler, TopKSampler, TopPSampler
 from tf_varattn.decoding.search import Search
+from tf_varattn.decoding.trace import AttentionTrace, trace_attention
 
 SEARCHES = {
     "greedy": GreedySampler,
@@ -57,6 +58,7 @@ def search_from_flags() -> Search:
 
 
 __all__ = [
-    "BeamSearch", "Decoder", "GreedySampler", "MODES", "RandomSampler", "SEARCHES", "Sampler", "Search",
+    "AttentionTrace", "BeamSearch", "Decoder", "GreedySampler", "MODES", "RandomSampler", "SEARCHES", "Sampler", "Search",
     "TopKSampler", "TopPSampler", "define_search_flags", "get_search", "length_penalty", "search_from_flags",
+    "trace_attention",
 ]

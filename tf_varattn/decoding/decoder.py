@@ -3,7 +3,10 @@
 Two latent modes (reference-notes "Inference"): ``"map"`` uses the posterior means of z and of
 the attention vectors (tau_z = tau_a = 0); ``"sample"`` draws both with the given temperatures
 (default 1). The paper's rows are the greedy search in both modes; the other searches choose the
-tokens differently (:mod:`tf_varattn.decoding`).
+tokens differently (:mod:`tf_varattn.decoding`). Two more modes serve the bypass probe
+(:mod:`tf_varattn.diagnostics`): ``"z_prior"`` draws z from its prior N(0, I) and keeps the
+attention at its posterior mean; ``"attention_prior"`` keeps z at its mean and draws every
+attention step from the attention's prior.
 """
 
 from __future__ import annotations
@@ -17,7 +20,20 @@ from tf_varattn.data.pipeline import pad_sequences
 from tf_varattn.decoding.search import Search
 from tf_varattn.progress import Progress
 
-MODES = ("map", "sample")
+MODES = ("map", "sample", "z_prior", "attention_prior")
+
+
+class _AttentionFromPrior:
+    """The model as the searches see it, its every step drawing the attention from the prior."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def step(self, tokens, state, attention_temperature=1.0, logit_rows=None):
+        return self.model.step(tokens, state, attention_temperature, logit_rows, attention_from_prior=True)
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
 
 
 class Decoder:
@@ -31,9 +47,12 @@ class Decoder:
         self.max_length = max_length or model.settings.max_decode_length
         self._decode_batch = tf.function(self._decode_graph, reduce_retracing=True)
 
-    def _decode_graph(self, source_ids, source_length, z_temperature, attention_temperature):
-        state = self.model.start(source_ids, source_length, z_temperature, steps=self.max_length)
-        return self.search(self.model, state, attention_temperature, self.max_length)
+    def _decode_graph(self, source_ids, source_length, z_temperature, attention_temperature, z_from_prior=False,
+                      attention_from_prior=False):
+        state = self.model.start(source_ids, source_length, z_temperature, steps=self.max_length,
+                                 z_from_prior=z_from_prior)
+        model = _AttentionFromPrior(self.model) if attention_from_prior else self.model
+        return self.search(model, state, attention_temperature, self.max_length)
 
     def reseed(self, seed: int) -> None:
         """Restarts every random stream of decoding (z's, the attention's and the search's) at ``seed``."""
@@ -47,10 +66,15 @@ class Decoder:
             raise ValueError(f"mode={mode!r} is not valid; choose one of: {', '.join(MODES)}.")
         if mode == "map":
             z_temperature = attention_temperature = 0.0
+        elif mode == "z_prior":  # a prior draw of z, the attention at its posterior mean
+            z_temperature, attention_temperature = 1.0, 0.0
+        elif mode == "attention_prior":  # z at its posterior mean, prior draws of the attention
+            z_temperature, attention_temperature = 0.0, 1.0
         source_ids = tf.repeat(tf.convert_to_tensor(source_ids, tf.int32), num_samples, axis=0)
         source_length = tf.repeat(tf.convert_to_tensor(source_length, tf.int32), num_samples, axis=0)
         ids = self._decode_batch(source_ids, source_length, tf.constant(z_temperature, tf.float32),
-                                 tf.constant(attention_temperature, tf.float32))
+                                 tf.constant(attention_temperature, tf.float32), mode == "z_prior",
+                                 mode == "attention_prior")
         return tf.reshape(ids, [-1, num_samples, self.max_length]).numpy()
 
     def decode(

@@ -17,6 +17,7 @@ from tf_varattn.config import Config
 from tf_varattn.data.pipeline import make_dataset
 from tf_varattn.data.prepare import TaskData
 from tf_varattn.decoding import Decoder
+from tf_varattn.diagnostics import LatentDiagnostics
 from tf_varattn.evaluation import evaluate_split
 from tf_varattn.models import build_model
 from tf_varattn.progress import Progress
@@ -49,6 +50,7 @@ class Trainer:
         self.checkpoints = checkpoints.RunCheckpoints(self.run_dir, self.model, LOGGED, keep_checkpoints,
                                                       keep_epochs=(self.config.eval_epoch,))
         self.decoder = Decoder(self.model)
+        self.diagnostics = LatentDiagnostics(self.model, self.config.batch_size)
         self.train_step = make_train_step(self.model, self.strategy)
         self.writers = {
             name: tf.summary.create_file_writer(str(self.run_dir / "tensorboard" / name)) for name in ("train", "val")
@@ -154,7 +156,9 @@ class Trainer:
         return entry
 
     def validate(self, epoch: int) -> dict:
-        """BLEU-1..4 and entropy / Dist-1 / Dist-2 of sampled outputs on the first ``eval_subset`` val inputs."""
+        """BLEU-1..4 and entropy / Dist-1 / Dist-2 of sampled outputs on the first ``eval_subset`` val
+        inputs, and the latent diagnostics on the same pairs (:mod:`tf_varattn.diagnostics`: KL per
+        token, active units, I(x; z); they leave the random streams as they were)."""
         config, start = self.config, time.perf_counter()
         metrics, _ = evaluate_split(
             self.decoder, self.data.vocab, self.data.encoded["val"].source_ids, self.data.references("val"),
@@ -162,6 +166,7 @@ class Trainer:
             z_temperature=config.z_temperature, attention_temperature=config.attention_temperature,
             batch_size=max(1, 1000 // config.num_samples),
         )
+        metrics.update(self.diagnostics(self.data.encoded["val"], limit=config.eval_subset))
         with self.writers["val"].as_default(step=int(self.model.optimizer.iterations.numpy())):
             for name, value in metrics.items():
                 tf.summary.scalar(name, value)
