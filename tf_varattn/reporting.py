@@ -449,7 +449,7 @@ def render_bypass(runs_root: os.PathLike) -> str:
     return "\n".join(lines + [header, "|" + " --- |" * 3 + " ---: |" * 9] + rows) + "\n"
 
 
-def plot_attention(panels: list[tuple[str, list[str], list[str], "np.ndarray", "np.ndarray"]], path: os.PathLike,
+def plot_attention(panels: list[tuple], path: os.PathLike,
                    title: str = "") -> None:
     """One row per model: the attention weights (target step x source token) and, where the model
     has them, the per-step sigma_a of the Gaussian attention vector (target step x dimension, with
