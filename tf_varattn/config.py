@@ -2,19 +2,19 @@
 
 The paper's models differ in a few switches (Section 4 and Tables 2 and 4):
 
-======================  ===========  ============  ==========  ======================
-preset                  variational  attention     prior       notes
-======================  ===========  ============  ==========  ======================
-``ded``                 no           none          -           decoder starts from encoder
-``ded_dattn``           no           deterministic -           decoder starts from encoder
-``ved_dattn``           yes          deterministic -
-``ved_dattn_2stage``    yes          deterministic -           attention from epoch 6
-``ved_vattn_zero``      yes          variational   N(0, I)     "VED + VAttn-0"
-``ved_vattn_mean``      yes          variational   N(h̄, I)     "VED + VAttn-h̄"
-``ved_vattn_dirichlet`` yes          dirichlet     Dir(1)      beyond the paper (Sec. 3.5)
-``vae``                 yes          none          -           pilot (Sec. 2.4), source = target
-``vae_init``            yes          none          -           pilot, decoder starts from encoder
-======================  ===========  ============  ==========  ======================
+=======================  ===========  ============  ==========  ======================
+preset                   variational  attention     prior       notes
+=======================  ===========  ============  ==========  ======================
+``ded``                  no           none          -           decoder starts from encoder
+``ded_dattn``            no           deterministic -           decoder starts from encoder
+``ved_dattn``            yes          deterministic -
+``ved_dattn_2stage``     yes          deterministic -           attention from epoch 6
+``ved_vattn_zero``       yes          variational   N(0, I)     "VED + VAttn-0"
+``ved_vattn_mean``       yes          variational   N(h̄, I)     "VED + VAttn-h̄"
+``ved_vattn_dirichlet``  yes          dirichlet     Dir(1)      beyond the paper (Sec. 3.5)
+``vae``                  yes          none          -           pilot (Sec. 2.4), source = target
+``vae_init``             yes          none          -           pilot, decoder starts from encoder
+=======================  ===========  ============  ==========  ======================
 
 Defaults follow the authors' released code (``docs/reference-notes.md``).
 """

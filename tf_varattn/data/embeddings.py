@@ -84,7 +84,9 @@ def load_or_train_word2vec(
     logger.info("Training word2vec on %d sentences (%d epochs) -> %s", len(sentences), config.epochs, path)
     vectors = train_word2vec(sentences, config)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
+    # A name of this process's own: two runs sharing the cache (started side by side) never write
+    # into the same temporary file; the last rename wins with identical vectors.
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
     vectors.save(str(temporary), separately=[])  # one file (no .npy side files), so one atomic rename
     os.replace(temporary, path)
     return vectors
