@@ -10,6 +10,10 @@
 #   tables   every table, figure and the case study from the committed results/runs (no training)
 #   all      table2, table4, figure4, figure5, tables
 #   model    TASK PRESET: train + evaluate one model into $VARATTN_RUNS/TASK/PRESET
+#   bypass   latent diagnostics + bypass probe of every trained run under $VARATTN_RUNS that lacks
+#            them (evaluate.py --diagnostics_only) -> results/runs/.../test_diagnostics.json, results/bypass.md
+#   attention  the attention of the paper's two Table 3 sources -> results/attention-*.png, one row per
+#            run directory given (default: $VARATTN_RUNS/qgen/ved_vattn_mean and .../ved_dattn)
 #   bench    speed benchmark -> results/benchmarks.md (appends the printed tables)
 # Environment:
 #   VARATTN_RUNS      run root (default runs/; runs/trial/ for a trial, see VARATTN_FLAGS)
@@ -150,6 +154,38 @@ tables() {
   py experiments/plot_curves.py --runs_root "$RESULTS/runs" --output_dir "$RESULTS"
 }
 
+# bypass: diagnostics for every trained, evaluated run without them; then results/bypass.md.
+bypass() {
+  local run published
+  while IFS= read -r run; do
+    run=$(dirname "$run")
+    [ -f "$run/test_metrics.json" ] && [ -d "$run/checkpoints" ] || continue
+    published="$RESULTS/runs/${run#"$RUNS"/}"
+    if [ ! -f "$run/test_diagnostics.json" ]; then
+      echo "[bypass] $run"
+      py experiments/evaluate.py --run_dir "$run" --diagnostics_only
+    fi
+    mkdir -p "$published"
+    cp "$run/test_diagnostics.json" "$published"/
+  done < <(find "$RUNS" -name config.json -not -path "*/trial/*" | sort)
+  py experiments/make_tables.py --runs_root "$RESULTS/runs" --output_dir "$RESULTS" --tables bypass
+}
+
+# attention [RUN_DIR...]: the attention of the paper's two Table 3 sources, one row per run.
+attention() {
+  local runs=("$@") flags=() run name sentence
+  [ ${#runs[@]} -gt 0 ] || runs=("$RUNS/qgen/ved_vattn_mean" "$RUNS/qgen/ved_dattn")
+  for run in "${runs[@]}"; do flags+=("--run_dir=$run"); done
+  for name in 1783 mianyang; do
+    if [ "$name" = 1783 ]; then
+      sentence="when the british forces evacuated at the close of the war in 1783 they transported 3000 freedmen for resettlement in nova scotia"
+    else
+      sentence="downstream more than 200000 people were evacuated from mianyang by june 1 in anticipation of the dam bursting"
+    fi
+    py experiments/plot_attention.py "${flags[@]}" --output "$RESULTS/attention-$name.png" "$sentence"
+  done
+}
+
 smoke() {
   local dir
   dir=$(mktemp -d "${TMPDIR:-/tmp}/varattn-smoke.XXXXXX")
@@ -179,6 +215,8 @@ case "$command" in
   figure5) setup; figure5 "$@" ;;
   model) setup; [ $# -ge 2 ] || { echo "usage: ./reproduce.sh model TASK PRESET [flags]" >&2; exit 2; }
     task=$1 model=$2; shift 2; run_model "$task" "$model" "${VARATTN_RUN_DIR:-$RUNS/$task/$model}" "$@" ;;
+  bypass) setup; bypass ;;
+  attention) setup; attention "$@" ;;
   bench) setup; mkdir -p "$RESULTS"; py benchmarks/bench_speed.py "$@" | tee -a "$RESULTS/benchmarks.md" ;;
   tables) setup; tables ;;
   all) setup; "$0" table2 "$@"; "$0" table4 "$@"; "$0" figure4 "$@"; "$0" figure5 "$@"; "$0" tables ;;

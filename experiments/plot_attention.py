@@ -18,7 +18,7 @@ from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("run_dir", None, "Run directory written by train.py (repeat for one row per run).", required=True)
-flags.DEFINE_multi_string("label", None, "Row label per --run_dir (default: the run directory's name).")
+flags.DEFINE_multi_string("label", None, "Row label per --run_dir (default: the run directory's last two parts).")
 flags.DEFINE_integer("checkpoint", None, "Epoch to load (default: the config's eval_epoch, else the last).")
 flags.DEFINE_string("output", "attention.png", "Where the PNG goes.")
 
@@ -33,7 +33,7 @@ def main(argv):
     if len(argv) != 2:
         raise app.UsageError('Give exactly one sentence, e.g. "the war ended in 1783 ."')
     sentence = argv[1]
-    labels = FLAGS.label or [Path(run).name for run in FLAGS.run_dir]
+    labels = FLAGS.label or ["/".join(Path(run).resolve().parts[-2:]) for run in FLAGS.run_dir]
     if len(labels) != len(FLAGS.run_dir):
         raise app.UsageError(f"--label was given {len(labels)} times for {len(FLAGS.run_dir)} --run_dir.")
     panels = []
