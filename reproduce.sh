@@ -37,8 +37,8 @@ PYTHON=${PYTHON:-python3}
 # Settings other than the paper's (a quick trial) never touch the paper's runs and results.
 TRIAL=
 if [ -n "${VARATTN_FLAGS:-}" ] || { [ -n "${VARATTN_EPOCHS:-}" ] && [ "$VARATTN_EPOCHS" != 10 ]; }; then TRIAL=/trial; fi
-RUNS=${VARATTN_RUNS:-$ROOT/runs$TRIAL}
-RESULTS=${VARATTN_RESULTS:-$ROOT/results$TRIAL}
+RUNS=$(realpath -m "${VARATTN_RUNS:-$ROOT/runs$TRIAL}")
+RESULTS=$(realpath -m "${VARATTN_RESULTS:-$ROOT/results$TRIAL}")
 GAMMAS=${VARATTN_GAMMAS:-0.01 0.1 1}
 JOBS=${VARATTN_JOBS:-1}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
@@ -62,7 +62,8 @@ py() { "$VENV/bin/python" "$@"; }
 
 # run_model TASK MODEL RUN_DIR [flags...]: train (or resume), evaluate, copy the small results.
 run_model() {
-  local task=$1 model=$2 run=$3
+  local task=$1 model=$2 run
+  run=$(realpath -m "$3")  # absolute, so that its place under $RUNS names its place under $RESULTS/runs
   shift 3
   local flags=("$@")
   [ -n "${VARATTN_EPOCHS:-}" ] && flags+=("--epochs=$VARATTN_EPOCHS")
@@ -77,6 +78,8 @@ run_model() {
     py experiments/evaluate.py --run_dir "$run"
   fi
   local published="$RESULTS/runs/${run#"$RUNS"/}"
+  # A run directory outside $RUNS (VARATTN_RUN_DIR) is published as <task>/<its name>.
+  [ "${run#"$RUNS"/}" != "$run" ] || published="$RESULTS/runs/$task/$(basename "$run")"
   mkdir -p "$published"
   cp "$run"/{config.json,history.json,test_metrics.json,test_samples.txt} "$published"/
   local extra

@@ -214,6 +214,21 @@ def test_a_trial_never_passes_for_the_papers_run(tmp_path, env):
     assert published.read_text() == before
     usage = subprocess.run(["bash", str(ROOT / "reproduce.sh"), "--help"], capture_output=True, text=True, cwd=ROOT)
     assert "runs/trial/" in usage.stdout and "VARATTN_JOBS" in usage.stdout
+    # VARATTN_RUN_DIR relative to the repository: published at the same place under results/runs.
+    relative = os.path.relpath(tmp_path / "runs" / "qgen" / "elsewhere" / "ved", ROOT)
+    other = subprocess.run(["bash", str(ROOT / "reproduce.sh"), "model", "qgen", "ved_dattn"], capture_output=True,
+                           text=True, env={**trial, "VARATTN_RUN_DIR": relative}, cwd=ROOT)
+    assert other.returncode == 0, other.stderr[-3000:]
+    assert (tmp_path / "results" / "runs" / "qgen" / "elsewhere" / "ved" / "test_metrics.json").is_file()
+    # bypass: diagnostics for every evaluated run that lacks them, published, and bypass.md.
+    bypass = subprocess.run(["bash", str(ROOT / "reproduce.sh"), "bypass"], capture_output=True, text=True,
+                            env=trial, cwd=ROOT)
+    assert bypass.returncode == 0, bypass.stderr[-3000:]
+    for run_name in ("ded", "elsewhere/ved"):
+        diagnostics = json.loads((tmp_path / "results" / "runs" / "qgen" / run_name / "test_diagnostics.json").read_text())
+        assert ("z_prior" in diagnostics["bypass"]) == (run_name != "ded")
+    table = (tmp_path / "results" / "bypass.md").read_text()
+    assert "| qgen | DED (w/o Attn) | 1 |" in table and "| qgen | elsewhere/ved | 1 |" in table
 
 
 def test_help_lists_every_config_flag_quietly(env):
