@@ -100,7 +100,7 @@ class Config:
     attention: str = _field("variational", 'Attention: none, deterministic, variational (Sec. 3), or dirichlet (random weights, beyond the paper).')
     attention_prior: str = _field("mean", 'Prior of the attention vector: zero, N(0, I); mean, N(h̄, I).')
     dirichlet_transform: str = _field("softplus", 'dirichlet: the positive map of the attention scores to concentrations (softplus, exp).')
-    dirichlet_floor: float = _field(0.1, 'dirichlet: added to every concentration (keeps the sampler\'s gradients finite).')
+    dirichlet_floor: float = _field(0.3, 'dirichlet: added to every concentration (keeps the sampler\'s gradients finite).')
     dirichlet_prior: float = _field(1.0, 'dirichlet: concentration of the symmetric prior over the real source positions.')
     attention_start_epoch: int = _field(0, '2-stage training: no attention before this epoch.')
     decoder_init: str = _field("zero", 'Decoder start state: zero, or encoder (its final state).')

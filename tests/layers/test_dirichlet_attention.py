@@ -54,7 +54,7 @@ def test_map_is_the_posterior_mean_and_deterministic():
     first, _ = layer(scores, MASK, temperature=0.0)
     second, _ = layer(scores, MASK, temperature=0.0, noise=tf.fill([3, 2], 99.0))
     np.testing.assert_array_equal(first, second)
-    concentration = np.where(MASK.numpy(), np.log1p(np.exp(scores.numpy())) + 0.1, 0.0)
+    concentration = np.where(MASK.numpy(), np.log1p(np.exp(scores.numpy())) + 0.3, 0.0)
     np.testing.assert_allclose(first, concentration / concentration.sum(-1, keepdims=True), rtol=1e-5)
 
 

@@ -53,7 +53,7 @@ class DirichletAttention(AttentionPosterior):
     implicit gradients) normalised by a softmax, here over the real positions only, so padding gets
     exactly 0 and the real part is exactly Dir(the real concentrations). TFP's implicit gamma
     gradients stop being finite in float32 for concentrations far below 1, hence the floor
-    (default 0.1). Temperature 0 gives the posterior mean a / sum a (MAP decoding); temperature t
+    (default 0.3). Temperature 0 gives the posterior mean a / sum a (MAP decoding); temperature t
     the mean plus t times a draw's deviation from it. ``from_prior`` draws the prior instead.
 
     The randomness of a step is one stateless seed pair for the batch (``noise [B, 2]``, from
@@ -63,7 +63,7 @@ class DirichletAttention(AttentionPosterior):
     noise_dim = 2
     supports_gradient_taps = False  # the weights used are not the bilinear softmax
 
-    def __init__(self, units: int, transform: str = "softplus", floor: float = 0.1, prior_concentration: float = 1.0,
+    def __init__(self, units: int, transform: str = "softplus", floor: float = 0.3, prior_concentration: float = 1.0,
                  seed=None, **kwargs):
         super().__init__(units, **kwargs)
         if transform not in DIRICHLET_TRANSFORMS:
