@@ -60,6 +60,12 @@ usage() {
 
 py() { "$VENV/bin/python" "$@"; }
 
+# published_dir TASK RUN_DIR (absolute): where a run's small outputs go, the same place under
+# $RESULTS/runs as the run under $RUNS; a run directory outside $RUNS (VARATTN_RUN_DIR) goes to <task>/<its name>.
+published_dir() {
+  if [ "${2#"$RUNS"/}" != "$2" ]; then echo "$RESULTS/runs/${2#"$RUNS"/}"; else echo "$RESULTS/runs/$1/$(basename "$2")"; fi
+}
+
 # run_model TASK MODEL RUN_DIR [flags...]: train (or resume), evaluate, copy the small results.
 run_model() {
   local task=$1 model=$2 run
@@ -77,9 +83,8 @@ run_model() {
     echo "[$task/$model] evaluating"
     py experiments/evaluate.py --run_dir "$run"
   fi
-  local published="$RESULTS/runs/${run#"$RUNS"/}"
-  # A run directory outside $RUNS (VARATTN_RUN_DIR) is published as <task>/<its name>.
-  [ "${run#"$RUNS"/}" != "$run" ] || published="$RESULTS/runs/$task/$(basename "$run")"
+  local published
+  published=$(published_dir "$task" "$run")
   mkdir -p "$published"
   cp "$run"/{config.json,history.json,test_metrics.json,test_samples.txt} "$published"/
   local extra
@@ -163,7 +168,7 @@ bypass() {
   while IFS= read -r run; do
     run=$(dirname "$run")
     [ -f "$run/test_metrics.json" ] && [ -d "$run/checkpoints" ] || continue
-    published="$RESULTS/runs/${run#"$RUNS"/}"
+    published=$(published_dir "$(basename "$(dirname "$run")")" "$run")
     if [ ! -f "$run/test_diagnostics.json" ]; then
       echo "[bypass] $run"
       py experiments/evaluate.py --run_dir "$run" --diagnostics_only

@@ -78,15 +78,14 @@ def main(argv):
         return 1
     decoder = Decoder(model, search)
     sources, references = data.encoded[FLAGS.split].source_ids, data.references(FLAGS.split)
-    if not FLAGS.diagnostics_only:
-        evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds)
+    map_metrics = None if FLAGS.diagnostics_only else evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds)
     print(f"Latent diagnostics on {FLAGS.split} (first {FLAGS.diagnostics_inputs} pairs) and the bypass probe")
     start = time.perf_counter()
     diagnostics = {"checkpoint_epoch": epoch, "split": FLAGS.split, "search": search.describe(),
                    "latents": LatentDiagnostics(model, FLAGS.batch_size)(data.encoded[FLAGS.split], FLAGS.diagnostics_inputs),
                    "diagnostics_inputs": min(FLAGS.diagnostics_inputs, len(sources)),
                    "bypass": bypass_probe(decoder, data.vocab, sources, references, batch_size=FLAGS.batch_size,
-                                          limit=FLAGS.max_inputs, progress=True),
+                                          limit=FLAGS.max_inputs, progress=True, map_metrics=map_metrics),
                    "bypass_inputs": len(sources[:FLAGS.max_inputs])}
     diagnostics["seconds"] = round(time.perf_counter() - start, 1)
     path = run_dir / f"{FLAGS.split}_diagnostics{suffix}.json"
@@ -96,7 +95,7 @@ def main(argv):
 
 
 def evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds):
-    """The MAP and sampling metrics, outputs and sample file."""
+    """The MAP and sampling metrics, outputs and sample file; returns the MAP metrics."""
     from tf_varattn.evaluation import SplitOutputs, average_runs, evaluate_split, sampling_batch_size
     from tf_varattn.training.runs import write_json
 
@@ -140,6 +139,7 @@ def evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds):
         lines.append("")
     (run_dir / f"{FLAGS.split}_samples{suffix}.txt").write_text("\n".join(lines), encoding="utf-8")
     print(f"Wrote {metrics_path}, {outputs_path.name}: {results}")
+    return map_metrics
 
 
 if __name__ == "__main__":

@@ -124,6 +124,10 @@ def test_bypass_probe_reports_each_prior_and_its_gap(preset):
     # The MAP row is the ordinary MAP decoding; the prior rows are reproducible for the seed.
     map_ids = decoder.decode(split.source_ids, "map")
     assert result["map"] == bypass_probe(decoder, vocab, split.source_ids, references, modes=["map"])["map"]
+    # A MAP row measured already (evaluate.py's) is used as it is, not decoded again.
+    given = {**result["map"], "bleu4": 50.0}
+    reused = bypass_probe(decoder, vocab, split.source_ids, references, seed=0, batch_size=5, map_metrics=given)
+    assert reused["map"] == given and reused["gap_z_prior"] == round(50.0 - result["z_prior"]["bleu4"], 2)
     decoder.reseed(0)
     first = decoder.decode(split.source_ids, "z_prior")
     decoder.reseed(0)

@@ -487,7 +487,7 @@ def plot_attention(panels: list[tuple], path: os.PathLike,
         else:
             for axis in row[1:]:
                 axis.axis("off")
-            row[1].text(0.5, 0.5, "deterministic attention:\nno sigma", ha="center", va="center", fontsize=9)
+            row[1].text(0.5, 0.5, "no Gaussian attention:\nno sigma_a", ha="center", va="center", fontsize=9)
     if title:
         figure.suptitle(title, fontsize=10)
     figure.tight_layout()
