@@ -23,7 +23,27 @@ def test_a_field_missing_from_an_older_config_counts_as_its_default():
     expected = get_config("ved_vattn_mean").to_dict()
     older = {k: v for k, v in expected.items() if not k.startswith("dirichlet_")}
     assert config_differences(older, expected) == []
-    assert config_differences(older, {**expected, "dirichlet_floor": 0.5}) == ["dirichlet_floor"]
+    dirichlet = get_config("ved_vattn_dirichlet").to_dict()
+    older_dirichlet = {k: v for k, v in dirichlet.items() if not k.startswith("dirichlet_")}
+    assert config_differences(older_dirichlet, {**dirichlet, "dirichlet_floor": 0.5}) == ["dirichlet_floor"]
+    assert config_differences(older_dirichlet, dirichlet) == []
+
+
+def test_fields_without_effect_on_the_model_do_not_make_another_run():
+    from tf_varattn.config import config_differences
+
+    # A run trained before a Dirichlet default changed is the same DED+DAttn / VAttn run.
+    for preset in ("ded_dattn", "ved_vattn_mean"):
+        expected = get_config(preset).to_dict()
+        assert config_differences({**expected, "dirichlet_floor": 0.1}, expected) == []
+    dattn = get_config("ved_dattn").to_dict()
+    assert config_differences({**dattn, "attention_prior": "zero"}, dattn) == []
+    # ... but they count where they act, and a changed attention brings them back.
+    vattn = get_config("ved_vattn_mean").to_dict()
+    assert config_differences({**vattn, "attention_prior": "zero"}, vattn) == ["attention_prior"]
+    dirichlet = get_config("ved_vattn_dirichlet").to_dict()
+    assert config_differences({**dirichlet, "dirichlet_floor": 0.1}, dirichlet) == ["dirichlet_floor"]
+    assert config_differences({**vattn, "dirichlet_floor": 0.1}, dirichlet) == ["attention", "dirichlet_floor", "preset"]
     with pytest.raises(ValueError, match="needs variational=True"):
         get_config("ded", attention="dirichlet")
     with pytest.raises(ValueError, match="dirichlet_transform='relu' is not valid; choose one of: softplus, exp"):

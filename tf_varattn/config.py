@@ -71,15 +71,30 @@ FIELD_RANGES = {
 DATA_SIZED_FIELDS = ("source_vocab_size", "target_vocab_size")
 
 
+def inert_fields(settings: dict) -> set[str]:
+    """The fields that have no effect on a model with these ``settings`` (a config as a dict):
+    the Dirichlet fields unless ``attention='dirichlet'``, the attention prior unless
+    ``attention='variational'``."""
+    inert = set()
+    if settings.get("attention") != "dirichlet":
+        inert |= {"dirichlet_transform", "dirichlet_floor", "dirichlet_prior"}
+    if settings.get("attention") != "variational":
+        inert.add("attention_prior")
+    return inert
+
+
 def config_differences(stored: dict, expected: dict, ignore: tuple[str, ...] = ()) -> list[str]:
     """The fields (sorted) whose value in ``stored`` differs from ``expected``, except the
-    data-sized fields and ``ignore``. A field missing from ``stored`` (a config written before the
-    field existed) counts as its default: fields are only added with a default that keeps the
-    earlier behaviour."""
+    data-sized fields, ``ignore``, and the fields inert under both configs (a changed Dirichlet
+    default does not make a DED a different run). A field missing from ``stored`` (a config
+    written before the field existed) counts as its default: fields are only added with a
+    default that keeps the earlier behaviour."""
     defaults = Config().to_dict()
+    stored = {**defaults, **stored}
+    inert = inert_fields(stored) & inert_fields(expected)
     return sorted(field for field in expected
-                  if field not in DATA_SIZED_FIELDS and field not in ignore
-                  and stored.get(field, defaults.get(field)) != expected[field])
+                  if field not in DATA_SIZED_FIELDS and field not in ignore and field not in inert
+                  and stored.get(field) != expected[field])
 
 
 def _in_interval(value: float, interval: str) -> bool:

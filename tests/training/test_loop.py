@@ -114,6 +114,26 @@ def test_run_directory_of_another_config_is_refused(tmp_path, synthetic_data_dir
         train(tmp_path / "run", synthetic_data_dir, pretrained_embeddings=False, gamma_a=0.5)
 
 
+def test_run_resumes_after_a_default_changed_that_does_not_act_on_it(tmp_path, synthetic_data_dir):
+    """A VAttn run whose config.json has another Dirichlet floor (the default moved after it
+    started) resumes; the same change on a Dirichlet run is refused by name."""
+    from tf_varattn.training.runs import check_finished
+
+    run = tmp_path / "run"
+    train(run, synthetic_data_dir, stop_after_epoch=1, pretrained_embeddings=False)
+    stored = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**stored, "dirichlet_floor": 0.1}))
+    assert check_finished(run, tiny_config(pretrained_embeddings=False)) is False
+    _, history = train(run, synthetic_data_dir, stop_after_epoch=2, pretrained_embeddings=False)
+    assert [entry["epoch"] for entry in history] == [1, 2]
+    dirichlet = tmp_path / "dirichlet"
+    dirichlet.mkdir()
+    config = get_config("ved_vattn_dirichlet", "qgen", **TINY)
+    (dirichlet / "config.json").write_text(json.dumps({**config.to_dict(), "dirichlet_floor": 0.1}))
+    with pytest.raises(RunError, match=r"another config \(dirichlet_floor: 0.1 \(asked 0.3\)\)"):
+        check_finished(dirichlet, config)
+
+
 def test_run_lock_is_exclusive_and_released(tmp_path):
     import os
 
