@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tf_varattn.evaluation import SplitOutputs, average_runs, score
-from tf_varattn.reporting import gamma_runs, plot_figure5, render_case_study, render_table
+from tf_varattn.reporting import gamma_runs, plot_figure5, render_bypass, render_case_study, render_table
 
 
 def _write_run(folder, gamma_a=0.1, seed=0, vocab=6, history_epochs=2, sources=None):
@@ -102,3 +102,23 @@ def test_claims_are_checked_against_our_numbers(tmp_path):
     assert "- table2, DED (w/o Attn), MAP, BLEU-1: ours 35.00, paper 29.31 (+19%)" in text
     metrics(qgen / "ved_vattn_mean", "sample", bleu2=11.0, entropy=2.3, dist1=0.16, dist2=0.23)  # BLEU-2 21% lower
     assert "- **does NOT hold**: Table 2: variational attention" in render_claims(tmp_path)
+
+
+def test_bypass_names_the_evaluated_runs_it_cannot_show(tmp_path):
+    _write_run(tmp_path / "qgen" / "ved_vattn_mean")
+    _write_run(tmp_path / "qgen" / "ded_dattn")
+    (tmp_path / "qgen" / "ded_dattn" / "config.json").write_text(json.dumps({"variational": False}))
+    measured = tmp_path / "qgen" / "gamma_a" / "1"
+    _write_run(measured, gamma_a=1.0)
+    latents = {"kl_z_per_token": 0.008, "kl_attention_per_token": 235.7, "active_units": 0, "mutual_information": 0.078}
+    bypass = {"map": {"bleu4": 4.81}, "z_prior": {"bleu4": 4.75}, "gap_z_prior": 0.06}
+    (measured / "test_diagnostics.json").write_text(json.dumps(
+        {"checkpoint_epoch": 7, "latents": latents, "bypass": bypass}))
+    page = render_bypass(tmp_path)
+    assert "| qgen | VED+VAttn-h̄, gamma_a = 1 | 7 | 0.008 | 235.700 | 0 | 0.078 | 4.81 | 4.75 | +0.06 | – | – |" in page
+    assert "No latent variable, nothing to bypass: qgen DED+DAttn." in page
+    assert "Not measured (evaluated before the diagnostics existed" in page and page.rstrip().endswith(
+        "writes them at evaluation): qgen VED+VAttn-h̄.")
+    (tmp_path / "qgen" / "ded_dattn" / "test_metrics.json").unlink()
+    (tmp_path / "qgen" / "ved_vattn_mean" / "test_metrics.json").unlink()
+    assert "not measured" not in render_bypass(tmp_path).lower() and "nothing to bypass" not in render_bypass(tmp_path)

@@ -444,9 +444,31 @@ def render_bypass(runs_root: os.PathLike) -> str:
                     f"{latents['kl_z_per_token']:.3f} | {latents['kl_attention_per_token']:.3f} | "
                     f"{latents['active_units']} | {latents['mutual_information']:.3f} | {bleu('map')} | "
                     f"{bleu('z_prior')} | {gap('z_prior')} | {bleu('attention_prior')} | {gap('attention_prior')} |")
-    if not rows:
-        return "\n".join(lines + ["No run has a test_diagnostics.json yet (run experiments/evaluate.py)."]) + "\n"
-    return "\n".join(lines + [header, "|" + " --- |" * 3 + " ---: |" * 9] + rows) + "\n"
+    table = [header, "|" + " --- |" * 3 + " ---: |" * 9] + rows if rows else [
+        "No run has a test_diagnostics.json yet (run experiments/evaluate.py)."]
+    return "\n".join(lines + table + _runs_without_diagnostics(root)) + "\n"
+
+
+def _runs_without_diagnostics(root: Path) -> list[str]:
+    """Lines naming the evaluated runs that have no ``test_diagnostics.json``: those without a
+    latent variable (nothing to bypass) and those whose checkpoints were gone when the
+    diagnostics came."""
+    no_latent, missing = [], []
+    for path in sorted(root.glob("*/**/test_metrics.json")):
+        run = path.parent
+        if (run / "test_diagnostics.json").is_file():
+            continue
+        task_root = root / run.relative_to(root).parts[0]
+        label = f"{task_root.name} {_run_label(run, task_root)}"
+        config = _read_json(run / "config.json") or {}
+        (missing if config.get("variational", True) else no_latent).append(label)
+    lines = []
+    if no_latent:
+        lines.append(f"No latent variable, nothing to bypass: {', '.join(no_latent)}.")
+    if missing:
+        lines.append(f"Not measured (evaluated before the diagnostics existed, checkpoints gone; a retrained run "
+                     f"writes them at evaluation): {', '.join(missing)}.")
+    return [""] + lines if lines else []
 
 
 def plot_attention(panels: list[tuple], path: os.PathLike,
