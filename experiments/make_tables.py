@@ -16,13 +16,16 @@ from tf_varattn.runtime import import_tensorflow_quietly, run_script
 
 import_tensorflow_quietly()
 
-from tf_varattn.reporting import TABLES, render_bypass, render_case_study, render_claims, render_table  # noqa: E402
+from tf_varattn.reporting import (  # noqa: E402
+    TABLES, preload_sampling_scores, render_bypass, render_case_study, render_claims, render_table, table_runs)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("runs_root", "runs", "Root holding <task>/<model>/ run directories.")
 flags.DEFINE_string("output_dir", "results", "Where the Markdown tables go.")
 EXTRA = {"case_study": render_case_study, "claims": render_claims, "bypass": render_bypass}
 flags.DEFINE_list("tables", [*TABLES, *EXTRA], f"Tables to render ({', '.join([*TABLES, *EXTRA])}).")
+flags.DEFINE_integer("workers", None, "Processes that score the runs' outputs side by side (default: one per core).",
+                     lower_bound=1)
 
 
 def main(argv):
@@ -32,6 +35,8 @@ def main(argv):
         raise app.UsageError(f"Unknown table(s) {unknown}; valid: {', '.join([*TABLES, *EXTRA])}.")
     output = Path(FLAGS.output_dir)
     output.mkdir(parents=True, exist_ok=True)
+    preload_sampling_scores([run for table in FLAGS.tables if table in TABLES
+                             for run in table_runs(table, FLAGS.runs_root)], FLAGS.workers)
     for table in FLAGS.tables:
         path = output / f"{table}.md"
         text = EXTRA[table](FLAGS.runs_root) if table in EXTRA else render_table(table, FLAGS.runs_root)

@@ -122,3 +122,21 @@ def test_bypass_names_the_evaluated_runs_it_cannot_show(tmp_path):
     (tmp_path / "qgen" / "ded_dattn" / "test_metrics.json").unlink()
     (tmp_path / "qgen" / "ved_vattn_mean" / "test_metrics.json").unlink()
     assert "not measured" not in render_bypass(tmp_path).lower() and "nothing to bypass" not in render_bypass(tmp_path)
+
+
+def test_scores_computed_side_by_side_equal_those_computed_in_turn(tmp_path):
+    from tf_varattn import reporting
+
+    runs = [tmp_path / "qgen" / name for name in ("ved_dattn", "ved_vattn_mean", "ved_vattn_zero")]
+    for seed, run in enumerate(runs):
+        _write_run(run, seed=seed, vocab=4 + seed)
+    serial = [reporting._compute_sampling_scores(run) for run in runs]
+    reporting._SAMPLING_SCORES.clear()
+    reporting.preload_sampling_scores(runs + [tmp_path / "qgen" / "not_run"], workers=2)
+    assert set(reporting._SAMPLING_SCORES) == set(runs)
+    for run, expected in zip(runs, serial):
+        np.testing.assert_array_equal(reporting._SAMPLING_SCORES[run].bleu, expected.bleu)
+        np.testing.assert_array_equal(reporting._SAMPLING_SCORES[run].diversity, expected.diversity)
+    assert not np.array_equal(serial[0].diversity, serial[1].diversity)
+    assert reporting.table_runs("table2", tmp_path)[:2] == [tmp_path / "qgen" / "ded", tmp_path / "qgen" / "ded_dattn"]
+    assert reporting.table_runs("table2", tmp_path)[-1] == tmp_path / "qgen" / "ved_vattn_dirichlet"

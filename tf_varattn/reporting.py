@@ -6,9 +6,11 @@ from __future__ import annotations
 import functools
 import json
 import math
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 from tf_varattn.config import config_differences, get_config
 from tf_varattn.evaluation import SplitOutputs
@@ -43,6 +45,7 @@ PAPER_TABLE4 = {
 # Runs beyond the paper's rows: run directory name -> (preset, label, config fields changed from the preset).
 EXTRA_TABLE2 = {
     "ved_vattn_mean_kl_sum": ("ved_vattn_mean", "VED+VAttn-h̄, Eq. (8) as written", {"attention_kl": "sum"}),
+    "ved_vattn_dirichlet": ("ved_vattn_dirichlet", "VED+DirAttn (beyond the paper)", {}),
 }
 
 TABLES = {
@@ -75,14 +78,44 @@ def _cell(metric: str, value: Optional[float], signed: bool = False) -> str:
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
-@functools.lru_cache(maxsize=32)
-def _sampling_scores(run: Path) -> Optional[PerInputScores]:
-    """Per-input scores of a run's sampling outputs (``test_outputs.jsonl.gz``), if it has them."""
+def _compute_sampling_scores(run: Path) -> Optional[PerInputScores]:
     path = run / "test_outputs.jsonl.gz"
     if not path.is_file():
         return None
     outputs = SplitOutputs.read(path)
     return PerInputScores.from_outputs(outputs.references, outputs.samples) if outputs.samples else None
+
+
+_SAMPLING_SCORES: dict[Path, Optional[PerInputScores]] = {}
+
+
+def _sampling_scores(run: Path) -> Optional[PerInputScores]:
+    """Per-input scores of a run's sampling outputs (``test_outputs.jsonl.gz``), if it has them
+    (computed once per run)."""
+    if run not in _SAMPLING_SCORES:
+        _SAMPLING_SCORES[run] = _compute_sampling_scores(run)
+    return _SAMPLING_SCORES[run]
+
+
+def table_runs(table: str, runs_root: os.PathLike) -> list[Path]:
+    """The run directories whose outputs ``table`` reads (the paper's rows, then the extra ones)."""
+    spec = TABLES[table]
+    names = dict.fromkeys([preset for preset, _ in spec["paper"]] + list(spec["extra"]))
+    return [Path(runs_root) / spec["task"] / name for name in names]
+
+
+def preload_sampling_scores(runs: Iterable[Path], workers: Optional[int] = None) -> None:
+    """Computes the per-input scores of ``runs`` side by side in ``workers`` processes (default:
+    one per core), so that rendering the tables reads and scores each run's outputs once, in
+    parallel. Without ``fork`` (or with one worker) they are computed in turn."""
+    pending = [run for run in dict.fromkeys(runs)
+               if run not in _SAMPLING_SCORES and (run / "test_outputs.jsonl.gz").is_file()]
+    workers = min(workers or os.cpu_count() or 1, len(pending))
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            _SAMPLING_SCORES.update(zip(pending, pool.map(_compute_sampling_scores, pending)))
+    for run in pending:
+        _sampling_scores(run)
 
 
 def _interval_cell(metric: str, interval: Optional[dict]) -> str:
@@ -167,7 +200,8 @@ def render_table(table: str, runs_root: os.PathLike) -> str:
                  "`test_outputs.jsonl.gz`.")
     for run_name, (preset, label, changes) in spec["extra"].items():
         flags = " ".join(f"--{field}={value}" for field, value in changes.items())
-        notes.append(f"{label}: the {NAMES[preset]} preset with `{flags}`.")
+        notes.append(f"{label}: the {NAMES[preset]} preset with `{flags}`." if changes else
+                     f"{label}: the `{preset}` preset.")
     notes += _paired_note(root)
     lines += [""] + ["\n\n".join(notes)]
     return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ averages the runs, as the point estimate does.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -54,10 +55,14 @@ class PerInputScores:
         return (weights @ self.diversity[:, :, column].T).mean(axis=1) / weights.sum(axis=1)
 
 
+@functools.lru_cache(maxsize=4)
 def resample_weights(num_inputs: int, resamples: int = 1000, seed: int = 0) -> np.ndarray:
-    """``[resamples, num_inputs]``: how often each input is drawn in each bootstrap resample."""
+    """``[resamples, num_inputs]``: how often each input is drawn in each bootstrap resample
+    (read-only; drawn once per arguments, since every metric of every run reuses them)."""
     rng = np.random.default_rng(seed)
-    return rng.multinomial(num_inputs, np.full(num_inputs, 1.0 / num_inputs), size=resamples).astype(np.float64)
+    weights = rng.multinomial(num_inputs, np.full(num_inputs, 1.0 / num_inputs), size=resamples).astype(np.float64)
+    weights.setflags(write=False)
+    return weights
 
 
 def bootstrap_interval(scores: PerInputScores, name: str, resamples: int = 1000, seed: int = 0,
