@@ -107,7 +107,7 @@ def test_claims_are_checked_against_our_numbers(tmp_path):
 def test_bypass_names_the_evaluated_runs_it_cannot_show(tmp_path):
     _write_run(tmp_path / "qgen" / "ved_vattn_mean")
     _write_run(tmp_path / "qgen" / "ded_dattn")
-    (tmp_path / "qgen" / "ded_dattn" / "config.json").write_text(json.dumps({"variational": False}))
+    (tmp_path / "qgen" / "ded_dattn" / "config.json").write_text(json.dumps({"variational": False, "attention": "deterministic"}))
     measured = tmp_path / "qgen" / "gamma_a" / "1"
     _write_run(measured, gamma_a=1.0)
     latents = {"kl_z_per_token": 0.008, "kl_attention_per_token": 235.7, "active_units": 0, "mutual_information": 0.078}
@@ -117,9 +117,12 @@ def test_bypass_names_the_evaluated_runs_it_cannot_show(tmp_path):
     page = render_bypass(tmp_path)
     assert "| qgen | VED+VAttn-h̄, gamma_a = 1 | 7 | 0.008 | 235.700 | 0 | 0.078 | 4.81 | 4.75 | +0.06 | – | – |" in page
     assert "No latent variable, nothing to bypass: qgen DED+DAttn." in page
+    # A DED evaluated with the diagnostics shows its MAP BLEU and no latent cells (not zeros).
+    (tmp_path / "qgen" / "ded_dattn" / "test_diagnostics.json").write_text(json.dumps(
+        {"checkpoint_epoch": 7, "latents": dict.fromkeys(latents, 0), "bypass": {"map": {"bleu4": 5.2}}}))
+    assert "| qgen | DED+DAttn | 7 | – | – | – | – | 5.20 | – | – | – | – |" in render_bypass(tmp_path)
     assert "Not measured (evaluated before the diagnostics existed" in page and page.rstrip().endswith(
         "writes them at evaluation): qgen VED+VAttn-h̄.")
-    (tmp_path / "qgen" / "ded_dattn" / "test_metrics.json").unlink()
     (tmp_path / "qgen" / "ved_vattn_mean" / "test_metrics.json").unlink()
     assert "not measured" not in render_bypass(tmp_path).lower() and "nothing to bypass" not in render_bypass(tmp_path)
 

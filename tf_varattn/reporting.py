@@ -474,9 +474,14 @@ def render_bypass(runs_root: os.PathLike) -> str:
         def gap(mode):
             return _cell("bleu4", bypass[f"gap_{mode}"], signed=True) if f"gap_{mode}" in bypass else "–"
 
+        config = _read_json(run / "config.json") or {}
+        has_z = config.get("variational", True)  # a DED has no z and no random attention: "–", not 0
+        has_random_attention = config.get("attention", "variational") in ("variational", "dirichlet")
+        z_cells = (f"{latents['kl_z_per_token']:.3f}", f"{latents['active_units']}",
+                   f"{latents['mutual_information']:.3f}") if has_z else ("–", "–", "–")
+        attention_cell = f"{latents['kl_attention_per_token']:.3f}" if has_random_attention else "–"
         rows.append(f"| {task_root.name} | {_run_label(run, task_root)} | {report['checkpoint_epoch']} | "
-                    f"{latents['kl_z_per_token']:.3f} | {latents['kl_attention_per_token']:.3f} | "
-                    f"{latents['active_units']} | {latents['mutual_information']:.3f} | {bleu('map')} | "
+                    f"{z_cells[0]} | {attention_cell} | {z_cells[1]} | {z_cells[2]} | {bleu('map')} | "
                     f"{bleu('z_prior')} | {gap('z_prior')} | {bleu('attention_prior')} | {gap('attention_prior')} |")
     table = [header, "|" + " --- |" * 3 + " ---: |" * 9] + rows if rows else [
         "No run has a test_diagnostics.json yet (run experiments/evaluate.py)."]
