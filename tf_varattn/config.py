@@ -25,6 +25,7 @@ import dataclasses
 from typing import Any, Optional
 
 ATTENTIONS = ("none", "deterministic", "variational", "dirichlet")
+RANDOM_ATTENTIONS = ("variational", "dirichlet")  # attentions with a posterior, a prior and a KL
 ATTENTION_PRIORS = ("zero", "mean")
 DIRICHLET_TRANSFORMS = ("softplus", "exp")
 DECODER_INITS = ("zero", "encoder")
@@ -177,7 +178,7 @@ class Config:
             value = getattr(self, field)
             if value is not None and not _in_interval(value, interval):
                 raise ValueError(f"{field} must be in {interval}, got {value}.")
-        if not self.variational and self.attention in ("variational", "dirichlet"):
+        if not self.variational and self.attention in RANDOM_ATTENTIONS:
             raise ValueError(f"attention={self.attention!r} needs variational=True (a VED); see the ved_vattn_* presets.")
         if self.decoder_init == "encoder" and 2 * self.encoder_units != self.decoder_units:
             raise ValueError("decoder_init='encoder' needs decoder_units == 2 * encoder_units.")

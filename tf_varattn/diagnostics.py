@@ -16,11 +16,11 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tf_varattn.config import RANDOM_ATTENTIONS
 from tf_varattn.data.pipeline import EncodedSplit, make_dataset
 from tf_varattn.evaluation import evaluate_split
 
 ACTIVE_UNIT_THRESHOLD = 0.01
-RANDOM_ATTENTIONS = ("variational", "dirichlet")
 
 
 class preserved_random_state:

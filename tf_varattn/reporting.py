@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import multiprocessing
@@ -12,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterable, Optional
 
-from tf_varattn.config import config_differences, get_config
+from tf_varattn.config import RANDOM_ATTENTIONS, config_differences, get_config
 from tf_varattn.evaluation import SplitOutputs
 from tf_varattn.uncertainty import PerInputScores, bootstrap_interval, paired_bootstrap
 
@@ -476,7 +475,7 @@ def render_bypass(runs_root: os.PathLike) -> str:
 
         config = _read_json(run / "config.json") or {}
         has_z = config.get("variational", True)  # a DED has no z and no random attention: "–", not 0
-        has_random_attention = config.get("attention", "variational") in ("variational", "dirichlet")
+        has_random_attention = config.get("attention", "variational") in RANDOM_ATTENTIONS
         z_cells = (f"{latents['kl_z_per_token']:.3f}", f"{latents['active_units']}",
                    f"{latents['mutual_information']:.3f}") if has_z else ("–", "–", "–")
         attention_cell = f"{latents['kl_attention_per_token']:.3f}" if has_random_attention else "–"
