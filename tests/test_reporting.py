@@ -121,6 +121,11 @@ def test_bypass_names_the_evaluated_runs_it_cannot_show(tmp_path):
     (tmp_path / "qgen" / "ded_dattn" / "test_diagnostics.json").write_text(json.dumps(
         {"checkpoint_epoch": 7, "latents": dict.fromkeys(latents, 0), "bypass": {"map": {"bleu4": 5.2}}}))
     assert "| qgen | DED+DAttn | 7 | – | – | – | – | 5.20 | – | – | – | – |" in render_bypass(tmp_path)
+    retrained = tmp_path / "qgen" / "retrain" / "ved_dattn"
+    retrained.mkdir(parents=True)
+    (retrained / "test_diagnostics.json").write_text((measured / "test_diagnostics.json").read_text())
+    assert "| qgen | VED+DAttn, retrained | 7 |" in render_bypass(tmp_path)
+    (retrained / "test_diagnostics.json").unlink()
     assert "Not measured (evaluated before the diagnostics existed" in page and page.rstrip().endswith(
         "writes them at evaluation): qgen VED+VAttn-h̄.")
     (tmp_path / "qgen" / "ved_vattn_mean" / "test_metrics.json").unlink()

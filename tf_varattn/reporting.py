@@ -57,6 +57,9 @@ TABLES = {
 INTERVAL_METRICS = ("bleu4", "entropy", "dist1")
 PAIRED_METRICS = ("bleu4", "entropy", "dist1", "dist2")
 PAIRED_MODELS = ("ved_vattn_mean", "ved_dattn")
+# <task>/retrain/<preset>: a paper model trained again with the same settings (for its diagnostics
+# and attention pictures); it never replaces the table's run.
+RETRAIN_FOLDER = "retrain"
 BOOTSTRAP_RESAMPLES = 1000
 CURVE_METRICS = (("bleu2", "BLEU-2"), ("bleu4", "BLEU-4"), ("entropy", "Entropy"), ("dist1", "Dist-1"))
 
@@ -443,6 +446,9 @@ def _run_label(run: Path, task_root: Path) -> str:
         return extra[1]
     if name.startswith("gamma_a/"):
         return f"VED+VAttn-h̄, gamma_a = {name.split('/', 1)[1]}"
+    folder, _, preset = name.partition("/")
+    if folder == RETRAIN_FOLDER and preset in NAMES:  # the same model trained again (its checkpoints were gone)
+        return f"{NAMES[preset]}, retrained"
     return name
 
 
