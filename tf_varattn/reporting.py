@@ -479,9 +479,7 @@ def render_bypass(runs_root: os.PathLike) -> str:
         def gap(mode):
             return _cell("bleu4", bypass[f"gap_{mode}"], signed=True) if f"gap_{mode}" in bypass else "–"
 
-        config = _read_json(run / "config.json") or {}
-        has_z = config.get("variational", True)  # a DED has no z and no random attention: "–", not 0
-        has_random_attention = config.get("attention", "variational") in RANDOM_ATTENTIONS
+        has_z, has_random_attention = _latents_of(run)  # a DED has neither: "–", not 0
         z_cells = (f"{latents['kl_z_per_token']:.3f}", f"{latents['active_units']}",
                    f"{latents['mutual_information']:.3f}") if has_z else ("–", "–", "–")
         attention_cell = f"{latents['kl_attention_per_token']:.3f}" if has_random_attention else "–"
@@ -491,6 +489,12 @@ def render_bypass(runs_root: os.PathLike) -> str:
     table = [header, "|" + " --- |" * 3 + " ---: |" * 9] + rows if rows else [
         "No run has a test_diagnostics.json yet (run experiments/evaluate.py)."]
     return "\n".join(lines + table + _runs_without_diagnostics(root)) + "\n"
+
+
+def _latents_of(run: Path) -> tuple[bool, bool]:
+    """Whether the run's model has z, and whether its attention is random (from its config.json)."""
+    config = _read_json(run / "config.json") or {}
+    return config.get("variational", True), config.get("attention", "variational") in RANDOM_ATTENTIONS
 
 
 def _runs_without_diagnostics(root: Path) -> list[str]:
@@ -504,8 +508,7 @@ def _runs_without_diagnostics(root: Path) -> list[str]:
             continue
         task_root = root / run.relative_to(root).parts[0]
         label = f"{task_root.name} {_run_label(run, task_root)}"
-        config = _read_json(run / "config.json") or {}
-        (missing if config.get("variational", True) else no_latent).append(label)
+        (missing if _latents_of(run)[0] else no_latent).append(label)
     lines = []
     if no_latent:
         lines.append(f"No latent variable, nothing to bypass: {', '.join(no_latent)}.")
