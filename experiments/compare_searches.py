@@ -87,10 +87,11 @@ def main(argv):
             continue  # no latent to sample
         count = count or FLAGS.num_samples
         decoder = Decoder(model, get_search(name, **options))
-        decoder.reseed(FLAGS.seed)  # with evaluate.py's batches: its greedy rows come out the same
         print(f"{decoder.search.describe()}, latents: {mode}, {count} per input")
         start = time.perf_counter()
+        # seed and batches as evaluate.py's: its greedy rows come out the same
         metrics, _ = evaluate_split(decoder, data.vocab, sources, references, mode, count, limit=FLAGS.max_inputs,
+                                    seed=FLAGS.seed,
                                     progress=True, batch_size=100 if count == 1 else sampling_batch_size(count),
                                     z_temperature=config.z_temperature,
                                     attention_temperature=config.attention_temperature)

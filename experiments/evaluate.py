@@ -12,6 +12,10 @@ token, active units and I(x; z) on the first ``--diagnostics_inputs`` pairs, and
 (greedy BLEU with the posterior means against z, then the attention, drawn from its prior) on
 every evaluated input. ``--diagnostics_only`` writes just that file.
 
+A stopped evaluation resumes after its last finished decoding pass (MAP, each sampling seed, each
+probe decoding): the passes are kept in ``<run_dir>/<split>_evaluation_progress/`` until the results are
+written, and ``<split>_metrics.json``, the sign of a finished evaluation, is written last.
+
     python experiments/evaluate.py --run_dir runs/qgen/ved_vattn_mean [--checkpoint 7]
     python experiments/evaluate.py --run_dir runs/qgen/ved_vattn_mean --search beam --beam_size 5
     python experiments/evaluate.py --run_dir runs/qgen/ved_vattn_mean --diagnostics_only
@@ -52,6 +56,8 @@ def main(argv):
     from tf_varattn.data.prepare import prepare_task_data
     from tf_varattn.decoding import Decoder, search_from_flags
     from tf_varattn.diagnostics import LatentDiagnostics, bypass_probe
+    from tf_varattn.evaluation import DecodingPasses
+    from tf_varattn.training.checkpoints import checkpoint_fingerprint
     from tf_varattn.training.runs import RunError, load_run, write_json
 
     try:
@@ -77,31 +83,43 @@ def main(argv):
         print(f"error: {error}", file=sys.stderr)
         return 1
     decoder = Decoder(model, search)
+    passes = DecodingPasses(run_dir / f"{FLAGS.split}_evaluation_progress{suffix}",
+                            {"checkpoint_epoch": epoch, "checkpoint_sha256": checkpoint_fingerprint(run_dir, epoch),
+                             "split": FLAGS.split, "search": search.describe()})
     sources, references = data.encoded[FLAGS.split].source_ids, data.references(FLAGS.split)
-    map_metrics = None if FLAGS.diagnostics_only else evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds)
+    results = None if FLAGS.diagnostics_only else evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds,
+                                                           passes)
     print(f"Latent diagnostics on {FLAGS.split} (first {FLAGS.diagnostics_inputs} pairs) and the bypass probe")
     start = time.perf_counter()
     diagnostics = {"checkpoint_epoch": epoch, "split": FLAGS.split, "search": search.describe(),
                    "latents": LatentDiagnostics(model, FLAGS.batch_size)(data.encoded[FLAGS.split], FLAGS.diagnostics_inputs),
                    "diagnostics_inputs": min(FLAGS.diagnostics_inputs, len(sources)),
                    "bypass": bypass_probe(decoder, data.vocab, sources, references, batch_size=FLAGS.batch_size,
-                                          limit=FLAGS.max_inputs, progress=True, map_metrics=map_metrics),
+                                          limit=FLAGS.max_inputs, progress=True,
+                                          map_metrics=results and results["map"], passes=passes),
                    "bypass_inputs": len(sources[:FLAGS.max_inputs])}
     diagnostics["seconds"] = round(time.perf_counter() - start, 1)
+    if passes.reused:  # their decoding time is not in "seconds"
+        for finished in (diagnostics, results or {}):
+            finished["reused_passes"] = passes.reused
     path = run_dir / f"{FLAGS.split}_diagnostics{suffix}.json"
     write_json(path, diagnostics)
     print(f"Wrote {path}: {diagnostics}")
+    if results is not None:
+        path = run_dir / f"{FLAGS.split}_metrics{suffix}.json"
+        write_json(path, results)
+        print(f"Wrote {path}: {results}")
+    passes.clear()
     return 0
 
 
-def evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds):
-    """The MAP and sampling metrics, outputs and sample file; returns the MAP metrics."""
+def evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds, passes):
+    """The MAP and sampling outputs and sample file; returns the metrics (written by ``main``, last)."""
     from tf_varattn.evaluation import SplitOutputs, average_runs, evaluate_split, sampling_batch_size
-    from tf_varattn.training.runs import write_json
 
     sources, references = data.encoded[FLAGS.split].source_ids, data.references(FLAGS.split)
     common = dict(limit=FLAGS.max_inputs, progress=True, z_temperature=config.z_temperature,
-                  attention_temperature=config.attention_temperature)
+                  attention_temperature=config.attention_temperature, passes=passes)
     print(f"MAP decoding of {FLAGS.split} (epoch {epoch}, {search.describe()})")
     start = time.perf_counter()
     map_metrics, map_outputs = evaluate_split(decoder, data.vocab, sources, references, "map", 1,
@@ -115,9 +133,8 @@ def evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds):
         for seed in seeds:
             print(f"Sampling decoding, seed {seed} ({FLAGS.num_samples} samples per input)")
             start = time.perf_counter()
-            decoder.reseed(seed)
             sample_metrics, sample_outputs = evaluate_split(
-                decoder, data.vocab, sources, references, "sample", FLAGS.num_samples,
+                decoder, data.vocab, sources, references, "sample", FLAGS.num_samples, seed=seed,
                 batch_size=sampling_batch_size(FLAGS.num_samples, FLAGS.batch_size), **common,
             )
             sample_runs.append(sample_outputs)
@@ -128,8 +145,6 @@ def evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds):
     raw = data.raw[FLAGS.split]
     SplitOutputs(list(raw.sources[: len(map_outputs)]), [list(r) for r in references[: len(map_outputs)]], [per_input[0] for per_input in map_outputs],
                  sample_runs).write(outputs_path)
-    metrics_path = run_dir / f"{FLAGS.split}_metrics{suffix}.json"
-    write_json(metrics_path, results)
     lines = []
     for index in range(min(FLAGS.num_examples_in_file, len(map_outputs))):
         lines += [f"[{index}] source:    {raw.sources[index]}", f"    reference: {raw.targets[index]}",
@@ -138,8 +153,8 @@ def evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds):
             lines.append(f"    sample:    {' '.join(sample)}")
         lines.append("")
     (run_dir / f"{FLAGS.split}_samples{suffix}.txt").write_text("\n".join(lines), encoding="utf-8")
-    print(f"Wrote {metrics_path}, {outputs_path.name}: {results}")
-    return map_metrics
+    print(f"Wrote {outputs_path} and the sample file")
+    return results
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@ import gzip
 
 import pytest
 
-from tf_varattn.evaluation import SplitOutputs, average_runs, sampling_batch_size
+from tf_varattn.evaluation import DecodingPasses, SplitOutputs, average_runs, sampling_batch_size
 
 
 def test_outputs_round_trip_keeps_every_token_and_run(tmp_path):
@@ -39,3 +39,36 @@ def test_average_runs_rounds_as_the_tables_print():
 def test_sampling_batches_hold_about_ten_times_batch_size_sequences():
     assert sampling_batch_size(10) == 100 and sampling_batch_size(3) == 333 and sampling_batch_size(1) == 1000
     assert sampling_batch_size(10, batch_size=50) == 50 and sampling_batch_size(2000) == 1
+
+
+def test_decoding_passes_are_reused_only_with_the_same_settings(tmp_path):
+    outputs = [[["when", "?"]], [[]]]
+    identity = {"checkpoint_sha256": "abc", "split": "test"}
+    calls = []
+
+    def decode(result):
+        def run():
+            calls.append(result)
+            return result
+        return run
+
+    settings = {"mode": "sample", "seed": 0, "batch_size": 100}
+    first = DecodingPasses(tmp_path / "passes", identity)
+    assert first.outputs("sample-1-seed0", settings, decode(outputs)) == outputs and calls == [outputs]
+    # Another process (a resumed evaluation) reads the pass back instead of decoding it.
+    resumed = DecodingPasses(tmp_path / "passes", identity)
+    assert resumed.outputs("sample-1-seed0", settings, decode("not called")) == outputs
+    assert len(calls) == 1 and resumed.reused == ["sample-1-seed0"]
+    # Any other setting or checkpoint decodes again (and replaces the file).
+    other = [[["what", "?"]], [["x"]]]
+    assert resumed.outputs("sample-1-seed0", {**settings, "seed": 1}, decode(other)) == other
+    changed = DecodingPasses(tmp_path / "passes", {**identity, "checkpoint_sha256": "def"})
+    assert changed.outputs("sample-1-seed0", settings, decode(outputs)) == outputs and len(calls) == 3
+    assert changed.reused == []
+    # A damaged file (the process killed while writing) is decoded again.
+    path = tmp_path / "passes" / "sample-1-seed0.json.gz"
+    path.write_bytes(path.read_bytes()[:20])
+    assert DecodingPasses(tmp_path / "passes", {**identity, "checkpoint_sha256": "def"}).outputs(
+        "sample-1-seed0", settings, decode(outputs)) == outputs and len(calls) == 4
+    changed.clear()
+    assert not (tmp_path / "passes").exists()

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from tf_varattn.config import RANDOM_ATTENTIONS
 from tf_varattn.data.pipeline import EncodedSplit, make_dataset
-from tf_varattn.evaluation import evaluate_split
+from tf_varattn.evaluation import DecodingPasses, evaluate_split
 
 ACTIVE_UNIT_THRESHOLD = 0.01
 
@@ -117,18 +117,18 @@ def probe_modes(config) -> list[str]:
 
 def bypass_probe(decoder, vocab, sources: Sequence[Sequence[int]], references: Sequence[Sequence[str]],
                  seed: int = 0, batch_size: int = 100, limit: Optional[int] = None, progress: bool = False,
-                 modes: Optional[Iterable[str]] = None, map_metrics: Optional[dict] = None) -> dict:
+                 modes: Optional[Iterable[str]] = None, map_metrics: Optional[dict] = None,
+                 passes: Optional[DecodingPasses] = None) -> dict:
     """Greedy decoding of every input in each of :func:`probe_modes` (prior draws from ``seed``):
     ``{mode: BLEU-1..4}`` plus ``gap_<mode>``, the BLEU-4 lost when that latent comes from the prior.
     ``map_metrics``: the MAP row already measured on the same inputs (greedy MAP is deterministic),
-    so it is not decoded again."""
+    so it is not decoded again; ``passes``: reuse the decodings finished earlier (:class:`DecodingPasses`)."""
     result = {} if map_metrics is None else {"map": map_metrics}
     for mode in modes or probe_modes(decoder.model.settings):
         if mode in result:
             continue
-        decoder.reseed(seed)
-        result[mode], _ = evaluate_split(decoder, vocab, sources, references, mode, 1, limit=limit,
-                                         batch_size=batch_size, progress=progress)
+        result[mode], _ = evaluate_split(decoder, vocab, sources, references, mode, 1, limit=limit, seed=seed,
+                                         passes=passes, batch_size=batch_size, progress=progress)
     for mode in list(result):
         if mode != "map":
             result[f"gap_{mode}"] = round(result["map"]["bleu4"] - result[mode]["bleu4"], 2)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from pathlib import Path
+from typing import Callable, Optional, Sequence
 
 from tf_varattn.data.vocab import TaskVocabulary
 from tf_varattn.decoding import Decoder
@@ -47,6 +49,56 @@ def score(references: Sequence[Sequence[str]], outputs: Sequence[Sequence[Sequen
     return metrics
 
 
+class DecodingPasses:
+    """The finished decoding passes of one evaluation, kept on disk so that a stopped evaluation
+    resumes after its last finished pass instead of decoding the split again.
+
+    One file per pass, ``<directory>/<mode>-<samples>[-seed<seed>].json.gz``, holding the pass's
+    outputs and everything that fixed them: ``identity`` (the evaluation's: checkpoint, search,
+    split) and the pass's own settings (mode, samples per input, seed, batch size, temperatures,
+    a digest of the inputs). A pass is reused only when all of them match; otherwise it is decoded
+    again and its file replaced. ``reused`` names the passes read back; :meth:`clear` removes the
+    files once the evaluation's results are written."""
+
+    def __init__(self, directory: os.PathLike, identity: dict):
+        self.directory, self.identity, self.used, self.reused = Path(directory), identity, [], []
+
+    def outputs(self, name: str, settings: dict, decode: Callable[[], list], progress: bool = False) -> list:
+        """The outputs of pass ``name``: read back if it finished earlier with these settings, else ``decode()``d and kept."""
+        path = self.directory / f"{name}.json.gz"
+        self.used.append(path)
+        settings = {**self.identity, **settings}
+        if path.is_file():
+            try:
+                with gzip.open(path, "rt", encoding="utf-8") as stream:
+                    saved = json.load(stream)
+                if saved["settings"] == settings:
+                    self.reused.append(name)
+                    if progress:
+                        print(f"{name}: reusing the pass finished earlier ({path})", flush=True)
+                    return saved["outputs"]
+            except (OSError, ValueError, KeyError, TypeError, EOFError):
+                pass  # damaged or partly written: decoded again
+        outputs = decode()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.tmp")
+        with gzip.open(temporary, "wt", encoding="utf-8") as stream:
+            json.dump({"settings": settings, "outputs": outputs}, stream, ensure_ascii=False)
+        os.replace(temporary, path)
+        return outputs
+
+    def clear(self) -> None:
+        """Removes the passes this object read or wrote (and the directory, once empty)."""
+        for path in self.used:
+            path.unlink(missing_ok=True)
+        if self.directory.is_dir() and not any(self.directory.iterdir()):
+            self.directory.rmdir()
+
+
+def _digest(sources: Sequence[Sequence[int]]) -> str:
+    return hashlib.sha256(json.dumps([[int(token) for token in source] for source in sources]).encode()).hexdigest()
+
+
 def evaluate_split(
     decoder: Decoder,
     vocab: TaskVocabulary,
@@ -55,11 +107,28 @@ def evaluate_split(
     mode: str,
     num_samples: int,
     limit: Optional[int] = None,
+    seed: Optional[int] = None,
+    passes: Optional[DecodingPasses] = None,
     **generate_options,
 ) -> tuple[dict, list[list[list[str]]]]:
-    """Metrics and outputs for the first ``limit`` inputs (all when ``None``)."""
+    """Metrics and outputs for the first ``limit`` inputs (all when ``None``). ``seed``: restart
+    decoding's random streams there first (:meth:`Decoder.reseed`); ``passes``: reuse this pass
+    if it finished earlier (:class:`DecodingPasses`)."""
     sources, references = sources[:limit], references[:limit]
-    outputs = generate(decoder, vocab, sources, mode, num_samples, **generate_options)
+
+    def decode():
+        if seed is not None:
+            decoder.reseed(seed)
+        return generate(decoder, vocab, sources, mode, num_samples, **generate_options)
+
+    if passes is None:
+        outputs = decode()
+    else:
+        settings = {"mode": mode, "num_samples": num_samples, "seed": seed, "inputs": len(sources),
+                    "inputs_sha256": _digest(sources),
+                    **{k: v for k, v in generate_options.items() if k != "progress"}}
+        name = f"{mode}-{num_samples}" + ("" if seed is None else f"-seed{seed}")
+        outputs = passes.outputs(name, settings, decode, generate_options.get("progress", False))
     return score(references, outputs), outputs
 
 

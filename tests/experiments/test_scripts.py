@@ -46,7 +46,7 @@ def test_killed_run_resumes_to_the_same_history_and_test_numbers(tmp_path, env):
     process = subprocess.Popen([sys.executable, str(ROOT / "experiments" / "train.py"), *flags, "--checkpoint_minutes=0",
                                 f"--output_dir={killed}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env=env, cwd=ROOT)
-    deadline = time.time() + 120
+    deadline = time.time() + 600  # a loaded machine starts TensorFlow slowly
     while not list((killed / "checkpoints" / "mid_epoch").glob("step-*.index")) and process.poll() is None \
             and time.time() < deadline:
         time.sleep(0.05)
@@ -55,13 +55,27 @@ def test_killed_run_resumes_to_the_same_history_and_test_numbers(tmp_path, env):
     process.wait()
     assert not (killed / "checkpoints" / "epoch-3.index").exists(), "the run finished before it could be killed"
     resumed = run("train.py", *flags, f"--output_dir={killed}", env=env)
-    assert "Resuming" in resumed.stdout + resumed.stderr
+    assert "Resuming" in resumed.stdout + resumed.stderr, "killed before its first mid-epoch checkpoint"
     strip = lambda h: [{k: v for k, v in e.items() if not k.endswith("_seconds")} for e in h]
     histories = [json.loads((d / "history.json").read_text()) for d in (tmp_path / "full", killed)]
     assert strip(histories[0]) == strip(histories[1]) and len(histories[0]) == 3
-    for directory in (tmp_path / "full", killed):
-        run("evaluate.py", f"--run_dir={directory}", "--num_samples=3", env=env)
+    run("evaluate.py", f"--run_dir={tmp_path / 'full'}", "--num_samples=3", env=env)
+    # The evaluation killed after its MAP pass and first sampling pass resumes after them.
+    process = subprocess.Popen([sys.executable, str(ROOT / "experiments" / "evaluate.py"), f"--run_dir={killed}",
+                                "--num_samples=3"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    first_pass = killed / "test_evaluation_progress" / "sample-3-seed0.json.gz"
+    deadline = time.time() + 600  # a loaded machine starts TensorFlow slowly
+    while not first_pass.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed / "test_metrics.json").exists(), "the evaluation finished before it could be killed"
+    resumed = run("evaluate.py", f"--run_dir={killed}", "--num_samples=3", env=env)
+    assert "sample-3-seed0: reusing the pass finished earlier" in resumed.stdout
+    assert not (killed / "test_evaluation_progress").exists()  # the passes go once the results are written
     metrics = [json.loads((d / "test_metrics.json").read_text()) for d in (tmp_path / "full", killed)]
+    reused = metrics[1].pop("reused_passes")
+    assert {"map-1", "sample-3-seed0"} <= set(reused) and "reused_passes" not in metrics[0]
     for m in metrics:
         assert set(m.pop("seconds")) == {"map", "sample"}  # wall times differ between runs
     assert metrics[0] == metrics[1] and metrics[0]["checkpoint_epoch"] == 3 and "entropy" in metrics[0]["sample"]
@@ -78,6 +92,7 @@ def test_killed_run_resumes_to_the_same_history_and_test_numbers(tmp_path, env):
     assert "reference:" in samples and "sample:" in samples
     # Latent diagnostics and the bypass probe, beside the metrics; the probe's MAP row is evaluate's.
     diagnostics = [json.loads((d / "test_diagnostics.json").read_text()) for d in (tmp_path / "full", killed)]
+    assert diagnostics[1].pop("reused_passes") == reused and "reused_passes" not in diagnostics[0]
     for d in diagnostics:
         assert d.pop("seconds") >= 0
     assert diagnostics[0] == diagnostics[1]

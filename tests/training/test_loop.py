@@ -41,6 +41,11 @@ def test_resumed_run_matches_uninterrupted_run(tmp_path, synthetic_data_dir):
     assert json.loads((tmp_path / "resumed" / "history.json").read_text()) == resumed
     assert any((tmp_path / "full" / "tensorboard" / "train").iterdir())
     assert full_trainer.checkpoints.finished_epochs() == [2, 3]
+    # A checkpoint's fingerprint (what a resumed evaluation checks) tells other weights apart.
+    fingerprints = [checkpoints.checkpoint_fingerprint(tmp_path / "full", epoch) for epoch in (2, 3, 3)]
+    assert fingerprints[0] != fingerprints[1] == fingerprints[2]
+    with pytest.raises(checkpoints.CheckpointError, match=r"no checkpoint of epoch 1; available: \[2, 3\]"):
+        checkpoints.checkpoint_fingerprint(tmp_path / "full", 1)
 
 
 class _Interrupted(Exception):

@@ -11,6 +11,7 @@ Layout of ``<run_dir>/checkpoints/``: ``epoch-N.*`` at the end of epochs (the ne
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -45,6 +46,26 @@ def _epoch_of(prefix: str) -> int:
     return int(prefix.rsplit("-", 1)[1])
 
 
+def epoch_prefixes(run_dir: os.PathLike) -> dict[int, str]:
+    """Finished epoch -> checkpoint prefix, for every complete epoch checkpoint of a run on disk."""
+    folder, found = Path(run_dir) / "checkpoints", {}
+    for place in (folder, folder / "kept"):
+        for index in sorted(place.glob("epoch-*.index")):
+            prefix = str(index.with_suffix(""))
+            found[_epoch_of(prefix)] = prefix
+    return dict(sorted(found.items()))
+
+
+def checkpoint_fingerprint(run_dir: os.PathLike, epoch: int) -> str:
+    """A digest of the weights saved after ``epoch``: the SHA-256 of the checkpoint's index file,
+    which records a checksum of every saved tensor."""
+    prefixes = epoch_prefixes(run_dir)
+    if epoch not in prefixes:
+        raise CheckpointError(f"{Path(run_dir) / 'checkpoints'} has no checkpoint of epoch {epoch}; "
+                              f"available: {list(prefixes)}.")
+    return hashlib.sha256(Path(f"{prefixes[epoch]}.index").read_bytes()).hexdigest()
+
+
 class RunCheckpoints:
     """All checkpoints of one run directory for one model (optimizer attached)."""
 
@@ -71,12 +92,7 @@ class RunCheckpoints:
     # -- where the checkpoints are --------------------------------------------------------------
     def epoch_prefixes(self) -> dict[int, str]:
         """Finished epoch -> checkpoint prefix, for every complete epoch checkpoint on disk."""
-        found = {}
-        for folder in (self.folder, self.folder / "kept"):
-            for index in sorted(folder.glob("epoch-*.index")):
-                prefix = str(index.with_suffix(""))
-                found[_epoch_of(prefix)] = prefix
-        return dict(sorted(found.items()))
+        return epoch_prefixes(self.folder.parent)
 
     def finished_epochs(self) -> list[int]:
         return list(self.epoch_prefixes())
