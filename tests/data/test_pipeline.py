@@ -30,6 +30,12 @@ def test_unshuffled_batches_keep_file_order_and_trim_to_batch_longest():
     assert result[2]["source_ids"].shape == (1, 2)  # example 4 has 2 source tokens
 
 
+def test_pipeline_is_not_autotuned():
+    # tf.data's autotuner wakes once a minute, and a pass that ended between two wake-ups waited
+    # for the next one (results/benchmarks.md, session 11: up to 60 s, 27 s on average, per epoch).
+    assert make_dataset(encoded(5), batch_size=2).options().autotune.enabled is False
+
+
 def test_drop_remainder_drops_last_partial_batch():
     assert [len(b["source_ids"]) for b in batches(make_dataset(encoded(5), 2, shuffle=False, drop_remainder=True))] == [2, 2]
 

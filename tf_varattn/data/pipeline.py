@@ -120,4 +120,10 @@ def make_dataset(
             "target_length": target_length,
         }
     )
-    return dataset.batch(batch_size, drop_remainder=drop_remainder).map(_trim_to_longest).prefetch(tf.data.AUTOTUNE)
+    # No tf.data autotuning: its optimizer wakes once a minute, and the end of a long pass waited
+    # for that wake-up (results/benchmarks.md, session 11). Two batches ahead are plenty: a batch
+    # takes far less time to build than a training step.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    batches = dataset.batch(batch_size, drop_remainder=drop_remainder).map(_trim_to_longest)
+    return batches.prefetch(2).with_options(options)
