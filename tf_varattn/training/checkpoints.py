@@ -56,14 +56,19 @@ def epoch_prefixes(run_dir: os.PathLike) -> dict[int, str]:
     return dict(sorted(found.items()))
 
 
-def checkpoint_fingerprint(run_dir: os.PathLike, epoch: int) -> str:
-    """A digest of the weights saved after ``epoch``: the SHA-256 of the checkpoint's index file,
-    which records a checksum of every saved tensor."""
+def epoch_prefix(run_dir: os.PathLike, epoch: int) -> str:
+    """The checkpoint prefix of ``epoch``; :class:`CheckpointError` naming the others if there is none."""
     prefixes = epoch_prefixes(run_dir)
     if epoch not in prefixes:
         raise CheckpointError(f"{Path(run_dir) / 'checkpoints'} has no checkpoint of epoch {epoch}; "
                               f"available: {list(prefixes)}.")
-    return hashlib.sha256(Path(f"{prefixes[epoch]}.index").read_bytes()).hexdigest()
+    return prefixes[epoch]
+
+
+def checkpoint_fingerprint(run_dir: os.PathLike, epoch: int) -> str:
+    """A digest of the weights saved after ``epoch``: the SHA-256 of the checkpoint's index file,
+    which records a checksum of every saved tensor."""
+    return hashlib.sha256(Path(f"{epoch_prefix(run_dir, epoch)}.index").read_bytes()).hexdigest()
 
 
 class RunCheckpoints:
@@ -135,10 +140,7 @@ class RunCheckpoints:
         return Position(int(self._epochs.numpy()), int(self._batches.numpy()), self._sums.numpy(), self._last.numpy())
 
     def restore_epoch(self, epoch: int) -> Position:
-        prefixes = self.epoch_prefixes()
-        if epoch not in prefixes:
-            raise CheckpointError(f"{self.folder} has no checkpoint of epoch {epoch}; available: {list(prefixes)}.")
-        self._read(prefixes[epoch])
+        self._read(epoch_prefix(self.folder.parent, epoch))
         return self._position()
 
     def restore_latest(self) -> Position:
