@@ -17,7 +17,7 @@ from tf_varattn.runtime import import_tensorflow_quietly, run_script
 import_tensorflow_quietly()
 
 from tf_varattn.reporting import (  # noqa: E402
-    TABLES, preload_sampling_scores, render_bypass, render_case_study, render_claims, render_table, table_runs)
+    TABLES, preload_scores, render_bypass, render_case_study, render_claims, render_table, table_runs)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("runs_root", "runs", "Root holding <task>/<model>/ run directories.")
@@ -35,8 +35,8 @@ def main(argv):
         raise app.UsageError(f"Unknown table(s) {unknown}; valid: {', '.join([*TABLES, *EXTRA])}.")
     output = Path(FLAGS.output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    preload_sampling_scores([run for table in FLAGS.tables if table in TABLES
-                             for run in table_runs(table, FLAGS.runs_root)], FLAGS.workers)
+    preload_scores([run for table in FLAGS.tables if table in TABLES
+                    for run in table_runs(table, FLAGS.runs_root)], FLAGS.workers)
     for table in FLAGS.tables:
         path = output / f"{table}.md"
         text = EXTRA[table](FLAGS.runs_root) if table in EXTRA else render_table(table, FLAGS.runs_root)

@@ -138,13 +138,34 @@ def test_scores_computed_side_by_side_equal_those_computed_in_turn(tmp_path):
     runs = [tmp_path / "qgen" / name for name in ("ved_dattn", "ved_vattn_mean", "ved_vattn_zero")]
     for seed, run in enumerate(runs):
         _write_run(run, seed=seed, vocab=4 + seed)
-    serial = [reporting._compute_sampling_scores(run) for run in runs]
-    reporting._SAMPLING_SCORES.clear()
-    reporting.preload_sampling_scores(runs + [tmp_path / "qgen" / "not_run"], workers=2)
-    assert set(reporting._SAMPLING_SCORES) == set(runs)
+    serial = [reporting._compute_run_scores(run) for run in runs]
+    reporting._RUN_SCORES.clear()
+    reporting.preload_scores(runs + [tmp_path / "qgen" / "not_run"], workers=2)
+    assert set(reporting._RUN_SCORES) == set(runs)
     for run, expected in zip(runs, serial):
-        np.testing.assert_array_equal(reporting._SAMPLING_SCORES[run].bleu, expected.bleu)
-        np.testing.assert_array_equal(reporting._SAMPLING_SCORES[run].diversity, expected.diversity)
+        np.testing.assert_array_equal(reporting._RUN_SCORES[run].map_bleu, expected.map_bleu)
+        np.testing.assert_array_equal(reporting._RUN_SCORES[run].sampling.bleu, expected.sampling.bleu)
+        np.testing.assert_array_equal(reporting._RUN_SCORES[run].sampling.diversity, expected.sampling.diversity)
+    serial = [scores.sampling for scores in serial]
     assert not np.array_equal(serial[0].diversity, serial[1].diversity)
     assert reporting.table_runs("table2", tmp_path)[:2] == [tmp_path / "qgen" / "ded", tmp_path / "qgen" / "ded_dattn"]
     assert reporting.table_runs("table2", tmp_path)[-1] == tmp_path / "qgen" / "ved_vattn_dirichlet"
+
+
+def test_length_table_gives_output_lengths_and_brevity_penalties(tmp_path):
+    from tf_varattn import reporting
+
+    run = tmp_path / "dialogue" / "ved_dattn"
+    run.mkdir(parents=True)
+    references = [["a", "b", "c", "d"], ["a", "b"]]  # 3 tokens a reference on average
+    # MAP: 2 + 1 tokens against 6: c = 3 < r = 6, BP = exp(1 - 6 / 3). Sampling run 1: every sample
+    # 4 tokens (c = 16 > r = 12, BP 1, length 4); run 2: 1 token each (c = 4, BP exp(1 - 12 / 4), length 1).
+    SplitOutputs(["s0", "s1"], references, [["a", "b"], ["a"]],
+                 [[[list("abcd")] * 2, [list("abcd")] * 2], [[["a"]] * 2, [["b"]] * 2]]).write(run / "test_outputs.jsonl.gz")
+    reporting._RUN_SCORES.clear()
+    lines = reporting._length_table(tmp_path / "dialogue", {"ved_dattn": "VED+DAttn", "ved_vattn_mean": "VED+VAttn-h̄"})
+    assert "the references: 3.00" in lines[1]
+    assert lines[-1] == (f"| VED+DAttn | 1.50 | {np.exp(1 - 6 / 3):.3f} | 2.50 | {(1 + np.exp(1 - 12 / 4)) / 2:.3f} |")
+    assert len(lines) == 6  # the run without outputs has no row
+    reporting._RUN_SCORES.clear()
+    assert reporting._length_table(tmp_path / "qgen", {"ded": "DED"}) == []

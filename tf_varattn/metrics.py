@@ -48,16 +48,25 @@ def bleu_statistics(references: Sequence[Sequence[str]], hypotheses: Sequence[Se
     return stats
 
 
-def bleu_from_statistics(totals: np.ndarray, weights: Sequence[float]) -> np.ndarray:
-    """Corpus BLEU (0..1) from summed statistics ``[..., 2 + 2 * max_order]`` (leading axes batch),
-    as NLTK's ``corpus_bleu`` without smoothing: 0 without unigram matches; an order without
-    matches contributes ``log(tiny float)``, so the score is 0 to many digits."""
+def brevity_penalty(totals: np.ndarray) -> np.ndarray:
+    """BLEU's brevity penalty from summed statistics ``[..., K]`` (:func:`bleu_statistics`): 1 when
+    the hypotheses are longer in total than their references (c > r), else exp(1 - r / c); 0
+    without hypothesis tokens."""
     totals = np.asarray(totals, np.float64)
     hypothesis_length, reference_length = totals[..., 0], totals[..., 1]
     with np.errstate(divide="ignore", invalid="ignore"):
         brevity = np.where(hypothesis_length > reference_length, 1.0,
                            np.exp(1.0 - reference_length / np.maximum(hypothesis_length, 1)))
-        brevity = np.where(hypothesis_length == 0, 0.0, brevity)
+    return np.where(hypothesis_length == 0, 0.0, brevity)
+
+
+def bleu_from_statistics(totals: np.ndarray, weights: Sequence[float]) -> np.ndarray:
+    """Corpus BLEU (0..1) from summed statistics ``[..., 2 + 2 * max_order]`` (leading axes batch),
+    as NLTK's ``corpus_bleu`` without smoothing: 0 without unigram matches; an order without
+    matches contributes ``log(tiny float)``, so the score is 0 to many digits."""
+    totals = np.asarray(totals, np.float64)
+    brevity = brevity_penalty(totals)
+    with np.errstate(divide="ignore", invalid="ignore"):
         log_precision = 0.0
         for n, weight in enumerate(weights, start=1):
             matches, total = totals[..., 2 * n], totals[..., 2 * n + 1]

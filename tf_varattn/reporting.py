@@ -8,11 +8,15 @@ import math
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
+import numpy as np
+
 from tf_varattn.config import RANDOM_ATTENTIONS, config_differences, get_config
 from tf_varattn.evaluation import SplitOutputs
+from tf_varattn.metrics import bleu_statistics, brevity_penalty
 from tf_varattn.uncertainty import PerInputScores, bootstrap_interval, paired_bootstrap
 
 METRICS = ("bleu1", "bleu2", "bleu3", "bleu4", "entropy", "dist1", "dist2")
@@ -80,23 +84,37 @@ def _cell(metric: str, value: Optional[float], signed: bool = False) -> str:
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
-def _compute_sampling_scores(run: Path) -> Optional[PerInputScores]:
+@dataclass(frozen=True)
+class RunScores:
+    """Per-input quantities of a run's committed test outputs (``test_outputs.jsonl.gz``): BLEU
+    statistics of the MAP outputs ``[N, K]`` and the sampling runs' scores (None without samples)."""
+
+    map_bleu: np.ndarray
+    sampling: Optional[PerInputScores]
+
+
+def _compute_run_scores(run: Path) -> Optional[RunScores]:
     path = run / "test_outputs.jsonl.gz"
     if not path.is_file():
         return None
     outputs = SplitOutputs.read(path)
-    return PerInputScores.from_outputs(outputs.references, outputs.samples) if outputs.samples else None
+    return RunScores(bleu_statistics(outputs.references, outputs.map),
+                     PerInputScores.from_outputs(outputs.references, outputs.samples) if outputs.samples else None)
 
 
-_SAMPLING_SCORES: dict[Path, Optional[PerInputScores]] = {}
+_RUN_SCORES: dict[Path, Optional[RunScores]] = {}
+
+
+def _run_scores(run: Path) -> Optional[RunScores]:
+    """The run's :class:`RunScores`, if it has test outputs (read and scored once per run)."""
+    if run not in _RUN_SCORES:
+        _RUN_SCORES[run] = _compute_run_scores(run)
+    return _RUN_SCORES[run]
 
 
 def _sampling_scores(run: Path) -> Optional[PerInputScores]:
-    """Per-input scores of a run's sampling outputs (``test_outputs.jsonl.gz``), if it has them
-    (computed once per run)."""
-    if run not in _SAMPLING_SCORES:
-        _SAMPLING_SCORES[run] = _compute_sampling_scores(run)
-    return _SAMPLING_SCORES[run]
+    scores = _run_scores(run)
+    return scores.sampling if scores is not None else None
 
 
 def table_runs(table: str, runs_root: os.PathLike) -> list[Path]:
@@ -106,18 +124,18 @@ def table_runs(table: str, runs_root: os.PathLike) -> list[Path]:
     return [Path(runs_root) / spec["task"] / name for name in names]
 
 
-def preload_sampling_scores(runs: Iterable[Path], workers: Optional[int] = None) -> None:
-    """Computes the per-input scores of ``runs`` side by side in ``workers`` processes (default:
-    one per core), so that rendering the tables reads and scores each run's outputs once, in
-    parallel. Without ``fork`` (or with one worker) they are computed in turn."""
+def preload_scores(runs: Iterable[Path], workers: Optional[int] = None) -> None:
+    """Reads and scores the test outputs of ``runs`` side by side in ``workers`` processes
+    (default: one per core), so that rendering the tables reads each run's outputs once, in
+    parallel. Without ``fork`` (or with one worker) they are scored in turn."""
     pending = [run for run in dict.fromkeys(runs)
-               if run not in _SAMPLING_SCORES and (run / "test_outputs.jsonl.gz").is_file()]
+               if run not in _RUN_SCORES and (run / "test_outputs.jsonl.gz").is_file()]
     workers = min(workers or os.cpu_count() or 1, len(pending))
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            _SAMPLING_SCORES.update(zip(pending, pool.map(_compute_sampling_scores, pending)))
+            _RUN_SCORES.update(zip(pending, pool.map(_compute_run_scores, pending)))
     for run in pending:
-        _sampling_scores(run)
+        _run_scores(run)
 
 
 def _interval_cell(metric: str, interval: Optional[dict]) -> str:
@@ -193,6 +211,7 @@ def render_table(table: str, runs_root: os.PathLike) -> str:
             lines.append(f"| {label} | ours − paper | " + " | ".join(_cell(m, d, signed=True) for m, d in zip(METRICS, deltas)) + " |")
     if off_paper:
         lines[0] += " — some rows NOT with the paper's settings"
+    lines += _length_table(root, {run_name: name for run_name, _, _, _, name, _ in rows})
     notes = []
     if missing:
         notes.append(f"Not run yet: {', '.join(dict.fromkeys(missing))}.")
@@ -207,6 +226,36 @@ def render_table(table: str, runs_root: os.PathLike) -> str:
     notes += _paired_note(root)
     lines += [""] + ["\n\n".join(notes)]
     return "\n".join(lines) + "\n"
+
+
+def _length_table(root: Path, labels: dict[str, str]) -> list[str]:
+    """Lines of a table of output lengths and BLEU's brevity penalty, MAP and sampling, for every
+    run in ``labels`` (run name -> label) with test outputs; empty when none has them."""
+    rows, reference_length = [], None
+    for run_name, label in labels.items():
+        scores = _run_scores(root / run_name)
+        if scores is None:
+            continue
+        totals = scores.map_bleu.sum(axis=0)
+        inputs = scores.map_bleu.shape[0]
+        reference_length = totals[1] / inputs
+        cells = [f"{totals[0] / inputs:.2f}", f"{float(brevity_penalty(totals)):.3f}"]
+        if scores.sampling is not None:
+            per_run = scores.sampling.bleu.sum(axis=1)  # [runs, K]
+            # Each sample is scored against its input's reference, so the mean sample length is the
+            # length ratio times the mean reference length.
+            cells += [f"{np.mean(per_run[:, 0] / per_run[:, 1]) * reference_length:.2f}",
+                      f"{np.mean(brevity_penalty(per_run)):.3f}"]
+        else:
+            cells += ["–", "–"]
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return ["", f"Output length (tokens per output as scored, mean over test inputs; the references: "
+                f"{reference_length:.2f}) and BLEU's brevity penalty (1 when the outputs are longer in total "
+                "than the references, else exp(1 − r / c)); the paper reports neither:", "",
+            "| Model | MAP length | MAP brevity penalty | Sampling length | Sampling brevity penalty |",
+            "| --- | ---: | ---: | ---: | ---: |", *rows]
 
 
 def _plot(rows, path: Path) -> None:
