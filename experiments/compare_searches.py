@@ -1,10 +1,13 @@
 """Compare the searches on one trained run: the paper's greedy decoding (latent means, and
 sampled latents) against beam search and token sampling (random, top-k, top-p) with the latent
 means. One row per search: BLEU-1..4 against the references, entropy and Dist-1/2 of each input's
-outputs (with more than one output per input), and the seconds it took. The paper's rows are
-evaluate.py's; this is the view beyond it.
+outputs (with more than one output per input), the mean output length and the seconds it took.
+The paper's rows are evaluate.py's; this is the view beyond it. ``--min_lengths`` adds greedy
+rows that hold EOS back until an output has that many tokens (how BLEU moves with length alone).
 
     python experiments/compare_searches.py --run_dir runs/qgen/ved_vattn_mean --output results/searches.md
+    python experiments/compare_searches.py --run_dir runs/dialogue/ded_dattn --searches greedy \
+        --min_lengths 4,6,8 --output results/searches-dialogue.md
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ flags.DEFINE_enum("split", "test", ["val", "test"], "Split to decode.")
 flags.DEFINE_integer("max_inputs", None, "Decode only the first N inputs (quick checks).")
 flags.DEFINE_integer("num_samples", 10, "Outputs per input of the sampling rows.")
 flags.DEFINE_integer("seed", 0, "Seed of every random draw (latents and tokens).")
+flags.DEFINE_list("searches", None, "Only the rows of these searches (default: every row).")
+flags.DEFINE_list("min_lengths", [], "Extra greedy rows (latent means) with EOS held back until this many tokens.")
 flags.DEFINE_string("output", None, "Markdown file for the table (default: <run_dir>/<split>_searches.md); "
                     "a JSON file with the same numbers is written beside it.")
 
@@ -40,17 +45,20 @@ ROWS = [
     ("top_p", {"top_p": 0.9}, "map", None),
 ]
 COLUMNS = ("bleu1", "bleu2", "bleu3", "bleu4", "entropy", "dist1", "dist2")
+SEARCH_NAMES = list(dict.fromkeys(name for name, *_ in ROWS))
 
 
 def render(rows: list[dict], title: str) -> str:
     lines = [f"# {title}", "",
-             "| search | latents | outputs per input | BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | Entropy | Dist-1 | Dist-2 | seconds |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| search | latents | outputs per input | BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | Entropy | Dist-1 | Dist-2 "
+             "| length | seconds |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         cells = [f"{row['metrics'][c]:.2f}" if c.startswith("bleu") else
                  (f"{row['metrics'][c]:.3f}" if c in row["metrics"] else "-") for c in COLUMNS]
+        length = f"{row['length']:.2f}" if "length" in row else "-"
         lines.append(f"| {row['search']} | {row['latents']} | {row['outputs_per_input']} | " + " | ".join(cells)
-                     + f" | {row['seconds']:.0f} |")
+                     + f" | {length} | {row['seconds']:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -64,6 +72,17 @@ def main(argv):
     from tf_varattn.training.runs import RunError, load_run, write_json
 
     run_dir = Path(FLAGS.run_dir)
+    unknown = sorted(set(FLAGS.searches or []) - set(SEARCH_NAMES))
+    try:
+        min_lengths = [int(value) for value in FLAGS.min_lengths]
+    except ValueError:
+        min_lengths = None
+    if unknown or min_lengths is None:
+        print(f"error: --searches takes {', '.join(SEARCH_NAMES)} (got {unknown}); --min_lengths takes integers "
+              f"(got {','.join(FLAGS.min_lengths)!r}).", file=sys.stderr)
+        return 1
+    rows_to_run = [row for row in ROWS if FLAGS.searches is None or row[0] in FLAGS.searches]
+    rows_to_run += [("greedy", {"min_length": n}, "map", 1) for n in min_lengths]
     try:
         config, _, model, epoch = load_run(run_dir, FLAGS.checkpoint)
         data = prepare_task_data(config.replace(pretrained_embeddings=False), run_dir, FLAGS.data_dir)
@@ -82,7 +101,7 @@ def main(argv):
                                                  "inputs": inputs, "seed": FLAGS.seed, "rows": rows})
 
     rows = []
-    for name, options, mode, count in ROWS:
+    for name, options, mode, count in rows_to_run:
         if mode == "sample" and not config.variational:
             continue  # no latent to sample
         count = count or FLAGS.num_samples
@@ -90,13 +109,14 @@ def main(argv):
         print(f"{decoder.search.describe()}, latents: {mode}, {count} per input")
         start = time.perf_counter()
         # seed and batches as evaluate.py's: its greedy rows come out the same
-        metrics, _ = evaluate_split(decoder, data.vocab, sources, references, mode, count, limit=FLAGS.max_inputs,
+        metrics, outputs = evaluate_split(decoder, data.vocab, sources, references, mode, count, limit=FLAGS.max_inputs,
                                     seed=FLAGS.seed,
                                     progress=True, batch_size=100 if count == 1 else sampling_batch_size(count),
                                     z_temperature=config.z_temperature,
                                     attention_temperature=config.attention_temperature)
         rows.append({"search": decoder.search.describe(), "latents": "posterior means" if mode == "map" else "sampled",
                      "outputs_per_input": count, "metrics": metrics,
+                     "length": sum(len(output) for per_input in outputs for output in per_input) / (len(outputs) * count),
                      "seconds": round(time.perf_counter() - start, 1)})
         write(rows)
     print(f"Wrote {output} and {output.with_suffix('.json').name}")

@@ -4,7 +4,8 @@ from which the tables' bootstrap intervals are computed.
 
 Sampling metrics average three sampling runs (``--sampling_seeds``), as the paper's do. The
 paper decodes greedily; ``--search`` picks another search (beam, top_k, top_p, random) for both
-rows, and its files are named after it (``test_metrics-beam5.json``...), beside the paper's; so
+rows, and its files are named after it (``test_metrics-beam5.json``; ``--min_length 5``:
+``test_metrics-greedy_min5.json``...), beside the paper's; so
 are those of another epoch than the paper's (``--checkpoint 10``: ``test_metrics-epoch10.json``).
 
 It also writes ``<split>_diagnostics.json`` (:mod:`tf_varattn.diagnostics`): KL_z and KL_att per
@@ -73,7 +74,7 @@ def main(argv):
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    suffix = "" if search.name == "greedy" else f"-{search.tag}"
+    suffix = "" if search.tag == "greedy" else f"-{search.tag}"  # the paper's decoding keeps the plain names
     try:
         config, _, model, epoch = load_run(run_dir, FLAGS.checkpoint)
         if FLAGS.checkpoint is not None and epoch != config.eval_epoch:  # the evaluated epoch keeps the plain names

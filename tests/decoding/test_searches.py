@@ -144,3 +144,53 @@ def test_nucleus_rows_inside_and_beyond_the_candidates_in_one_batch():
     rows = tf.concat([tf.tile(peaked, [500, 1]), tf.tile(LOGITS, [500, 1])], 0)
     tokens = TopPSampler(p=0.75, candidates=2).get_next_token(rows, tf.constant([1, 9], tf.int64)).numpy()
     assert set(tokens[:500]) == {0} and set(tokens[500:]) == {0, 1, 2}
+
+
+def eos_first_model():
+    """A tiny model whose most probable token is EOS at every step."""
+    model = tiny_model()
+    bias = model.output_projection.bias
+    bias.assign(tf.tensor_scatter_nd_update(bias, [[EOS_ID]], [30.0]))
+    return model
+
+
+@pytest.mark.parametrize("name", list(SEARCHES))
+def test_min_length_holds_back_eos_in_every_search(name):
+    model = eos_first_model()
+    plain = Decoder(model, get_search(name, beam_size=3, seed=1)).decode(SOURCES, "map", num_samples=2)
+    assert (plain[..., 0] == EOS_ID).all()  # the model ends at once unless held back
+    held = Decoder(model, get_search(name, beam_size=3, seed=1, min_length=3)).decode(SOURCES, "map", num_samples=2)
+    for output in held.reshape(-1, held.shape[-1]):
+        assert EOS_ID not in output[:3]
+        assert output[3] == EOS_ID  # then EOS, the most probable token, comes at once
+
+
+def test_min_length_greedy_is_the_argmax_without_eos_for_its_first_steps():
+    model, limit = tiny_model(), 4
+    source = SOURCES[2]
+    ids = Decoder(model, GreedySampler(min_length=limit)).decode([source])[0, 0]
+    state = model.start(tf.constant([source]), tf.constant([len(source)]), 0.0, steps=len(ids))
+    previous = tf.fill([1], 2)
+    for step, token in enumerate(ids):
+        if step and ids[step - 1] == EOS_ID:
+            break
+        logits, _, state = model.step(previous, state, 0.0)
+        logits = logits.numpy()[0]
+        if step < limit:
+            logits[EOS_ID] = -np.inf
+        assert token == np.argmax(logits), step
+        previous = tf.constant([token], tf.int32)
+
+
+def test_min_length_zero_is_the_plain_search_and_names_its_files():
+    model = tiny_model()
+    for name in ("greedy", "beam"):
+        np.testing.assert_array_equal(Decoder(model, get_search(name, min_length=0)).decode(SOURCES),
+                                      Decoder(model, get_search(name)).decode(SOURCES))
+    assert get_search("greedy", min_length=5).tag == "greedy_min5"
+    assert get_search("beam", beam_size=3, min_length=2).tag == "beam3_min2"
+    assert get_search("greedy", min_length=5).describe() == "greedy, at least 5 tokens"
+    assert get_search("greedy").tag == "greedy" and get_search("greedy").describe() == "greedy"
+    for bad in (-1, 2.5):
+        with pytest.raises(ValueError, match="min_length=.* is not valid"):
+            get_search("top_k", min_length=bad)

@@ -147,6 +147,19 @@ def test_killed_run_resumes_to_the_same_history_and_test_numbers(tmp_path, env):
     assert table["rows"][2]["metrics"] == {k: v for k, v in metrics[1]["sample_runs"][0].items() if k != "seed"}
     assert all("entropy" in row["metrics"] for row in table["rows"][2:])
     assert "| beam (size 5, alpha 0.6) | posterior means | 1 |" in (tmp_path / "searches.md").read_text()
+    map_length = sum(len(output) for output in SplitOutputs.read(killed / "test_outputs.jsonl.gz").map) / metrics[1]["inputs"]
+    assert table["rows"][0]["length"] == pytest.approx(map_length)
+    # Greedy with EOS held back: only the rows asked for; every output has at least 4 tokens (3 and the "?").
+    run("compare_searches.py", f"--run_dir={killed}", "--searches=greedy", "--min_lengths=3",
+        f"--output={tmp_path / 'longer.md'}", env=env)
+    rows = json.loads((tmp_path / "longer.json").read_text())["rows"]
+    assert [row["search"] for row in rows] == ["greedy", "greedy", "greedy, at least 3 tokens"]
+    assert rows[0] == {**table["rows"][0], "seconds": rows[0]["seconds"]} and rows[2]["length"] >= 4
+    run("evaluate.py", f"--run_dir={killed}", "--min_length=3", "--num_samples=2", "--sampling_seeds=0", env=env)
+    longer = json.loads((killed / "test_metrics-greedy_min3.json").read_text())
+    assert longer["map"] == rows[2]["metrics"] and (killed / "test_metrics.json").read_text() == published
+    result = run("compare_searches.py", f"--run_dir={killed}", "--searches=viterbi", env=env, check=False)
+    assert result.returncode == 1 and "--searches takes greedy, beam, random, top_k, top_p (got ['viterbi'])" in result.stderr
 
 
 def test_bad_flags_name_the_valid_values(tmp_path, env):

@@ -24,17 +24,18 @@ SEARCHES = {
 
 
 def get_search(name: str, beam_size: int = 5, length_penalty: float = 0.6, top_k: int = 10, top_p: float = 0.9,
-               temperature: float = 1.0, seed: int = 0) -> Search:
-    """The search registered as ``name``, with the options that apply to it (the others are ignored)."""
+               temperature: float = 1.0, seed: int = 0, min_length: int = 0) -> Search:
+    """The search registered as ``name``, with the options that apply to it (the others are ignored;
+    ``min_length`` applies to every search)."""
     if name not in SEARCHES:
         raise ValueError(f"search={name!r} is not valid; choose one of: {', '.join(SEARCHES)}.")
     if name == "beam":
-        return BeamSearch(beam_size, length_penalty)
+        return BeamSearch(beam_size, length_penalty, min_length=min_length)
     if name == "top_k":
-        return TopKSampler(top_k, temperature, seed)
+        return TopKSampler(top_k, temperature, seed, min_length=min_length)
     if name == "top_p":
-        return TopPSampler(top_p, temperature, seed)
-    return SEARCHES[name](temperature, seed)
+        return TopPSampler(top_p, temperature, seed, min_length=min_length)
+    return SEARCHES[name](temperature, seed, min_length=min_length)
 
 
 def define_search_flags() -> None:
@@ -47,6 +48,8 @@ def define_search_flags() -> None:
     flags.DEFINE_integer("top_k", 10, "Tokens sampled from (--search top_k).")
     flags.DEFINE_float("top_p", 0.9, "Probability mass of the nucleus (--search top_p).")
     flags.DEFINE_float("token_temperature", 1.0, "Softmax temperature of token sampling (random, top_k, top_p).")
+    flags.DEFINE_integer("min_length", 0, "No EOS before an output has this many tokens (every search; 0: the paper's "
+                         "decoding, EOS may come first). Its files are named after it (test_metrics-greedy_min5.json).")
 
 
 def search_from_flags() -> Search:
@@ -54,7 +57,7 @@ def search_from_flags() -> Search:
 
     values = flags.FLAGS
     return get_search(values.search, values.beam_size, values.length_penalty, values.top_k, values.top_p,
-                      values.token_temperature)
+                      values.token_temperature, min_length=values.min_length)
 
 
 __all__ = [

@@ -22,18 +22,18 @@ class BeamSearch(Search):
 
     name = "beam"
 
-    def __init__(self, beam_size: int = 5, alpha: float = 0.6):
+    def __init__(self, beam_size: int = 5, alpha: float = 0.6, min_length: int = 0):
         if not (isinstance(beam_size, int) and beam_size >= 1):
             raise ValueError(f"beam_size={beam_size!r} is not valid; it must be an integer >= 1 (1 is greedy).")
         if not alpha >= 0:
             raise ValueError(f"length_penalty alpha={alpha!r} is not valid; it must be >= 0 (0: no length normalisation).")
+        self._set_min_length(min_length)
         self.beam_size, self.alpha = beam_size, float(alpha)
 
-    @property
-    def tag(self):
+    def _own_tag(self):
         return f"beam{self.beam_size}"
 
-    def describe(self):
+    def _own_description(self):
         return f"beam (size {self.beam_size}, alpha {self.alpha:g})"
 
     def __call__(self, model, state, attention_temperature, max_length):
@@ -54,7 +54,8 @@ class BeamSearch(Search):
             active = tf.where(tf.logical_not(flat_finished))[:, 0]
             logits, _, state = model.step(tokens, state, attention_temperature, logit_rows=active)
             step_log_probs = tf.tensor_scatter_nd_update(
-                tf.tile(ended_row[None], [rows, 1]), active[:, None], tf.nn.log_softmax(tf.cast(logits, tf.float32))
+                tf.tile(ended_row[None], [rows, 1]), active[:, None],
+                self.suppress_end(tf.nn.log_softmax(tf.cast(logits, tf.float32)), step)
             )
             total = log_probs[:, :, None] + tf.reshape(step_log_probs, [batch, width, vocab])
             new_lengths = lengths + tf.cast(tf.logical_not(finished), tf.int32)  # [B, W]

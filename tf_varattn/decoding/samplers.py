@@ -17,9 +17,10 @@ class Sampler(Search):
 
     random = True
 
-    def __init__(self, temperature: float = 1.0, seed: int = 0):
+    def __init__(self, temperature: float = 1.0, seed: int = 0, min_length: int = 0):
         if not temperature > 0:
             raise ValueError(f"temperature={temperature} is not valid; it must be > 0 (1 samples the model's softmax).")
+        self._set_min_length(min_length)
         self.temperature, self.seed = float(temperature), seed
         self.seed_generator = keras.random.SeedGenerator(seed) if self.random else None
 
@@ -31,7 +32,7 @@ class Sampler(Search):
         if self.seed_generator is not None:
             self.seed_generator.state.assign(tf.constant([seed, 0], self.seed_generator.state.dtype))
 
-    def describe(self) -> str:
+    def _own_description(self) -> str:
         return f"{self.name} (temperature {self.temperature:g})" if self.random else self.name
 
     def __call__(self, model, state, attention_temperature, max_length):
@@ -48,7 +49,7 @@ class Sampler(Search):
             active = tf.where(tf.logical_not(finished))[:, 0]
             logits, _, state = model.step(tokens, state, attention_temperature, logit_rows=active)
             seed = tf.random.experimental.stateless_fold_in(base_seed, tf.cast(step, tf.int64))
-            active_tokens = self.get_next_token(tf.cast(logits, tf.float32), seed)
+            active_tokens = self.get_next_token(self.suppress_end(tf.cast(logits, tf.float32), step), seed)
             next_tokens = tf.tensor_scatter_nd_update(tf.fill(tf.shape(tokens), PAD_ID), active[:, None], active_tokens)
             finished = finished | tf.equal(next_tokens, EOS_ID)
             return step + 1, next_tokens, state, finished, outputs.write(step, next_tokens)
@@ -81,8 +82,7 @@ class RandomSampler(Sampler):
     def get_next_token(self, logits, seed):
         return _categorical(logits / self.temperature, seed)
 
-    @property
-    def tag(self):
+    def _own_tag(self):
         return f"random{self.temperature:g}" if self.temperature != 1 else "random"
 
 
@@ -91,21 +91,20 @@ class TopKSampler(Sampler):
 
     name = "top_k"
 
-    def __init__(self, k: int = 10, temperature: float = 1.0, seed: int = 0):
+    def __init__(self, k: int = 10, temperature: float = 1.0, seed: int = 0, min_length: int = 0):
         if not (isinstance(k, int) and k >= 1):
             raise ValueError(f"top_k={k!r} is not valid; it must be an integer >= 1 (1 is greedy).")
-        super().__init__(temperature, seed)
+        super().__init__(temperature, seed, min_length)
         self.k = k
 
     def get_next_token(self, logits, seed):
         values, indices = tf.math.top_k(logits, k=tf.minimum(self.k, tf.shape(logits)[-1]))
         return tf.gather(indices, _categorical(values / self.temperature, seed), batch_dims=1)
 
-    @property
-    def tag(self):
+    def _own_tag(self):
         return f"top_k{self.k}"
 
-    def describe(self):
+    def _own_description(self):
         return f"top-k (k {self.k}, temperature {self.temperature:g})"
 
 
@@ -118,10 +117,11 @@ class TopPSampler(Sampler):
 
     name = "top_p"
 
-    def __init__(self, p: float = 0.9, temperature: float = 1.0, seed: int = 0, candidates: int = 256):
+    def __init__(self, p: float = 0.9, temperature: float = 1.0, seed: int = 0, candidates: int = 256,
+                 min_length: int = 0):
         if not 0 < p <= 1:
             raise ValueError(f"top_p={p!r} is not valid; it must be in (0, 1] (near 0 is greedy, 1 samples every token).")
-        super().__init__(temperature, seed)
+        super().__init__(temperature, seed, min_length)
         self.p, self.candidates = float(p), candidates
 
     def _sample_sorted(self, logits, k, seed):
@@ -141,9 +141,8 @@ class TopPSampler(Sampler):
         wide_tokens, _ = self._sample_sorted(tf.gather(logits, wider), vocab, seed)
         return tf.tensor_scatter_nd_update(tokens, wider[:, None], wide_tokens)
 
-    @property
-    def tag(self):
+    def _own_tag(self):
         return f"top_p{self.p:g}"
 
-    def describe(self):
+    def _own_description(self):
         return f"top-p (p {self.p:g}, temperature {self.temperature:g})"
