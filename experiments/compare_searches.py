@@ -73,16 +73,21 @@ def main(argv):
 
     run_dir = Path(FLAGS.run_dir)
     unknown = sorted(set(FLAGS.searches or []) - set(SEARCH_NAMES))
+    if unknown:
+        print(f"error: --searches takes {', '.join(SEARCH_NAMES)} (got {unknown}).", file=sys.stderr)
+        return 1
     try:
         min_lengths = [int(value) for value in FLAGS.min_lengths]
     except ValueError:
-        min_lengths = None
-    if unknown or min_lengths is None:
-        print(f"error: --searches takes {', '.join(SEARCH_NAMES)} (got {unknown}); --min_lengths takes integers "
-              f"(got {','.join(FLAGS.min_lengths)!r}).", file=sys.stderr)
+        print(f"error: --min_lengths takes integers, e.g. 4,8 (got {','.join(FLAGS.min_lengths)!r}).", file=sys.stderr)
         return 1
     rows_to_run = [row for row in ROWS if FLAGS.searches is None or row[0] in FLAGS.searches]
     rows_to_run += [("greedy", {"min_length": n}, "map", 1) for n in min_lengths]
+    try:  # every search is checked before the model is loaded
+        searches = [get_search(name, **options) for name, options, *_ in rows_to_run]
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     try:
         config, _, model, epoch = load_run(run_dir, FLAGS.checkpoint)
         data = prepare_task_data(config.replace(pretrained_embeddings=False), run_dir, FLAGS.data_dir)
@@ -101,19 +106,19 @@ def main(argv):
                                                  "inputs": inputs, "seed": FLAGS.seed, "rows": rows})
 
     rows = []
-    for name, options, mode, count in rows_to_run:
+    for search, (_, _, mode, count) in zip(searches, rows_to_run):
         if mode == "sample" and not config.variational:
             continue  # no latent to sample
         count = count or FLAGS.num_samples
-        decoder = Decoder(model, get_search(name, **options))
+        decoder = Decoder(model, search)
         print(f"{decoder.search.describe()}, latents: {mode}, {count} per input")
         start = time.perf_counter()
         # seed and batches as evaluate.py's: its greedy rows come out the same
-        metrics, outputs = evaluate_split(decoder, data.vocab, sources, references, mode, count, limit=FLAGS.max_inputs,
-                                    seed=FLAGS.seed,
-                                    progress=True, batch_size=100 if count == 1 else sampling_batch_size(count),
-                                    z_temperature=config.z_temperature,
-                                    attention_temperature=config.attention_temperature)
+        metrics, outputs = evaluate_split(decoder, data.vocab, sources, references, mode, count,
+                                          limit=FLAGS.max_inputs, seed=FLAGS.seed, progress=True,
+                                          batch_size=100 if count == 1 else sampling_batch_size(count),
+                                          z_temperature=config.z_temperature,
+                                          attention_temperature=config.attention_temperature)
         rows.append({"search": decoder.search.describe(), "latents": "posterior means" if mode == "map" else "sampled",
                      "outputs_per_input": count, "metrics": metrics,
                      "length": sum(len(output) for per_input in outputs for output in per_input) / (len(outputs) * count),

@@ -160,6 +160,8 @@ def test_killed_run_resumes_to_the_same_history_and_test_numbers(tmp_path, env):
     assert longer["map"] == rows[2]["metrics"] and (killed / "test_metrics.json").read_text() == published
     result = run("compare_searches.py", f"--run_dir={killed}", "--searches=viterbi", env=env, check=False)
     assert result.returncode == 1 and "--searches takes greedy, beam, random, top_k, top_p (got ['viterbi'])" in result.stderr
+    result = run("compare_searches.py", f"--run_dir={tmp_path / 'nothing'}", "--min_lengths=-2", env=env, check=False)
+    assert result.returncode == 1 and "min_length=-2 is not valid" in result.stderr
 
 
 def test_bad_flags_name_the_valid_values(tmp_path, env):
