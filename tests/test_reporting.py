@@ -133,7 +133,7 @@ def test_bypass_names_the_evaluated_runs_it_cannot_show(tmp_path):
 
 
 def test_scores_computed_side_by_side_equal_those_computed_in_turn(tmp_path):
-    from tf_varattn import reporting
+    from tf_varattn.reporting import tables as reporting
 
     runs = [tmp_path / "qgen" / name for name in ("ved_dattn", "ved_vattn_mean", "ved_vattn_zero")]
     for seed, run in enumerate(runs):
@@ -153,7 +153,7 @@ def test_scores_computed_side_by_side_equal_those_computed_in_turn(tmp_path):
 
 
 def test_length_table_gives_output_lengths_and_brevity_penalties(tmp_path):
-    from tf_varattn import reporting
+    from tf_varattn.reporting import tables as reporting
 
     run = tmp_path / "dialogue" / "ved_dattn"
     run.mkdir(parents=True)

@@ -1,0 +1,138 @@
+"""Figures 4 and 5 (validation curves from the runs' histories) and the picture of one input's
+attention (weights and sigma_a per decoding step)."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from tf_varattn.reporting.paper import NAMES, table_presets
+from tf_varattn.reporting.run_files import gamma_runs, read_json
+
+
+CURVE_METRICS = (("bleu2", "BLEU-2"), ("bleu4", "BLEU-4"), ("entropy", "Entropy"), ("dist1", "Dist-1"))
+
+
+def _plot(rows, path: Path) -> None:
+    """``rows``: one ``(xlabel, log_x, panels)`` per figure row; ``panels[metric]`` = ``[(label, xs, ys)]``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(len(rows), len(CURVE_METRICS), figsize=(4 * len(CURVE_METRICS) + 2, 3.4 * len(rows)),
+                                squeeze=False)
+    for row_axes, (xlabel, log_x, panels) in zip(axes, rows):
+        for axis, (metric, title) in zip(row_axes, CURVE_METRICS):
+            for label, xs, ys in panels[metric]:
+                axis.plot(xs, ys, marker="o", label=label)
+            axis.set_title(title)
+            axis.set_xlabel(xlabel)
+            if log_x:
+                axis.set_xscale("log")
+            axis.grid(alpha=0.3)
+        handles, labels = row_axes[0].get_legend_handles_labels()
+        if handles:
+            row_axes[-1].legend(handles, labels, fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5),
+                                frameon=False)  # beside the row, never over the curves
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _curves(history: list[dict]) -> dict:
+    """Per curve metric: the epochs and values of the validation metric in ``history``."""
+    curves = {}
+    for metric, _ in CURVE_METRICS:
+        points = [(e["epoch"], e[f"val_{metric}"]) for e in history if e.get(f"val_{metric}") is not None]
+        curves[metric] = ([x for x, _ in points], [y for _, y in points])
+    return curves
+
+
+def plot_figure4(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen") -> list[str]:
+    """Validation BLEU-2, BLEU-4, entropy and Dist-1 per epoch, one line per model; returns the models drawn."""
+    panels, drawn = {m: [] for m, _ in CURVE_METRICS}, []
+    for preset in table_presets("table2"):
+        history = read_json(Path(runs_root) / task / preset / "history.json")
+        if not history:
+            continue
+        drawn.append(preset)
+        for metric, (xs, ys) in _curves(history).items():
+            panels[metric].append((NAMES[preset], xs, ys))
+    _plot([("epoch", False, panels)], Path(path))
+    return drawn
+
+
+def plot_figure5(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen") -> list[float]:
+    """VED+VAttn-h̄ for each gamma_a: the four validation metrics per epoch, one line per gamma_a (the
+    paper's Figure 5), and below them each metric at the last common epoch against gamma_a. With
+    fewer than two gamma_a runs there is nothing to compare: no figure is written (and an old one
+    is removed). Returns the gamma_a values drawn."""
+    curves = {}
+    for gamma, run in gamma_runs(runs_root, task).items():
+        history = read_json(run / "history.json")
+        if history:
+            curves[gamma] = (history, _curves(history))
+    if len(curves) < 2:
+        Path(path).unlink(missing_ok=True)
+        return []
+    panels = {m: [(f"gamma_a = {gamma:g}", *curve[m]) for gamma, (_, curve) in curves.items()] for m, _ in CURVE_METRICS}
+    last = min(len(history) for history, _ in curves.values())
+    points = {m: [] for m, _ in CURVE_METRICS}
+    for gamma, (history, _) in curves.items():
+        for metric, _ in CURVE_METRICS:
+            points[metric].append((gamma, history[last - 1].get(f"val_{metric}", math.nan)))
+    rows = [("epoch", False, panels),
+            (f"gamma_a (epoch {last})", True,
+             {m: [(NAMES["ved_vattn_mean"], [x for x, _ in p], [y for _, y in p])] for m, p in points.items()})]
+    _plot(rows, Path(path))
+    return list(curves)
+
+
+def plot_attention(panels: list[tuple], path: os.PathLike,
+                   title: str = "") -> None:
+    """One row per model: the attention weights (target step x source token) and, where the model
+    has them, the per-step sigma_a of the Gaussian attention vector (target step x dimension, with
+    its mean over dimensions beside). ``panels``: ``(label, source tokens, output tokens, weights
+    [steps, S], sigma [steps, D])``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    has_sigma = any(sigma.shape[1] for *_, sigma in panels)
+    columns = 3 if has_sigma else 1
+    width = max(6.0, 0.35 * max(len(source) for _, source, *_ in panels) + 2.5)
+    figure, axes = plt.subplots(len(panels), columns, squeeze=False,
+                                figsize=(width + (9 if has_sigma else 0), 0.32 * max(len(o) for _, _, o, *_ in panels) * len(panels) + 2.5 * len(panels)),
+                                gridspec_kw={"width_ratios": [width, 6, 1.6][:columns]})
+    for row, (label, source, output, weights, sigma) in zip(axes, panels):
+        image = row[0].imshow(weights, aspect="auto", cmap="Greys", vmin=0.0, vmax=1.0)
+        row[0].set_xticks(range(len(source)), source, rotation=90, fontsize=8)
+        row[0].set_yticks(range(len(output)), output, fontsize=8)
+        row[0].set_title(f"{label}: attention weights", fontsize=9)
+        figure.colorbar(image, ax=row[0], fraction=0.03)
+        if not has_sigma:
+            continue
+        if sigma.shape[1]:
+            image = row[1].imshow(sigma, aspect="auto", cmap="viridis")
+            row[1].set_yticks(range(len(output)), output, fontsize=8)
+            row[1].set_xlabel("dimension of the attention vector", fontsize=8)
+            row[1].set_title(f"{label}: sigma_a per step", fontsize=9)
+            figure.colorbar(image, ax=row[1], fraction=0.03)
+            row[2].barh(range(len(output)), sigma.mean(axis=1), color="tab:green")
+            row[2].set_ylim(len(output) - 0.5, -0.5)
+            row[2].set_yticks(range(len(output)), [""] * len(output))
+            row[2].set_title("mean sigma_a", fontsize=9)
+        else:
+            for axis in row[1:]:
+                axis.axis("off")
+            row[1].text(0.5, 0.5, "no Gaussian attention:\nno sigma_a", ha="center", va="center", fontsize=9)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,58 @@
+"""The paper's Tables 2 and 4 as printed (names, metrics, numbers) and the runs beyond its rows."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+
+METRICS = ("bleu1", "bleu2", "bleu3", "bleu4", "entropy", "dist1", "dist2")
+HEADERS = {"bleu1": "BLEU-1", "bleu2": "BLEU-2", "bleu3": "BLEU-3", "bleu4": "BLEU-4",
+           "entropy": "Entropy", "dist1": "Dist-1", "dist2": "Dist-2"}
+NAMES = {"ded": "DED (w/o Attn)", "ded_dattn": "DED+DAttn", "ved_dattn": "VED+DAttn",
+         "ved_dattn_2stage": "VED+DAttn (2-stage)", "ved_vattn_zero": "VED+VAttn-0", "ved_vattn_mean": "VED+VAttn-h̄"}
+_ = None
+# The paper's numbers: (preset, inference) -> metrics in METRICS order (None where not reported).
+PAPER_TABLE2 = {
+    ("ded", "map"): (29.31, 12.42, 6.55, 3.61, _, _, _),
+    ("ded_dattn", "map"): (30.24, 14.33, 8.26, 4.96, _, _, _),
+    ("ved_dattn", "map"): (31.02, 14.57, 8.49, 5.02, _, _, _),
+    ("ved_dattn", "sample"): (30.87, 14.71, 8.61, 5.08, 2.214, 0.132, 0.176),
+    ("ved_dattn_2stage", "map"): (28.88, 13.02, 7.33, 4.16, _, _, _),
+    ("ved_dattn_2stage", "sample"): (29.25, 13.21, 7.45, 4.25, 2.241, 0.140, 0.188),
+    ("ved_vattn_zero", "map"): (29.70, 14.17, 8.21, 4.92, _, _, _),
+    ("ved_vattn_zero", "sample"): (30.22, 14.22, 8.28, 4.87, 2.320, 0.165, 0.231),
+    ("ved_vattn_mean", "map"): (30.23, 14.30, 8.28, 4.93, _, _, _),
+    ("ved_vattn_mean", "sample"): (30.47, 14.35, 8.39, 4.96, 2.316, 0.162, 0.228),
+}
+PAPER_TABLE4 = {
+    ("ded_dattn", "map"): (_, 1.84, _, _, _, _, _),
+    ("ved_dattn", "map"): (_, 1.68, _, _, _, _, _),
+    ("ved_dattn", "sample"): (_, 1.68, _, _, 2.113, 0.311, 0.450),
+    ("ved_vattn_mean", "map"): (_, 1.78, _, _, _, _, _),
+    ("ved_vattn_mean", "sample"): (_, 1.79, _, _, 2.167, 0.324, 0.467),
+}
+# Runs beyond the paper's rows: run directory name -> (preset, label, config fields changed from the preset).
+EXTRA_TABLE2 = {
+    "ved_vattn_mean_kl_sum": ("ved_vattn_mean", "VED+VAttn-h̄, Eq. (8) as written", {"attention_kl": "sum"}),
+    "ved_vattn_dirichlet": ("ved_vattn_dirichlet", "VED+DirAttn (beyond the paper)", {}),
+}
+
+
+TABLES = {
+    "table2": {"task": "qgen", "paper": PAPER_TABLE2, "extra": EXTRA_TABLE2,
+               "title": "Table 2: question generation (SQuAD, Du et al. split), test set"},
+    "table4": {"task": "dialogue", "paper": PAPER_TABLE4, "extra": {},
+               "title": "Table 4: dialogue (Cornell Movie-Dialogs), test set (the paper reports BLEU-2 only)"},
+}
+
+
+def table_presets(table: str) -> list[str]:
+    return list(dict.fromkeys(preset for preset, _ in TABLES[table]["paper"]))
+
+
+def cell(metric: str, value: Optional[float], signed: bool = False) -> str:
+    """BLEU with 2 decimals, diversity with 3 (as the paper prints them)."""
+    if value is None:
+        return "–"
+    digits = 2 if metric.startswith("bleu") else 3
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"

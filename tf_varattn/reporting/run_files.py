@@ -1,0 +1,62 @@
+"""Where the reports find the runs and what their files say: JSON files, the gamma_a runs of
+Figure 5, a run's label and its latents."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+from tf_varattn.config import RANDOM_ATTENTIONS
+from tf_varattn.reporting.paper import EXTRA_TABLE2, NAMES
+
+
+# <task>/retrain/<preset>: a paper model trained again with the same settings (for its diagnostics
+# and attention pictures); it never replaces the table's run.
+RETRAIN_FOLDER = "retrain"
+
+
+def read_json(path: Path) -> Optional[dict]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def gamma_runs(runs_root: os.PathLike, task: str = "qgen") -> dict[float, Path]:
+    """Runs of VED+VAttn-h̄ by gamma_a: ``<root>/<task>/gamma_a/<value>``, and the Table 2 run
+    ``<root>/<task>/ved_vattn_mean`` at its own gamma_a (so it is not trained twice)."""
+    runs = {}
+    table_run = Path(runs_root) / task / "ved_vattn_mean"
+    config = read_json(table_run / "config.json")
+    if config is not None and (table_run / "history.json").is_file():
+        runs[float(config["gamma_a"])] = table_run
+    folder = Path(runs_root) / task / "gamma_a"
+    for run in sorted(folder.glob("*")) if folder.is_dir() else []:
+        try:
+            gamma = float(run.name)
+        except ValueError:
+            continue
+        if gamma in runs:
+            raise ValueError(f"{run} and {runs[gamma]} both train gamma_a = {gamma}; keep one of them.")
+        runs[gamma] = run
+    return dict(sorted(runs.items()))
+
+
+def run_label(run: Path, task_root: Path) -> str:
+    name = run.relative_to(task_root).as_posix()
+    if name in NAMES:
+        return NAMES[name]
+    extra = EXTRA_TABLE2.get(name)
+    if extra:
+        return extra[1]
+    if name.startswith("gamma_a/"):
+        return f"VED+VAttn-h̄, gamma_a = {name.split('/', 1)[1]}"
+    folder, _, preset = name.partition("/")
+    if folder == RETRAIN_FOLDER and preset in NAMES:  # the same model trained again (its checkpoints were gone)
+        return f"{NAMES[preset]}, retrained"
+    return name
+
+
+def latents_of(run: Path) -> tuple[bool, bool]:
+    """Whether the run's model has z, and whether its attention is random (from its config.json)."""
+    config = read_json(run / "config.json") or {}
+    return config.get("variational", True), config.get("attention", "variational") in RANDOM_ATTENTIONS

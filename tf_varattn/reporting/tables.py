@@ -1,0 +1,203 @@
+"""Tables 2 and 4: the paper's rows, ours (with 95% bootstrap intervals for the sampling rows),
+the paired test of VED+VAttn-h̄ against VED+DAttn, and the output lengths, from the runs' files."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional
+
+import numpy as np
+
+from tf_varattn.config import config_differences, get_config
+from tf_varattn.evaluation import SplitOutputs
+from tf_varattn.metrics import bleu_statistics, brevity_penalty
+from tf_varattn.reporting.paper import HEADERS, METRICS, NAMES, TABLES, cell
+from tf_varattn.reporting.run_files import read_json
+from tf_varattn.uncertainty import PerInputScores, bootstrap_interval, paired_bootstrap
+
+
+# Sampling rows get a 95% bootstrap interval for these; the paired test compares these models.
+INTERVAL_METRICS = ("bleu4", "entropy", "dist1")
+PAIRED_METRICS = ("bleu4", "entropy", "dist1", "dist2")
+PAIRED_MODELS = ("ved_vattn_mean", "ved_dattn")
+
+
+BOOTSTRAP_RESAMPLES = 1000
+
+
+@dataclass(frozen=True)
+class RunScores:
+    """Per-input quantities of a run's committed test outputs (``test_outputs.jsonl.gz``): BLEU
+    statistics of the MAP outputs ``[N, K]`` and the sampling runs' scores (None without samples)."""
+
+    map_bleu: np.ndarray
+    sampling: Optional[PerInputScores]
+
+
+def _compute_run_scores(run: Path) -> Optional[RunScores]:
+    path = run / "test_outputs.jsonl.gz"
+    if not path.is_file():
+        return None
+    outputs = SplitOutputs.read(path)
+    return RunScores(bleu_statistics(outputs.references, outputs.map),
+                     PerInputScores.from_outputs(outputs.references, outputs.samples) if outputs.samples else None)
+
+
+_RUN_SCORES: dict[Path, Optional[RunScores]] = {}
+
+
+def _run_scores(run: Path) -> Optional[RunScores]:
+    """The run's :class:`RunScores`, if it has test outputs (read and scored once per run)."""
+    if run not in _RUN_SCORES:
+        _RUN_SCORES[run] = _compute_run_scores(run)
+    return _RUN_SCORES[run]
+
+
+def _sampling_scores(run: Path) -> Optional[PerInputScores]:
+    scores = _run_scores(run)
+    return scores.sampling if scores is not None else None
+
+
+def table_runs(table: str, runs_root: os.PathLike) -> list[Path]:
+    """The run directories whose outputs ``table`` reads (the paper's rows, then the extra ones)."""
+    spec = TABLES[table]
+    names = dict.fromkeys([preset for preset, _ in spec["paper"]] + list(spec["extra"]))
+    return [Path(runs_root) / spec["task"] / name for name in names]
+
+
+def preload_scores(runs: Iterable[Path], workers: Optional[int] = None) -> None:
+    """Reads and scores the test outputs of ``runs`` side by side in ``workers`` processes
+    (default: one per core), so that rendering the tables reads each run's outputs once, in
+    parallel. Without ``fork`` (or with one worker) they are scored in turn."""
+    pending = [run for run in dict.fromkeys(runs)
+               if run not in _RUN_SCORES and (run / "test_outputs.jsonl.gz").is_file()]
+    workers = min(workers or os.cpu_count() or 1, len(pending))
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            _RUN_SCORES.update(zip(pending, pool.map(_compute_run_scores, pending)))
+    for run in pending:
+        _run_scores(run)
+
+
+def _interval_cell(metric: str, interval: Optional[dict]) -> str:
+    if interval is None:
+        return "–"
+    return f"[{cell(metric, interval['low'])}, {cell(metric, interval['high'])}]"
+
+
+def _paired_note(root: Path) -> list[str]:
+    first, second = (_sampling_scores(root / preset) for preset in PAIRED_MODELS)
+    if first is None or second is None:
+        return []
+    parts = []
+    for metric in PAIRED_METRICS:
+        result = paired_bootstrap(first, second, metric, BOOTSTRAP_RESAMPLES)
+        parts.append(f"{HEADERS[metric]} {cell(metric, result['difference'], signed=True)} "
+                     f"[{cell(metric, result['low'], signed=True)}, {cell(metric, result['high'], signed=True)}], "
+                     f"p {'< ' if result['p_value'] <= 1 / BOOTSTRAP_RESAMPLES else '= '}"
+                     f"{max(result['p_value'], 1 / BOOTSTRAP_RESAMPLES):.3f}")
+    names = " − ".join(NAMES[preset] for preset in PAIRED_MODELS)
+    return [f"Paired bootstrap over test inputs ({BOOTSTRAP_RESAMPLES} resamples), sampling, {names}: "
+            + "; ".join(parts) + "."]
+
+
+def settings_differences(run: Path, preset: str, task: str, changes: Optional[dict] = None) -> list[str]:
+    """``field=value`` for every config field of ``run`` that differs from the paper's setting of
+    ``preset`` (plus ``changes``); empty when the run used the paper's settings."""
+    stored = read_json(run / "config.json") or {}
+    expected = get_config(preset, task, **(changes or {})).to_dict()
+    return [f"{field}={stored[field]!r}" for field in config_differences(stored, expected) if field in stored]
+
+
+def render_table(table: str, runs_root: os.PathLike) -> str:
+    """Markdown with, for each model and inference, the paper's row, ours and ours - paper; for
+    sampling rows a 95% bootstrap interval over test inputs; then the paired test of
+    VED+VAttn-h̄ against VED+DAttn. Runs beyond the paper's rows come last."""
+    spec = TABLES[table]
+    root = Path(runs_root) / spec["task"]
+    lines = [f"# {spec['title']}", "",
+             "| Model | Inference | Row | " + " | ".join(HEADERS[m] for m in METRICS) + " |",
+             "| --- | --- | --- | " + " | ".join("---:" for _ in METRICS) + " |"]
+    rows = [(preset, preset, {}, inference, NAMES[preset], dict(zip(METRICS, values)))
+            for (preset, inference), values in spec["paper"].items()]
+    for run_name, (preset, label, changes) in spec["extra"].items():
+        rows += [(run_name, preset, changes, inference, label, None) for inference in ("map", "sample")]
+    missing, off_paper = [], {}
+    for run_name, preset, changes, inference, name, paper in rows:
+        results = read_json(root / run_name / "test_metrics.json")
+        ours = (results or {}).get(inference)
+        label = f"{name} | {'MAP' if inference == 'map' else 'Sampling'}"
+        if paper is not None:
+            lines.append(f"| {label} | paper | " + " | ".join(cell(m, paper[m]) for m in METRICS) + " |")
+        if ours is None:
+            missing.append(run_name)
+            lines.append(f"| {label} | ours | " + " | ".join("not run" for _ in METRICS) + " |")
+            continue
+        runs = len(results.get("sample_runs", [])) if inference == "sample" else 0
+        differences = settings_differences(root / run_name, preset, spec["task"], changes)
+        if differences:
+            off_paper[run_name] = differences
+        lines.append(f"| {label} | ours (epoch {results['checkpoint_epoch']}"
+                     + (f", mean of {runs} runs" if runs > 1 else "")
+                     + (f"; NOT the paper's settings: {', '.join(differences)}" if differences else "") + ") | "
+                     + " | ".join(cell(m, ours.get(m)) for m in METRICS) + " |")
+        if inference == "sample":
+            scores = _sampling_scores(root / run_name)
+            if scores is not None:
+                intervals = {m: bootstrap_interval(scores, m, BOOTSTRAP_RESAMPLES) for m in INTERVAL_METRICS}
+                lines.append(f"| {label} | ours, 95% interval | "
+                             + " | ".join(_interval_cell(m, intervals.get(m)) for m in METRICS) + " |")
+        if paper is not None:
+            deltas = [None if paper[m] is None or ours.get(m) is None else ours[m] - paper[m] for m in METRICS]
+            lines.append(f"| {label} | ours − paper | " + " | ".join(cell(m, d, signed=True) for m, d in zip(METRICS, deltas)) + " |")
+    if off_paper:
+        lines[0] += " — some rows NOT with the paper's settings"
+    lines += _length_table(root, {run_name: name for run_name, _, _, _, name, _ in rows})
+    notes = []
+    if missing:
+        notes.append(f"Not run yet: {', '.join(dict.fromkeys(missing))}.")
+    notes.append("Ours: sampling rows score 10 samples per test input (BLEU over all samples; diversity pools each "
+                 "input's samples) and average the sampling runs (seeds), as the paper averages 3. Intervals: 95% "
+                 f"percentile bootstrap over test inputs ({BOOTSTRAP_RESAMPLES} resamples), from the committed "
+                 "`test_outputs.jsonl.gz`.")
+    for run_name, (preset, label, changes) in spec["extra"].items():
+        flags = " ".join(f"--{field}={value}" for field, value in changes.items())
+        notes.append(f"{label}: the {NAMES[preset]} preset with `{flags}`." if changes else
+                     f"{label}: the `{preset}` preset.")
+    notes += _paired_note(root)
+    lines += [""] + ["\n\n".join(notes)]
+    return "\n".join(lines) + "\n"
+
+
+def _length_table(root: Path, labels: dict[str, str]) -> list[str]:
+    """Lines of a table of output lengths and BLEU's brevity penalty, MAP and sampling, for every
+    run in ``labels`` (run name -> label) with test outputs; empty when none has them."""
+    rows, reference_length = [], None
+    for run_name, label in labels.items():
+        scores = _run_scores(root / run_name)
+        if scores is None:
+            continue
+        totals = scores.map_bleu.sum(axis=0)
+        inputs = scores.map_bleu.shape[0]
+        reference_length = totals[1] / inputs
+        cells = [f"{totals[0] / inputs:.2f}", f"{float(brevity_penalty(totals)):.3f}"]
+        if scores.sampling is not None:
+            per_run = scores.sampling.bleu.sum(axis=1)  # [runs, K]
+            # Each sample is scored against its input's reference, so the mean sample length is the
+            # length ratio times the mean reference length.
+            cells += [f"{np.mean(per_run[:, 0] / per_run[:, 1]) * reference_length:.2f}",
+                      f"{np.mean(brevity_penalty(per_run)):.3f}"]
+        else:
+            cells += ["–", "–"]
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return ["", f"Output length (tokens per output as scored, mean over test inputs; the references: "
+                f"{reference_length:.2f}) and BLEU's brevity penalty (1 when the outputs are longer in total "
+                "than the references, else exp(1 − r / c)); the paper reports neither:", "",
+            "| Model | MAP length | MAP brevity penalty | Sampling length | Sampling brevity penalty |",
+            "| --- | ---: | ---: | ---: | ---: |", *rows]
