@@ -165,7 +165,14 @@ def test_length_table_gives_output_lengths_and_brevity_penalties(tmp_path):
     reporting._RUN_SCORES.clear()
     lines = reporting._length_table(tmp_path / "dialogue", {"ved_dattn": "VED+DAttn", "ved_vattn_mean": "VED+VAttn-h̄"})
     assert "the references: 3.00" in lines[1]
-    assert lines[-1] == (f"| VED+DAttn | 1.50 | {np.exp(1 - 6 / 3):.3f} | 2.50 | {(1 + np.exp(1 - 12 / 4)) / 2:.3f} |")
+    # Different samples: run 1 holds one output per input, run 2 one ("a") and one ("b"): 1 on average.
+    assert lines[-1] == (f"| VED+DAttn | 1.50 | {np.exp(1 - 6 / 3):.3f} | 2.50 | {(1 + np.exp(1 - 12 / 4)) / 2:.3f} "
+                         "| 1.00 |")
     assert len(lines) == 6  # the run without outputs has no row
     reporting._RUN_SCORES.clear()
     assert reporting._length_table(tmp_path / "qgen", {"ded": "DED"}) == []
+    different = tmp_path / "qgen" / "ved_dattn"
+    different.mkdir(parents=True)
+    SplitOutputs(["s0", "s1"], references, [["a"], ["a"]],
+                 [[[["a"], ["b"], ["a"]], [["c"], ["c"], ["c"]]]]).write(different / "test_outputs.jsonl.gz")
+    assert reporting._length_table(tmp_path / "qgen", {"ved_dattn": "VED+DAttn"})[-1].endswith("| 1.50 |")  # (2 + 1) / 2

@@ -32,10 +32,12 @@ BOOTSTRAP_RESAMPLES = 1000
 @dataclass(frozen=True)
 class RunScores:
     """Per-input quantities of a run's committed test outputs (``test_outputs.jsonl.gz``): BLEU
-    statistics of the MAP outputs ``[N, K]`` and the sampling runs' scores (None without samples)."""
+    statistics of the MAP outputs ``[N, K]``, the sampling runs' scores and how many different
+    outputs each input's samples hold, averaged over inputs and runs (None without samples)."""
 
     map_bleu: np.ndarray
     sampling: Optional[PerInputScores]
+    distinct_samples: Optional[float] = None
 
 
 def _compute_run_scores(run: Path) -> Optional[RunScores]:
@@ -43,8 +45,11 @@ def _compute_run_scores(run: Path) -> Optional[RunScores]:
     if not path.is_file():
         return None
     outputs = SplitOutputs.read(path)
+    if not outputs.samples:
+        return RunScores(bleu_statistics(outputs.references, outputs.map), None)
+    distinct = [len({tuple(sample) for sample in per_input}) for run in outputs.samples for per_input in run]
     return RunScores(bleu_statistics(outputs.references, outputs.map),
-                     PerInputScores.from_outputs(outputs.references, outputs.samples) if outputs.samples else None)
+                     PerInputScores.from_outputs(outputs.references, outputs.samples), float(np.mean(distinct)))
 
 
 _RUN_SCORES: dict[Path, Optional[RunScores]] = {}
@@ -174,8 +179,9 @@ def render_table(table: str, runs_root: os.PathLike) -> str:
 
 
 def _length_table(root: Path, labels: dict[str, str]) -> list[str]:
-    """Lines of a table of output lengths and BLEU's brevity penalty, MAP and sampling, for every
-    run in ``labels`` (run name -> label) with test outputs; empty when none has them."""
+    """Lines of a table of output lengths and BLEU's brevity penalty, MAP and sampling, and the
+    different outputs among an input's samples, for every run in ``labels`` (run name -> label)
+    with test outputs; empty when none has them."""
     rows, reference_length = [], None
     for run_name, label in labels.items():
         scores = _run_scores(root / run_name)
@@ -190,14 +196,16 @@ def _length_table(root: Path, labels: dict[str, str]) -> list[str]:
             # Each sample is scored against its input's reference, so the mean sample length is the
             # length ratio times the mean reference length.
             cells += [f"{np.mean(per_run[:, 0] / per_run[:, 1]) * reference_length:.2f}",
-                      f"{np.mean(brevity_penalty(per_run)):.3f}"]
+                      f"{np.mean(brevity_penalty(per_run)):.3f}", f"{scores.distinct_samples:.2f}"]
         else:
-            cells += ["–", "–"]
+            cells += ["–", "–", "–"]
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
     if not rows:
         return []
     return ["", f"Output length (tokens per output as scored, mean over test inputs; the references: "
-                f"{reference_length:.2f}) and BLEU's brevity penalty (1 when the outputs are longer in total "
-                "than the references, else exp(1 − r / c)); the paper reports neither:", "",
-            "| Model | MAP length | MAP brevity penalty | Sampling length | Sampling brevity penalty |",
-            "| --- | ---: | ---: | ---: | ---: |", *rows]
+                f"{reference_length:.2f}), BLEU's brevity penalty (1 when the outputs are longer in total "
+                "than the references, else exp(1 − r / c)) and the number of different outputs among an "
+                "input's samples (mean over inputs and sampling runs); the paper reports none of them:", "",
+            "| Model | MAP length | MAP brevity penalty | Sampling length | Sampling brevity penalty | "
+            "Different samples per input |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |", *rows]
