@@ -24,8 +24,6 @@ from tf_varattn.uncertainty import PerInputScores, bootstrap_interval, paired_bo
 INTERVAL_METRICS = ("bleu4", "entropy", "dist1")
 PAIRED_METRICS = ("bleu4", "entropy", "dist1", "dist2")
 PAIRED_MODELS = ("ved_vattn_mean", "ved_dattn")
-
-
 BOOTSTRAP_RESAMPLES = 1000
 
 
@@ -45,11 +43,11 @@ def _compute_run_scores(run: Path) -> Optional[RunScores]:
     if not path.is_file():
         return None
     outputs = SplitOutputs.read(path)
+    map_bleu = bleu_statistics(outputs.references, outputs.map)
     if not outputs.samples:
-        return RunScores(bleu_statistics(outputs.references, outputs.map), None)
+        return RunScores(map_bleu, None)
     distinct = [len({tuple(sample) for sample in per_input}) for run in outputs.samples for per_input in run]
-    return RunScores(bleu_statistics(outputs.references, outputs.map),
-                     PerInputScores.from_outputs(outputs.references, outputs.samples), float(np.mean(distinct)))
+    return RunScores(map_bleu, PerInputScores.from_outputs(outputs.references, outputs.samples), float(np.mean(distinct)))
 
 
 _RUN_SCORES: dict[Path, Optional[RunScores]] = {}
