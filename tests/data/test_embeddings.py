@@ -1,5 +1,7 @@
 import numpy as np
+import pytest
 
+from tf_varattn.data.corpora import DataError
 from tf_varattn.data.embeddings import Word2VecConfig, embedding_matrix, load_or_train_word2vec, train_word2vec
 from tf_varattn.data.vocab import Vocabulary
 
@@ -47,3 +49,23 @@ def test_large_vectors_are_cached_in_one_loadable_file(tmp_path):
     first = load_or_train_word2vec(sentences, tmp_path, config)
     assert [p.suffix for p in tmp_path.iterdir()] == [".kv"]
     np.testing.assert_array_equal(load_or_train_word2vec(sentences, tmp_path, config)["w5"], first["w5"])
+
+
+def test_cache_folder_may_be_a_link_to_a_folder_not_made_yet(tmp_path):
+    # Two run roots sharing one cache through a link made before either run trained word2vec.
+    link = tmp_path / "retrain" / "word2vec"
+    link.parent.mkdir()
+    link.symlink_to(tmp_path / "word2vec")
+    vectors = load_or_train_word2vec(SENTENCES, link, CONFIG)
+    [cached] = (tmp_path / "word2vec").glob("word2vec-*.kv")
+    np.testing.assert_array_equal(load_or_train_word2vec(SENTENCES, cached.parent, CONFIG)["cat"], vectors["cat"])
+
+
+def test_unusable_cache_folder_fails_before_training(tmp_path, monkeypatch):
+    import tf_varattn.data.embeddings as embeddings
+
+    monkeypatch.setattr(embeddings, "train_word2vec", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("")
+    with pytest.raises(DataError, match="word2vec cache folder.*--embedding_cache_dir"):
+        load_or_train_word2vec(SENTENCES, not_a_folder, CONFIG)

@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from tf_varattn.data.corpora import DataError
 from tf_varattn.data.vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
@@ -77,13 +78,19 @@ def load_or_train_word2vec(
     from gensim.models import KeyedVectors
 
     logging.getLogger("gensim").setLevel(logging.WARNING)
-    path = Path(cache_dir) / f"word2vec-{_fingerprint(sentences, config)}.kv"
+    # A link to a folder not made yet is followed (and the folder made), not refused by mkdir.
+    cache_dir = Path(os.path.realpath(cache_dir))
+    path = cache_dir / f"word2vec-{_fingerprint(sentences, config)}.kv"
     if path.is_file():
         logger.info("Loading cached word2vec from %s", path)
         return KeyedVectors.load(str(path))
+    try:  # before the training (minutes on the full data), so that a bad cache folder fails at once
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"cannot use {cache_dir} as the word2vec cache folder ({error}); "
+                        "pass another folder with --embedding_cache_dir.") from error
     logger.info("Training word2vec on %d sentences (%d epochs) -> %s", len(sentences), config.epochs, path)
     vectors = train_word2vec(sentences, config)
-    path.parent.mkdir(parents=True, exist_ok=True)
     # A name of this process's own: two runs sharing the cache (started side by side) never write
     # into the same temporary file; the last rename wins with identical vectors.
     temporary = path.with_suffix(f".{os.getpid()}.tmp")
