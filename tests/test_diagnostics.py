@@ -135,7 +135,7 @@ def test_bypass_probe_reports_each_prior_and_its_gap(preset):
     assert first.shape == map_ids.shape
 
 
-@pytest.mark.parametrize("preset", ["ved_dattn", "ved_vattn_mean"])
+@pytest.mark.parametrize("preset", ["ved_dattn", "ved_vattn_mean", "ved_vattn_dirichlet"])
 def test_attention_trace_follows_greedy_map_decoding(preset):
     model = small_model(preset)
     trace = trace_attention(model, [5, 6, 7, 8, 9])
