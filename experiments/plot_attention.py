@@ -1,5 +1,6 @@
 """Draw the attention of one input: the weights of every decoding step (target step x source token)
-and, for variational attention, the per-step sigma_a of the attention vector; one row per run.
+and, for a random attention, the posterior's standard deviation of every step (sigma_a of the
+Gaussian attention vector, each weight's for the Dirichlet attention); one row per run.
 The decoding is greedy with the latents at their posterior means (MAP).
 
     python experiments/plot_attention.py --run_dir runs/qgen/ved_vattn_mean --run_dir runs/qgen/ved_dattn \
@@ -56,7 +57,7 @@ def main(argv):
         source = [vocab.source.id_to_token[i] for i in source_ids]
         output = [vocab.target.id_to_token[i] for i in trace.output_ids]
         print(f"{label} (epoch {epoch}): {' '.join(output)}")
-        panels.append((f"{label} (epoch {epoch})", source, output, trace.weights, trace.sigma))
+        panels.append((f"{label} (epoch {epoch})", source, output, trace.weights, trace.sigma, trace.attention))
     plot_attention(panels, FLAGS.output, title=sentence)
     print(f"Wrote {FLAGS.output}")
     return 0

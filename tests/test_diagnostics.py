@@ -144,8 +144,9 @@ def test_attention_trace_follows_greedy_map_decoding(preset):
     np.testing.assert_array_equal(ids[:steps], trace.output_ids)
     assert trace.weights.shape == (steps, 5)
     np.testing.assert_allclose(trace.weights.sum(axis=1), 1.0, rtol=1e-5)
-    assert trace.sigma.shape == (steps, 16 if preset == "ved_vattn_mean" else 0)  # 2 x encoder units
-    if preset == "ved_vattn_mean":
-        assert np.all(trace.sigma > 0)
+    # sigma_a per dimension (2 x encoder units), each Dirichlet weight's std, nothing for DAttn.
+    assert trace.sigma.shape == (steps, {"ved_vattn_mean": 16, "ved_vattn_dirichlet": 5, "ved_dattn": 0}[preset])
+    assert np.all(trace.sigma > 0)
+    assert trace.attention == model.settings.attention
     with pytest.raises(ValueError, match="no attention"):
         trace_attention(small_model("ded"), [5, 6])

@@ -91,6 +91,25 @@ def test_gradients_reach_the_concentration_head_through_the_sample():
         layer.attend(bilinear, query, memory, gradient_taps=(0.0, 0.0))
 
 
+@pytest.mark.parametrize("from_prior", [False, True])
+def test_sigma_is_each_weights_standard_deviation(from_prior):
+    """``attend``'s sigma: sqrt(a_i (a0 - a_i) / (a0^2 (a0 + 1))) of the distribution drawn from
+    (posterior, or the prior Dir(c) over the real positions), 0 on padding."""
+    rng = np.random.default_rng(5)
+    bilinear = BilinearAttention(units=3, memory_dim=4)
+    layer = DirichletAttention(units=4, prior_concentration=2.0, seed=5)
+    states = tf.constant(rng.normal(size=(3, 5, 4)), tf.float32)
+    query = tf.constant(rng.normal(size=(3, 3)), tf.float32)
+    memory = Memory(states, bilinear.keys(states), MASK, masked_mean(states, MASK))
+    sigma = layer.attend(bilinear, query, memory, from_prior=from_prior).sigma.numpy()
+    scores = bilinear.scores(query, memory.keys, MASK).numpy()
+    for row, real in enumerate(MASK.numpy().sum(axis=1)):
+        a = np.full(real, 2.0) if from_prior else np.log1p(np.exp(scores[row, :real])) + 0.3
+        a0 = a.sum()
+        np.testing.assert_allclose(sigma[row, :real], np.sqrt(a * (a0 - a) / (a0**2 * (a0 + 1))), rtol=1e-5)
+        np.testing.assert_array_equal(sigma[row, real:], 0.0)
+
+
 def test_noise_is_a_step_seed_reproducible_from_the_stream():
     layer = DirichletAttention(units=4, seed=5)
     stream = keras.random.SeedGenerator(7)

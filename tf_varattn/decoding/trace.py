@@ -1,5 +1,6 @@
-"""What the attention did while decoding one input: the weights and, for the Gaussian attention,
-the posterior sigma_a of every step of a greedy MAP decoding (for ``experiments/plot_attention.py``)."""
+"""What the attention did while decoding one input: the weights and, for a random attention, the
+posterior's standard deviation (sigma_a of the Gaussian, each weight's for the Dirichlet) of every
+step of a greedy MAP decoding (for ``experiments/plot_attention.py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from tf_varattn.data.vocab import EOS_ID, GO_ID
 class AttentionTrace(NamedTuple):
     output_ids: list[int]  # the greedy MAP output, EOS included when reached
     weights: np.ndarray  # [steps, source length] alpha_j of each step
-    sigma: np.ndarray  # [steps, D] sigma_a of each step ([steps, 0] for other attentions)
+    sigma: np.ndarray  # [steps, D] sigma_a (Gaussian), [steps, source length] each weight's (Dirichlet), else [steps, 0]
+    attention: str  # the model's attention: deterministic, variational or dirichlet
 
 
 def trace_attention(model, source_ids: Sequence[int], max_length: Optional[int] = None) -> AttentionTrace:
@@ -34,4 +36,4 @@ def trace_attention(model, source_ids: Sequence[int], max_length: Optional[int] 
         outputs.append(int(tokens[0]))
         if outputs[-1] == EOS_ID:
             break
-    return AttentionTrace(outputs, np.stack(weights), np.stack(sigmas))
+    return AttentionTrace(outputs, np.stack(weights), np.stack(sigmas), model.settings.attention)

@@ -29,7 +29,9 @@ class AttentionSample(NamedTuple):
     context: tf.Tensor  # [B, D] the context vector the decoder uses
     weights: tf.Tensor  # [B, S] the attention weights behind it (alpha_j; the sampled ones for Dirichlet)
     kl: tf.Tensor  # [B] this step's KL(q || prior)
-    sigma: tf.Tensor  # [B, D] the Gaussian posterior's sigma_a; [B, 0] for the other posteriors
+    # The standard deviation of what the posterior draws: [B, D] sigma_a of the Gaussian, [B, S] of
+    # each Dirichlet weight; [B, 0] for the deterministic attention.
+    sigma: tf.Tensor
 
 
 class AttentionPosterior(keras.layers.Layer):

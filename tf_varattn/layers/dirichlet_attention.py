@@ -43,6 +43,14 @@ def dirichlet_mean(concentration, mask):
     return concentration / tf.reduce_sum(concentration, axis=-1, keepdims=True)
 
 
+def dirichlet_std(concentration, mask):
+    """Each weight's standard deviation under Dir(``concentration``) over the positions of ``mask``,
+    sqrt(m_i (1 - m_i) / (a_0 + 1)) with m the mean and a_0 the total concentration; 0 elsewhere."""
+    mean = dirichlet_mean(concentration, mask)
+    total = tf.reduce_sum(tf.where(mask, concentration, tf.zeros_like(concentration)), axis=-1, keepdims=True)
+    return tf.sqrt(mean * (1.0 - mean) / (total + 1.0))
+
+
 @keras.saving.register_keras_serializable(package="tf_varattn")
 class DirichletAttention(AttentionPosterior):
     """q(alpha_j|x) = Dir(f(e_j) + floor) over the real source positions, e_j the bilinear scores
@@ -80,6 +88,10 @@ class DirichletAttention(AttentionPosterior):
         positive = tf.nn.softplus(scores) if self.transform == "softplus" else tf.exp(tf.minimum(scores, 80.0))
         return tf.where(mask, positive, tf.zeros_like(positive)) + tf.cast(self.floor, scores.dtype)
 
+    def prior(self, scores):
+        """The prior's concentrations ``[B, S]``, c everywhere (only the real positions are used)."""
+        return tf.fill(tf.shape(scores), tf.cast(self.prior_concentration, scores.dtype))
+
     def draw_noise(self, steps, batch, seed=None):
         """One stateless seed pair per step, the same for every row: ``[steps, batch, 2]`` (float32)."""
         seeds = keras.random.randint([steps, 1, 2], 0, _SEED_RANGE, seed=self.seed_generator if seed is None else seed)
@@ -87,8 +99,7 @@ class DirichletAttention(AttentionPosterior):
 
     def call(self, scores, mask, temperature=1.0, noise=None, from_prior=False):
         """``scores [B, S]`` (Eq. 4, before the softmax), ``mask [B, S]`` -> ``(alpha_j [B, S], kl [B])``."""
-        posterior = self.concentration(scores, mask)
-        prior = tf.fill(tf.shape(posterior), tf.cast(self.prior_concentration, posterior.dtype))
+        posterior, prior = self.concentration(scores, mask), self.prior(scores)
         kl = masked_dirichlet_kl(posterior, prior, mask)
         if noise is None:
             seed = keras.random.randint([2], 0, _SEED_RANGE, seed=self.seed_generator)
@@ -109,7 +120,8 @@ class DirichletAttention(AttentionPosterior):
         scores = bilinear.scores(query, memory.keys, memory.mask)
         weights, kl = self(scores, memory.mask, temperature=temperature, noise=noise, from_prior=from_prior)
         context = tf.einsum("bs,bsd->bd", weights, memory.states)
-        return AttentionSample(context, weights, kl, context[:, :0])
+        drawn_from = self.prior(scores) if from_prior else self.concentration(scores, memory.mask)
+        return AttentionSample(context, weights, kl, dirichlet_std(drawn_from, memory.mask))
 
     def get_config(self):
         return {**super().get_config(), "transform": self.transform, "floor": self.floor,

@@ -176,7 +176,8 @@ class Seq2Seq(keras.Model):
         [K, V]`` are those of the rows ``logit_rows [K]`` (default: all), so that searches project
         only the sentences still running; ``step_outputs`` holds the step's ``outputs`` (the
         attentional vector), ``kl_attention [B]``, ``queries`` (h_j), ``attention_weights [B, S]``
-        and ``attention_sigma`` (the Gaussian posterior's sigma_a, else ``[B, 0]``).
+        and ``attention_sigma`` (the standard deviation of what the posterior draws: sigma_a ``[B, D]``
+        of the Gaussian, each Dirichlet weight's ``[B, S]``; ``[B, 0]`` for deterministic attention).
         ``attention_from_prior`` draws a_j from its prior instead (the bypass probe).
 
         Teacher forcing passes ``prepared`` (:class:`PreparedStep`: this step's parts computed for

@@ -93,43 +93,50 @@ def plot_figure5(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen") 
 
 def plot_attention(panels: list[tuple], path: os.PathLike,
                    title: str = "") -> None:
-    """One row per model: the attention weights (target step x source token) and, where the model
-    has them, the per-step sigma_a of the Gaussian attention vector (target step x dimension, with
-    its mean over dimensions beside). ``panels``: ``(label, source tokens, output tokens, weights
-    [steps, S], sigma [steps, D])``."""
+    """One row per model: the attention weights (target step x source token) and, where the
+    attention is random, the posterior's standard deviation of each step, with its mean beside:
+    sigma_a of the Gaussian attention vector (target step x dimension) or each Dirichlet weight's
+    (target step x source token). ``panels``: ``(label, source tokens, output tokens, weights
+    [steps, S], sigma [steps, D or S or 0], attention)``, ``attention`` the model's attention kind."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    has_sigma = any(sigma.shape[1] for *_, sigma in panels)
+    has_sigma = any(panel[4].shape[1] for panel in panels)
     columns = 3 if has_sigma else 1
     width = max(6.0, 0.35 * max(len(source) for _, source, *_ in panels) + 2.5)
     figure, axes = plt.subplots(len(panels), columns, squeeze=False,
                                 figsize=(width + (9 if has_sigma else 0), 0.32 * max(len(o) for _, _, o, *_ in panels) * len(panels) + 2.5 * len(panels)),
                                 gridspec_kw={"width_ratios": [width, 6, 1.6][:columns]})
-    for row, (label, source, output, weights, sigma) in zip(axes, panels):
+    for row, (label, source, output, weights, sigma, attention) in zip(axes, panels):
         image = row[0].imshow(weights, aspect="auto", cmap="Greys", vmin=0.0, vmax=1.0)
         row[0].set_xticks(range(len(source)), source, rotation=90, fontsize=8)
         row[0].set_yticks(range(len(output)), output, fontsize=8)
-        row[0].set_title(f"{label}: attention weights", fontsize=9)
+        row[0].set_title(f"{label}: attention weights" + (" (posterior mean)" if attention == "dirichlet" else ""),
+                         fontsize=9)
         figure.colorbar(image, ax=row[0], fraction=0.03)
         if not has_sigma:
             continue
         if sigma.shape[1]:
+            name = "std of each weight" if attention == "dirichlet" else "sigma_a"
             image = row[1].imshow(sigma, aspect="auto", cmap="viridis")
             row[1].set_yticks(range(len(output)), output, fontsize=8)
-            row[1].set_xlabel("dimension of the attention vector", fontsize=8)
-            row[1].set_title(f"{label}: sigma_a per step", fontsize=9)
+            if attention == "dirichlet":
+                row[1].set_xticks(range(len(source)), source, rotation=90, fontsize=8)
+            else:
+                row[1].set_xlabel("dimension of the attention vector", fontsize=8)
+            row[1].set_title(f"{label}: {name} per step", fontsize=9)
             figure.colorbar(image, ax=row[1], fraction=0.03)
             row[2].barh(range(len(output)), sigma.mean(axis=1), color="tab:green")
             row[2].set_ylim(len(output) - 0.5, -0.5)
             row[2].set_yticks(range(len(output)), [""] * len(output))
-            row[2].set_title("mean sigma_a", fontsize=9)
+            row[2].set_title("mean std of a weight" if attention == "dirichlet" else "mean sigma_a", fontsize=9)
         else:
             for axis in row[1:]:
                 axis.axis("off")
-            row[1].text(0.5, 0.5, "no Gaussian attention:\nno sigma_a", ha="center", va="center", fontsize=9)
+            row[1].text(0.5, 0.5, "deterministic attention:\nno posterior to draw from", ha="center", va="center",
+                        fontsize=9)
     if title:
         figure.suptitle(title, fontsize=10)
     figure.tight_layout()
