@@ -88,10 +88,6 @@ class DirichletAttention(AttentionPosterior):
         positive = tf.nn.softplus(scores) if self.transform == "softplus" else tf.exp(tf.minimum(scores, 80.0))
         return tf.where(mask, positive, tf.zeros_like(positive)) + tf.cast(self.floor, scores.dtype)
 
-    def prior(self, scores):
-        """The prior's concentrations ``[B, S]``, c everywhere (only the real positions are used)."""
-        return tf.fill(tf.shape(scores), tf.cast(self.prior_concentration, scores.dtype))
-
     def draw_noise(self, steps, batch, seed=None):
         """One stateless seed pair per step, the same for every row: ``[steps, batch, 2]`` (float32)."""
         seeds = keras.random.randint([steps, 1, 2], 0, _SEED_RANGE, seed=self.seed_generator if seed is None else seed)
@@ -99,7 +95,14 @@ class DirichletAttention(AttentionPosterior):
 
     def call(self, scores, mask, temperature=1.0, noise=None, from_prior=False):
         """``scores [B, S]`` (Eq. 4, before the softmax), ``mask [B, S]`` -> ``(alpha_j [B, S], kl [B])``."""
-        posterior, prior = self.concentration(scores, mask), self.prior(scores)
+        weights, kl, _ = self.draw(scores, mask, temperature, noise, from_prior)
+        return weights, kl
+
+    def draw(self, scores, mask, temperature=1.0, noise=None, from_prior=False):
+        """``(alpha_j [B, S], kl [B], std [B, S])``: :meth:`call`'s weights and KL, and each weight's
+        standard deviation under the distribution drawn from, from one computation of the concentrations."""
+        posterior = self.concentration(scores, mask)
+        prior = tf.fill(tf.shape(posterior), tf.cast(self.prior_concentration, posterior.dtype))
         kl = masked_dirichlet_kl(posterior, prior, mask)
         if noise is None:
             seed = keras.random.randint([2], 0, _SEED_RANGE, seed=self.seed_generator)
@@ -110,7 +113,7 @@ class DirichletAttention(AttentionPosterior):
         mean = dirichlet_mean(drawn_from, mask)
         sample = dirichlet_sample(drawn_from, mask, seed)
         weights = mean + tf.cast(temperature, mean.dtype) * (sample - mean)
-        return weights, kl
+        return weights, kl, dirichlet_std(drawn_from, mask)
 
     def attend(self, bilinear, query, memory, temperature=1.0, noise=None, gradient_taps=None,
                from_prior=False) -> AttentionSample:
@@ -118,10 +121,9 @@ class DirichletAttention(AttentionPosterior):
             raise ValueError("DirichletAttention samples its own weights; gradient taps (which assume the "
                              "bilinear softmax) cannot be used with it.")
         scores = bilinear.scores(query, memory.keys, memory.mask)
-        weights, kl = self(scores, memory.mask, temperature=temperature, noise=noise, from_prior=from_prior)
+        weights, kl, std = self.draw(scores, memory.mask, temperature, noise, from_prior)
         context = tf.einsum("bs,bsd->bd", weights, memory.states)
-        drawn_from = self.prior(scores) if from_prior else self.concentration(scores, memory.mask)
-        return AttentionSample(context, weights, kl, dirichlet_std(drawn_from, memory.mask))
+        return AttentionSample(context, weights, kl, std)
 
     def get_config(self):
         return {**super().get_config(), "transform": self.transform, "floor": self.floor,
