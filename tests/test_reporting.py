@@ -126,6 +126,14 @@ def test_bypass_names_the_evaluated_runs_it_cannot_show(tmp_path):
     (retrained / "test_diagnostics.json").write_text((measured / "test_diagnostics.json").read_text())
     assert "| qgen | VED+DAttn, retrained | 7 |" in render_bypass(tmp_path)
     (retrained / "test_diagnostics.json").unlink()
+    # The table's run whose retrain has the diagnostics is named as measured there, not as missing.
+    mean_retrain = tmp_path / "qgen" / "retrain" / "ved_vattn_mean"
+    mean_retrain.mkdir(parents=True)
+    (mean_retrain / "test_diagnostics.json").write_text((measured / "test_diagnostics.json").read_text())
+    covered = render_bypass(tmp_path)
+    assert "the table's run was evaluated before the diagnostics existed): qgen VED+VAttn-h̄." in covered
+    assert "Not measured" not in covered
+    (mean_retrain / "test_diagnostics.json").unlink()
     assert "Not measured (evaluated before the diagnostics existed" in page and page.rstrip().endswith(
         "writes them at evaluation): qgen VED+VAttn-h̄.")
     (tmp_path / "qgen" / "ved_vattn_mean" / "test_metrics.json").unlink()

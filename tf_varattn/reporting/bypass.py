@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from tf_varattn.reporting.paper import cell
-from tf_varattn.reporting.run_files import latents_of, read_json, run_label
+from tf_varattn.reporting.run_files import RETRAIN_FOLDER, latents_of, read_json, run_label
 
 
 def render_bypass(runs_root: os.PathLike) -> str:
@@ -50,19 +50,27 @@ def render_bypass(runs_root: os.PathLike) -> str:
 
 def _runs_without_diagnostics(root: Path) -> list[str]:
     """Lines naming the evaluated runs that have no ``test_diagnostics.json``: those without a
-    latent variable (nothing to bypass) and those whose checkpoints were gone when the
-    diagnostics came."""
-    no_latent, missing = [], []
+    latent variable (nothing to bypass), those measured on their retrain (``<task>/retrain/<preset>``,
+    a row above) and those whose checkpoints were gone when the diagnostics came."""
+    no_latent, on_retrain, missing = [], [], []
     for path in sorted(root.glob("*/**/test_metrics.json")):
         run = path.parent
         if (run / "test_diagnostics.json").is_file():
             continue
         task_root = root / run.relative_to(root).parts[0]
         label = f"{task_root.name} {run_label(run, task_root)}"
-        (missing if latents_of(run)[0] else no_latent).append(label)
+        if not latents_of(run)[0]:
+            no_latent.append(label)
+        elif (task_root / RETRAIN_FOLDER / run.relative_to(task_root) / "test_diagnostics.json").is_file():
+            on_retrain.append(label)
+        else:
+            missing.append(label)
     lines = []
     if no_latent:
         lines.append(f"No latent variable, nothing to bypass: {', '.join(no_latent)}.")
+    if on_retrain:
+        lines.append(f"Measured on their retrain (the same preset and seed trained again, the \"retrained\" rows; "
+                     f"the table's run was evaluated before the diagnostics existed): {', '.join(on_retrain)}.")
     if missing:
         lines.append(f"Not measured (evaluated before the diagnostics existed, checkpoints gone; a retrained run "
                      f"writes them at evaluation): {', '.join(missing)}.")
