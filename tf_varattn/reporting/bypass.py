@@ -74,4 +74,4 @@ def _runs_without_diagnostics(root: Path) -> list[str]:
     if missing:
         lines.append(f"Not measured (evaluated before the diagnostics existed, checkpoints gone; a retrained run "
                      f"writes them at evaluation): {', '.join(missing)}.")
-    return [""] + lines if lines else []
+    return [part for line in lines for part in ("", line)]  # a paragraph each
