@@ -7,7 +7,7 @@
 #   table4   train + evaluate the three Table 4 models (dialogue), render results/table4.md
 #   figure4  the Table 2 runs' validation curves -> results/figure4.png
 #   figure5  VED+VAttn-h̄ for each gamma_a in $VARATTN_GAMMAS -> results/figure5.png (0.1 is the Table 2 run)
-#   tables   every table, figure and the case study from the committed results/runs (no training)
+#   tables   every table, figure (latents.png too) and the case study from the committed results/runs (no training)
 #   all      table2, table4, figure4, figure5, tables
 #   model    TASK PRESET: train + evaluate one model into $VARATTN_RUNS/TASK/PRESET
 #   bypass   latent diagnostics + bypass probe of every trained run under $VARATTN_RUNS that lacks

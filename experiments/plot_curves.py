@@ -1,4 +1,5 @@
-"""Draw results/figure4.png (validation curves per model) and results/figure5.png (curves per gamma_a).
+"""Draw results/figure4.png (validation curves per model), results/figure5.png (curves per gamma_a)
+and results/latents.png (the latent diagnostics per epoch, Sec. 2.4).
 
     python experiments/plot_curves.py --runs_root runs --output_dir results
 """
@@ -13,12 +14,15 @@ from tf_varattn.runtime import import_tensorflow_quietly, run_script
 
 import_tensorflow_quietly()
 
-from tf_varattn.reporting import plot_figure4, plot_figure5  # noqa: E402
+from tf_varattn.reporting import plot_figure4, plot_figure5, plot_latent_curves  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("runs_root", "runs", "Root holding <task>/<model>/ and <task>/gamma_a/<value>/ runs.")
 flags.DEFINE_string("output_dir", "results", "Where the PNG figures go.")
-flags.DEFINE_list("figures", ["figure4", "figure5"], "Figures to draw (figure4, figure5).")
+FIGURES = ("figure4", "figure5", "latents")
+flags.DEFINE_list("figures", list(FIGURES), f"Figures to draw ({', '.join(FIGURES)}).")
+flags.register_validator("figures", lambda names: set(names) <= set(FIGURES),
+                         f"--figures takes names among {', '.join(FIGURES)}.")
 
 
 def main(argv):
@@ -34,6 +38,12 @@ def main(argv):
         else:
             print("figure5 not drawn: it compares gamma_a values and fewer than two runs exist "
                   "(`./reproduce.sh figure5` trains them).")
+    if "latents" in FLAGS.figures:
+        drawn = plot_latent_curves(FLAGS.runs_root, output / "latents.png")
+        if drawn:
+            print(f"Wrote {output / 'latents.png'} ({', '.join(drawn)})")
+        else:
+            print("latents.png not drawn: no qgen run with a latent z records the diagnostics in its history.json.")
 
 
 if __name__ == "__main__":

@@ -57,6 +57,34 @@ def test_gamma_runs_reuse_the_table_run_and_refuse_a_duplicate(tmp_path):
         gamma_runs(tmp_path)
 
 
+def test_latent_curves_draw_each_run_with_z_that_records_them(tmp_path):
+    from tf_varattn.reporting import plot_latent_curves
+    from tf_varattn.reporting.figures import LATENT_METRICS, _line_colors
+
+    path = tmp_path / "latents.png"
+    _write_run(tmp_path / "qgen" / "ved_vattn_mean")  # a history without the diagnostics
+    assert plot_latent_curves(tmp_path, path) == [] and not path.exists()
+    runs = {"retrain/ved_vattn_zero": (True, "variational"), "retrain/ved_dattn": (True, "deterministic"),
+            "ded_dattn": (False, "deterministic")}
+    for name, (variational, attention) in runs.items():
+        run = tmp_path / "qgen" / name
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"variational": variational, "attention": attention}))
+        (run / "history.json").write_text(json.dumps([
+            {"epoch": e, "val_mutual_information": 6.0 / e, "val_active_units": 100 // e,
+             "val_kl_z_per_token": 1.0 / e, "val_kl_attention_per_token": 400.0 / e} for e in (1, 2, 3)]))
+    assert plot_latent_curves(tmp_path, path) == ["VED+DAttn, retrained", "VED+VAttn-0, retrained"]
+    assert path.stat().st_size > 0
+    for name in runs:
+        (tmp_path / "qgen" / name / "history.json").unlink()
+    assert plot_latent_curves(tmp_path, path) == [] and not path.exists()  # an old figure does not stay
+    # A line left out of one panel (KL_att of a deterministic attention) keeps its colour in the others.
+    panels = {metric: [("VED+DAttn", [1], [1.0]), ("VED+VAttn-0", [1], [1.0])] for metric, _ in LATENT_METRICS}
+    panels["kl_attention_per_token"] = [("VED+VAttn-0", [1], [1.0])]
+    assert _line_colors(panels, LATENT_METRICS, ["red", "blue"]) == {
+        "VED+DAttn": "red", "VED+VAttn-0": "blue"}
+
+
 def test_case_study_finds_the_papers_sources(tmp_path):
     sources = [f"source {i}" for i in range(40)]
     sources[12] = "when the british forces evacuated at the close of the war in 1783 they transported 3000 freedmen"

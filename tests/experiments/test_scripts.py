@@ -187,7 +187,7 @@ def test_smoke_chain_end_to_end(tmp_path, env):
     assert result.returncode == 0, result.stderr[-3000:]
     results = next(tmp_path.glob("varattn-smoke.*")) / "results"
     produced = {p.name for p in results.iterdir()}
-    assert {"table2.md", "table4.md", "figure4.png", "case_study.md", "claims.md"} <= produced
+    assert {"table2.md", "table4.md", "figure4.png", "case_study.md", "claims.md", "bypass.md", "latents.png"} <= produced
     assert "figure5.png" not in produced  # one gamma_a run: nothing to compare
     table = (results / "table2.md").read_text()
     # A smoke run is not the paper's setting, and the table says so.

@@ -1,5 +1,5 @@
-"""Figures 4 and 5 (validation curves from the runs' histories) and the picture of one input's
-attention (weights and sigma_a per decoding step)."""
+"""Figures 4 and 5 (validation curves from the runs' histories), the latent diagnostics per epoch
+(Sec. 2.4) and the picture of one input's attention (weights and sigma_a per decoding step)."""
 
 from __future__ import annotations
 
@@ -8,29 +8,37 @@ import os
 from pathlib import Path
 
 from tf_varattn.reporting.paper import NAMES, table_presets
-from tf_varattn.reporting.run_files import gamma_runs, read_json
+from tf_varattn.reporting.run_files import gamma_runs, latents_of, read_json, run_label
 
 
 CURVE_METRICS = (("bleu2", "BLEU-2"), ("bleu4", "BLEU-4"), ("entropy", "Entropy"), ("dist1", "Dist-1"))
+# The latent diagnostics that training records after every epoch (tf_varattn.diagnostics).
+LATENT_METRICS = (("mutual_information", "I(x; z), nats"), ("active_units", "Active units of z"),
+                  ("kl_z_per_token", "KL_z per token"), ("kl_attention_per_token", "KL_att per token"))
 
 
-def _plot(rows, path: Path) -> None:
-    """``rows``: one ``(xlabel, log_x, panels)`` per figure row; ``panels[metric]`` = ``[(label, xs, ys)]``."""
+def _plot(rows, path: Path, metrics=CURVE_METRICS, log_y=()) -> None:
+    """``rows``: one ``(xlabel, log_x, panels)`` per figure row; ``panels[metric]`` = ``[(label, xs, ys)]``
+    for each ``(metric, title)`` of ``metrics``; the metrics in ``log_y`` on a log scale."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(len(rows), len(CURVE_METRICS), figsize=(4 * len(CURVE_METRICS) + 2, 3.4 * len(rows)),
+    figure, axes = plt.subplots(len(rows), len(metrics), figsize=(4 * len(metrics) + 2, 3.4 * len(rows)),
                                 squeeze=False)
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for row_axes, (xlabel, log_x, panels) in zip(axes, rows):
-        for axis, (metric, title) in zip(row_axes, CURVE_METRICS):
+        colors = _line_colors(panels, metrics, cycle)
+        for axis, (metric, title) in zip(row_axes, metrics):
             for label, xs, ys in panels[metric]:
-                axis.plot(xs, ys, marker="o", label=label)
+                axis.plot(xs, ys, marker="o", label=label, color=colors[label])
             axis.set_title(title)
             axis.set_xlabel(xlabel)
             if log_x:
                 axis.set_xscale("log")
+            if metric in log_y:
+                axis.set_yscale("log")
             axis.grid(alpha=0.3)
         handles, labels = row_axes[0].get_legend_handles_labels()
         if handles:
@@ -42,10 +50,20 @@ def _plot(rows, path: Path) -> None:
     plt.close(figure)
 
 
-def _curves(history: list[dict]) -> dict:
-    """Per curve metric: the epochs and values of the validation metric in ``history``."""
+def _line_colors(panels, metrics, cycle) -> dict:
+    """One colour per line label of a figure row, the same in each of its panels (also where a panel
+    leaves a line out), in the order the labels first appear."""
+    colors = {}
+    for metric, _ in metrics:
+        for label, *_ in panels[metric]:
+            colors.setdefault(label, cycle[len(colors) % len(cycle)])
+    return colors
+
+
+def _curves(history: list[dict], metrics=CURVE_METRICS) -> dict:
+    """Per metric: the epochs and values of the validation metric in ``history``."""
     curves = {}
-    for metric, _ in CURVE_METRICS:
+    for metric, _ in metrics:
         points = [(e["epoch"], e[f"val_{metric}"]) for e in history if e.get(f"val_{metric}") is not None]
         curves[metric] = ([x for x, _ in points], [y for _, y in points])
     return curves
@@ -89,6 +107,30 @@ def plot_figure5(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen") 
              {m: [(NAMES["ved_vattn_mean"], [x for x, _ in p], [y for _, y in p])] for m, p in points.items()})]
     _plot(rows, Path(path))
     return list(curves)
+
+
+def plot_latent_curves(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen") -> list[str]:
+    """Which latent the decoder uses, per epoch (Sec. 2.4): I(x; z), active units of z, KL_z and
+    KL_att per token on the validation pairs, one line per run of ``task`` with a latent z whose
+    history records them (KL_att only where the attention is random). Without such a run no figure
+    is written (and an old one is removed). Returns the runs drawn, by label."""
+    task_root = Path(runs_root) / task
+    panels, drawn = {m: [] for m, _ in LATENT_METRICS}, []
+    for history_path in sorted(task_root.glob("**/history.json")):
+        run, history = history_path.parent, read_json(history_path)
+        has_z, has_random_attention = latents_of(run)
+        if not has_z or not any(e.get("val_mutual_information") is not None for e in history):
+            continue
+        label = run_label(run, task_root)
+        drawn.append(label)
+        for metric, (xs, ys) in _curves(history, LATENT_METRICS).items():
+            if metric != "kl_attention_per_token" or has_random_attention:
+                panels[metric].append((label, xs, ys))
+    if not drawn:
+        Path(path).unlink(missing_ok=True)
+        return []
+    _plot([("epoch", False, panels)], Path(path), LATENT_METRICS, log_y=("kl_z_per_token", "kl_attention_per_token"))
+    return drawn
 
 
 def plot_attention(panels: list[tuple], path: os.PathLike,
