@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from absl import flags
+from absl import app, flags
 
 from tf_varattn.runtime import import_tensorflow_quietly, run_script
 
@@ -21,12 +21,13 @@ flags.DEFINE_string("runs_root", "runs", "Root holding <task>/<model>/ and <task
 flags.DEFINE_string("output_dir", "results", "Where the PNG figures go.")
 FIGURES = ("figure4", "figure5", "latents")
 flags.DEFINE_list("figures", list(FIGURES), f"Figures to draw ({', '.join(FIGURES)}).")
-flags.register_validator("figures", lambda names: set(names) <= set(FIGURES),
-                         f"--figures takes names among {', '.join(FIGURES)}.")
 
 
 def main(argv):
     del argv
+    unknown = sorted(set(FLAGS.figures) - set(FIGURES))
+    if unknown:
+        raise app.UsageError(f"Unknown figure(s) {unknown}; valid: {', '.join(FIGURES)}.")
     output = Path(FLAGS.output_dir)
     if "figure4" in FLAGS.figures:
         drawn = plot_figure4(FLAGS.runs_root, output / "figure4.png")

@@ -117,13 +117,13 @@ def plot_latent_curves(runs_root: os.PathLike, path: os.PathLike, task: str = "q
     task_root = Path(runs_root) / task
     panels, drawn = {m: [] for m, _ in LATENT_METRICS}, []
     for history_path in sorted(task_root.glob("**/history.json")):
-        run, history = history_path.parent, read_json(history_path)
+        run, curves = history_path.parent, _curves(read_json(history_path), LATENT_METRICS)
         has_z, has_random_attention = latents_of(run)
-        if not has_z or not any(e.get("val_mutual_information") is not None for e in history):
+        if not has_z or not curves["mutual_information"][0]:  # no z, or a history from before the diagnostics
             continue
         label = run_label(run, task_root)
         drawn.append(label)
-        for metric, (xs, ys) in _curves(history, LATENT_METRICS).items():
+        for metric, (xs, ys) in curves.items():
             if metric != "kl_attention_per_token" or has_random_attention:
                 panels[metric].append((label, xs, ys))
     if not drawn:
