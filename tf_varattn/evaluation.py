@@ -12,7 +12,7 @@ from typing import Callable, Optional, Sequence
 
 from tf_varattn.data.vocab import TaskVocabulary
 from tf_varattn.decoding import Decoder
-from tf_varattn.metrics import bleu_scores, diversity
+from tf_varattn.metrics import bleu_scores, bleu_statistics, brevity_penalty, diversity
 
 
 def generate(
@@ -47,6 +47,17 @@ def score(references: Sequence[Sequence[str]], outputs: Sequence[Sequence[Sequen
     if max(len(per_input) for per_input in outputs) > 1:
         metrics.update({k: round(v, 4) for k, v in diversity(outputs, drop_last_token).items()})
     return metrics
+
+
+def output_length(references: Sequence[Sequence[str]], outputs: Sequence[Sequence[Sequence[str]]]) -> dict:
+    """Mean output length in tokens (``length``, every sample counted) and BLEU's brevity penalty
+    of all outputs against their inputs' references (``brevity_penalty``): what BLEU's length
+    term sees."""
+    hypotheses = [sample for per_input in outputs for sample in per_input]
+    paired = [reference for reference, per_input in zip(references, outputs) for _ in per_input]
+    totals = bleu_statistics(paired, hypotheses, max_order=1).sum(axis=0)
+    return {"length": round(float(totals[0]) / max(len(hypotheses), 1), 3),
+            "brevity_penalty": round(float(brevity_penalty(totals)), 4)}
 
 
 class DecodingPasses:

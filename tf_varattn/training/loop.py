@@ -18,7 +18,7 @@ from tf_varattn.data.pipeline import make_dataset
 from tf_varattn.data.prepare import TaskData
 from tf_varattn.decoding import Decoder
 from tf_varattn.diagnostics import LatentDiagnostics
-from tf_varattn.evaluation import evaluate_split
+from tf_varattn.evaluation import evaluate_split, output_length
 from tf_varattn.models import build_model
 from tf_varattn.progress import Progress
 from tf_varattn.training import checkpoints
@@ -160,12 +160,13 @@ class Trainer:
         inputs, and the latent diagnostics on the same pairs (:mod:`tf_varattn.diagnostics`: KL per
         token, active units, I(x; z); they leave the random streams as they were)."""
         config, start = self.config, time.perf_counter()
-        metrics, _ = evaluate_split(
+        metrics, outputs = evaluate_split(
             self.decoder, self.data.vocab, self.data.encoded["val"].source_ids, self.data.references("val"),
             mode="sample", num_samples=config.num_samples, limit=config.eval_subset,
             z_temperature=config.z_temperature, attention_temperature=config.attention_temperature,
             batch_size=max(1, 1000 // config.num_samples),
         )
+        metrics.update(output_length(self.data.references("val")[: config.eval_subset], outputs))
         metrics.update(self.diagnostics(self.data.encoded["val"], limit=config.eval_subset))
         with self.writers["val"].as_default(step=int(self.model.optimizer.iterations.numpy())):
             for name, value in metrics.items():
