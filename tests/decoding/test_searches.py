@@ -106,7 +106,23 @@ def test_nucleus_samples_only_from_the_smallest_set_reaching_p():
     observed = frequencies(TopPSampler(p=0.75))  # 0.4 + 0.25 < 0.75 <= 0.4 + 0.25 + 0.15
     np.testing.assert_array_equal(observed[3:], 0)
     np.testing.assert_allclose(observed[:3], np.array([0.4, 0.25, 0.15]) / 0.8, atol=0.01)
-    np.testing.assert_array_equal(frequencies(TopPSampler(p=0.4), draws=2000)[1:], 0)  # the top token alone
+    # Away from a tie, by more than rounding but less than any token's probability: one token more or less.
+    np.testing.assert_array_equal(frequencies(TopPSampler(p=0.39), draws=2000)[1:], 0)  # the top token alone
+    observed = frequencies(TopPSampler(p=0.41))
+    np.testing.assert_array_equal(observed[2:], 0)
+    np.testing.assert_allclose(observed[:2], np.array([0.4, 0.25]) / 0.65, atol=0.01)
+
+
+@pytest.mark.parametrize("p, size", [(0.4, 1), (0.65, 2), (0.8, 3)])
+def test_nucleus_at_an_exact_tie_is_the_set_whose_mass_equals_p_on_every_machine(p, size):
+    """Mass before a token equal to p up to float rounding (0.39999998 on one CPU, 0.40000001 on
+    another): the token is left out, so the set is the same everywhere."""
+    probabilities = np.array([0.4, 0.25, 0.15, 0.1, 0.06, 0.04])
+    for nudge in (-3e-7, 0.0, 3e-7):  # rounding either way of the tie
+        logits = tf.constant(np.log(probabilities + np.eye(6)[0] * nudge)[None], tf.float32)
+        observed = frequencies(TopPSampler(p=p), draws=4000, logits=logits)
+        np.testing.assert_array_equal(observed[size:], 0)
+        assert (observed[:size] > 0).all()
     # A nucleus wider than the candidates looked at first comes from the whole vocabulary: the same set.
     observed = frequencies(TopPSampler(p=0.75, candidates=2))
     np.testing.assert_array_equal(observed[3:], 0)

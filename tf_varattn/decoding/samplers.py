@@ -112,10 +112,17 @@ class TopPSampler(Sampler):
     """Nucleus sampling: a token drawn from the smallest set of most probable tokens whose
     probability (softmax with temperature) reaches ``p``; the most probable token is always in it.
 
+    The set is defined up to float rounding: a token joins it only when the mass of the tokens
+    before it falls short of ``p`` by more than ``tolerance``, so a set whose mass equals ``p``
+    (0.4 computed as 0.39999998 on one CPU, 0.40000001 on another) is the same on every machine.
+    ``p = 1`` keeps every token.
+
     Exact and fast: the nucleus is looked for among the ``candidates`` most probable tokens, and
     only the rows whose nucleus is larger are sorted over the whole vocabulary."""
 
     name = "top_p"
+
+    tolerance = 1e-5  # float32 cumulative sums of up to a few hundred probabilities are off by less
 
     def __init__(self, p: float = 0.9, temperature: float = 1.0, seed: int = 0, candidates: int = 256,
                  min_length: int = 0):
@@ -123,14 +130,16 @@ class TopPSampler(Sampler):
             raise ValueError(f"top_p={p!r} is not valid; it must be in (0, 1] (near 0 is greedy, 1 samples every token).")
         super().__init__(temperature, seed, min_length)
         self.p, self.candidates = float(p), candidates
+        # Below half of p the tolerance never reaches, so the top token (mass before it 0) stays in.
+        self._threshold = float("inf") if p >= 1 else max(self.p - self.tolerance, self.p / 2)
 
     def _sample_sorted(self, logits, k, seed):
         """From the ``k`` most probable tokens of ``logits [R, V]``: the nucleus, if it lies among them."""
         probabilities = tf.nn.softmax(logits)
         top, indices = tf.math.top_k(probabilities, k=k)
         mass_before = tf.math.cumsum(top, axis=-1, exclusive=True)
-        nucleus = tf.where(mass_before < self.p, tf.math.log(top), tf.cast(-float("inf"), top.dtype))
-        covered = tf.reduce_sum(top, axis=-1) >= self.p
+        nucleus = tf.where(mass_before < self._threshold, tf.math.log(top), tf.cast(-float("inf"), top.dtype))
+        covered = tf.reduce_sum(top, axis=-1) >= self._threshold
         return tf.gather(indices, _categorical(nucleus, seed), batch_dims=1), covered
 
     def get_next_token(self, logits, seed):
