@@ -8,6 +8,7 @@ history.json, test_outputs.jsonl.gz and test_diagnostics.json.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from absl import app, flags
@@ -18,6 +19,7 @@ import_tensorflow_quietly()
 
 from tf_varattn.reporting import (  # noqa: E402
     TABLES, preload_scores, render_bypass, render_case_study, render_claims, render_table, table_runs)
+from tf_varattn.reporting.publish import PublishError, check_runs_root, publish, runs_behind  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("runs_root", "runs", "Root holding <task>/<model>/ run directories.")
@@ -33,15 +35,23 @@ def main(argv):
     unknown = sorted(set(FLAGS.tables) - {*TABLES, *EXTRA})
     if unknown:
         raise app.UsageError(f"Unknown table(s) {unknown}; valid: {', '.join([*TABLES, *EXTRA])}.")
+    try:
+        check_runs_root(FLAGS.runs_root)
+    except PublishError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     output = Path(FLAGS.output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    preload_scores([run for table in FLAGS.tables if table in TABLES
-                    for run in table_runs(table, FLAGS.runs_root)], FLAGS.workers)
-    for table in FLAGS.tables:
-        path = output / f"{table}.md"
-        text = EXTRA[table](FLAGS.runs_root) if table in EXTRA else render_table(table, FLAGS.runs_root)
-        path.write_text(text, encoding="utf-8")
-        print(f"Wrote {path}")
+    try:
+        preload_scores([run for table in FLAGS.tables if table in TABLES
+                        for run in table_runs(table, FLAGS.runs_root)], FLAGS.workers)
+        for table in FLAGS.tables:
+            text = EXTRA[table](FLAGS.runs_root) if table in EXTRA else render_table(table, FLAGS.runs_root)
+            print(publish(output / f"{table}.md", text, runs_behind(table, FLAGS.runs_root)))
+    except ValueError as error:  # a damaged run file: named, with the command that writes it again
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

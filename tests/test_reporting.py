@@ -212,3 +212,41 @@ def test_length_table_gives_output_lengths_and_brevity_penalties(tmp_path):
     SplitOutputs(["s0", "s1"], references, [["a"], ["a"]],
                  [[[["a"], ["b"], ["a"]], [["c"], ["c"], ["c"]]]]).write(different / "test_outputs.jsonl.gz")
     assert reporting._length_table(tmp_path / "qgen", {"ved_dattn": "VED+DAttn"})[-1].endswith("| 1.50 |")  # (2 + 1) / 2
+
+
+def test_a_report_without_runs_never_replaces_one_with_runs_and_a_replacement_says_what_changed(tmp_path):
+    from tf_varattn.reporting.publish import PublishError, check_runs_root, publish, runs_behind
+
+    root = tmp_path / "runs"
+    _write_run(root / "qgen" / "ved_dattn")
+    assert runs_behind("table2", root) == [root / "qgen" / "ved_dattn"] and runs_behind("table4", root) == []
+    assert runs_behind("claims", root) == [root / "qgen" / "ved_dattn"] and runs_behind("bypass", root) == []
+    committed = tmp_path / "table4.md"
+    committed.write_text("| DED+DAttn | ours | 1.00 |\n")
+    message = publish(committed, "| DED+DAttn | ours | not run |\n", runs_behind("table4", root))
+    assert message.startswith("Kept") and committed.read_text() == "| DED+DAttn | ours | 1.00 |\n"
+    # With runs behind it, a replacement is written and its changed rows printed.
+    message = publish(committed, "| DED+DAttn | ours | 1.20 |\n", [root / "qgen" / "ved_dattn"])
+    assert committed.read_text() == "| DED+DAttn | ours | 1.20 |\n"
+    assert "1 line(s) replaced by 1" in message and "-| DED+DAttn | ours | 1.00 |" in message
+    assert "+| DED+DAttn | ours | 1.20 |" in message
+    assert publish(committed, "| DED+DAttn | ours | 1.20 |\n", []).startswith("Unchanged")
+    fresh = tmp_path / "new.md"
+    assert publish(fresh, "not run\n", []).startswith("Wrote") and fresh.read_text() == "not run\n"
+    # An empty or missing runs root is refused, naming what it holds.
+    (tmp_path / "empty" / "qgen").mkdir(parents=True)
+    with pytest.raises(PublishError, match=r"holds no evaluated run .*\['qgen'\]"):
+        check_runs_root(tmp_path / "empty")
+    with pytest.raises(PublishError, match="is not a directory"):
+        check_runs_root(tmp_path / "absent")
+    check_runs_root(root)
+
+
+def test_a_damaged_run_file_is_named_with_the_command_that_writes_it_again(tmp_path):
+    root = tmp_path / "runs"
+    run = root / "qgen" / "ved_dattn"
+    _write_run(run)
+    text = (run / "test_metrics.json").read_text()
+    (run / "test_metrics.json").write_text(text[: len(text) // 2])
+    with pytest.raises(ValueError, match=rf"{run / 'test_metrics.json'} is damaged.*evaluate.py --run_dir {run}"):
+        render_table("table2", root)

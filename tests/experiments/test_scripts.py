@@ -289,3 +289,23 @@ def test_figure5_trains_side_by_side_and_reuses_the_table_run(tmp_path, env):
     assert json.loads((table_run / "config.json").read_text())["gamma_a"] == 0.1
     assert (table_run / "test_metrics.json").is_file() and (gamma_run.parent / "1.log").is_file()
     assert (tmp_path / "results" / "figure5.png").is_file()
+
+
+def test_make_tables_refuses_an_empty_runs_root_and_leaves_the_results_as_they_were(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "table2.md").write_text("committed\n")
+    (tmp_path / "empty").mkdir()
+    result = run("make_tables.py", f"--runs_root={tmp_path / 'empty'}", f"--output_dir={results}", check=False)
+    assert result.returncode == 1 and "holds no evaluated run" in result.stderr
+    assert "Traceback" not in result.stderr and sorted(p.name for p in results.iterdir()) == ["table2.md"]
+    assert (results / "table2.md").read_text() == "committed\n"
+    # A damaged test_metrics.json: one line naming it and the command that writes it again.
+    run_dir = tmp_path / "runs" / "qgen" / "ved_dattn"
+    run_dir.mkdir(parents=True)
+    (run_dir / "test_metrics.json").write_text('{"map": {"bleu')
+    result = run("make_tables.py", f"--runs_root={tmp_path / 'runs'}", f"--output_dir={results}", "--tables=table2",
+                 check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{run_dir / 'test_metrics.json'} is damaged" in result.stderr and "evaluate.py --run_dir" in result.stderr
+    assert (results / "table2.md").read_text() == "committed\n"

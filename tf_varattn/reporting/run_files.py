@@ -18,7 +18,17 @@ RETRAIN_FOLDER = "retrain"
 
 
 def read_json(path: Path) -> Optional[dict]:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    """The JSON file ``path`` (``None`` when absent); a damaged one raises ValueError naming the
+    file and the command that writes it again."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        redo = (f"evaluate it again: python experiments/evaluate.py --run_dir {path.parent}"
+                + (" --diagnostics_only" if path.name == "test_diagnostics.json" else "")
+                if path.name.startswith("test_") else f"restore it (git checkout -- {path}) or retrain the run")
+        raise ValueError(f"{path} is damaged, not JSON ({error}); {redo}.") from None
 
 
 def gamma_runs(runs_root: os.PathLike, task: str = "qgen") -> dict[float, Path]:
