@@ -5,6 +5,7 @@ import pytest
 import numpy as np
 
 from tf_varattn.metrics import (
+    Pooling,
     BLEU_WEIGHTS,
     bleu_from_statistics,
     bleu_scores,
@@ -75,23 +76,51 @@ def test_distinct_n_divides_by_token_count():
         distinct_n(tokens, 0)
 
 
-def test_diversity_pools_samples_drops_last_token_and_averages_inputs():
+QGEN = Pooling(max_length=4, appended=1)  # qgen: "?" appended after decoding
+DIALOGUE = Pooling(max_length=4)
+
+
+def test_diversity_pools_samples_and_averages_inputs():
     samples = [
         [["a", "b", "?"], ["a", "c", "?"]],  # pool a b a c
         [["x", "x", "?"], ["x", "x", "?"]],  # pool x x x x
     ]
     first = {"entropy": 0.5 * math.log(2) + 2 * 0.25 * math.log(4), "dist1": 3 / 4, "dist2": 3 / 4}  # ab ba ac
     second = {"entropy": 0.0, "dist1": 1 / 4, "dist2": 1 / 4}
-    result = diversity(samples)
+    result = diversity(samples, QGEN)
     for key in first:
         assert result[key] == pytest.approx((first[key] + second[key]) / 2)
-    kept = diversity(samples, drop_last_token=False)
+    # The same words in dialogue (nothing appended): "?" is a real word there and is pooled.
+    kept = diversity(samples, DIALOGUE)
     # pool a b ? a c ?: 4 distinct of 6 unigrams.
     assert kept["dist1"] == pytest.approx((4 / 6 + 2 / 6) / 2)
 
 
+@pytest.mark.parametrize("pooling, output, pooled", [
+    # Ended with EOS (fewer words than the limit): the released code drops EOS, every word stays.
+    (DIALOGUE, ["a", "b", "c"], ["a", "b", "c"]),
+    (QGEN, ["a", "b", "c", "?"], ["a", "b", "c"]),
+    (DIALOGUE, [], []),
+    (QGEN, ["?"], []),
+    # Ran to the limit without EOS: the last word is what it drops.
+    (DIALOGUE, ["a", "b", "c", "d"], ["a", "b", "c"]),
+    (QGEN, ["a", "b", "c", "d", "?"], ["a", "b", "c"]),
+])
+def test_pooling_drops_eos_of_an_ended_output_and_the_last_word_of_one_cut_at_the_limit(pooling, output, pooled):
+    assert list(pooling.words(output)) == pooled
+
+
+def test_diversity_of_dialogue_samples_keeps_their_last_word():
+    # Two ended replies "a b" and "a c": the pool is a b a c (the old rule pooled a a).
+    result = diversity([[["a", "b"], ["a", "c"]]], DIALOGUE)
+    assert result["dist1"] == pytest.approx(3 / 4) and result["dist2"] == pytest.approx(3 / 4)
+    # A reply cut at the limit loses its last word: a b c | a b -> 3 distinct of 5, bigrams ab bc ca ab.
+    result = diversity([[["a", "b", "c", "d"], ["a", "b"]]], DIALOGUE)
+    assert result["dist1"] == pytest.approx(3 / 5) and result["dist2"] == pytest.approx(3 / 5)
+
+
 def test_diversity_with_empty_outputs_is_zero():
-    assert diversity([[["?"], ["?"]]]) == {"entropy": 0.0, "dist1": 0.0, "dist2": 0.0}
+    assert diversity([[["?"], ["?"]]], QGEN) == {"entropy": 0.0, "dist1": 0.0, "dist2": 0.0}
 
 
 def _random_corpus(rng, size, vocab=5, max_length=7):
@@ -125,7 +154,7 @@ def test_bleu_statistics_of_a_subset_sum_to_the_subsets_bleu():
 
 def test_diversity_per_input_rows_average_to_diversity():
     samples = [[["a", "b", "?"], ["a", "c", "?"]], [["x", "x", "?"], ["x", "y", "?"]]]
-    rows = diversity_per_input(samples)
+    rows = diversity_per_input(samples, QGEN)
     assert rows.shape == (2, 3)
     assert rows[1, 1] == pytest.approx(2 / 4)  # x x x y: 2 distinct of 4
-    assert dict(zip(("entropy", "dist1", "dist2"), rows.mean(0))) == pytest.approx(diversity(samples))
+    assert dict(zip(("entropy", "dist1", "dist2"), rows.mean(0))) == pytest.approx(diversity(samples, QGEN))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tf_varattn.evaluation import SplitOutputs, average_runs, score
+from tf_varattn.metrics import Pooling
 from tf_varattn.reporting import gamma_runs, plot_figure5, render_bypass, render_case_study, render_table
 
 
@@ -19,11 +20,11 @@ def _write_run(folder, gamma_a=0.1, seed=0, vocab=6, history_epochs=2, sources=N
                            [[[sample() for _ in range(4)] for _ in range(n)] for _ in range(3)])
     folder.mkdir(parents=True)
     outputs.write(folder / "test_outputs.jsonl.gz")
-    per_run = [score(references, run) for run in outputs.samples]
+    per_run = [score(references, run, Pooling(20, appended=1)) for run in outputs.samples]
     metrics = {"checkpoint_epoch": 7, "inputs": n, "map": score(references, [[o] for o in outputs.map]),
                "sample_runs": [{"seed": s, **m} for s, m in enumerate(per_run)], "sample": average_runs(per_run)}
     (folder / "test_metrics.json").write_text(json.dumps(metrics))
-    (folder / "config.json").write_text(json.dumps({"gamma_a": gamma_a}))
+    (folder / "config.json").write_text(json.dumps({"gamma_a": gamma_a, "task": "qgen", "max_decode_length": 20}))
     history = [{"epoch": e, "val_bleu2": 10.0 + e, "val_bleu4": 3.0 + e, "val_entropy": 2.0, "val_dist1": 0.1}
                for e in range(1, history_epochs + 1)]
     (folder / "history.json").write_text(json.dumps(history))
@@ -193,6 +194,7 @@ def test_length_table_gives_output_lengths_and_brevity_penalties(tmp_path):
 
     run = tmp_path / "dialogue" / "ved_dattn"
     run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"task": "dialogue", "max_decode_length": 20}))
     references = [["a", "b", "c", "d"], ["a", "b"]]  # 3 tokens a reference on average
     # MAP: 2 + 1 tokens against 6: c = 3 < r = 6, BP = exp(1 - 6 / 3). Sampling run 1: every sample
     # 4 tokens (c = 16 > r = 12, BP 1, length 4); run 2: 1 token each (c = 4, BP exp(1 - 12 / 4), length 1).
@@ -209,6 +211,7 @@ def test_length_table_gives_output_lengths_and_brevity_penalties(tmp_path):
     assert reporting._length_table(tmp_path / "qgen", {"ded": "DED"}) == []
     different = tmp_path / "qgen" / "ved_dattn"
     different.mkdir(parents=True)
+    (different / "config.json").write_text(json.dumps({"task": "qgen", "max_decode_length": 20}))
     SplitOutputs(["s0", "s1"], references, [["a"], ["a"]],
                  [[[["a"], ["b"], ["a"]], [["c"], ["c"], ["c"]]]]).write(different / "test_outputs.jsonl.gz")
     assert reporting._length_table(tmp_path / "qgen", {"ved_dattn": "VED+DAttn"})[-1].endswith("| 1.50 |")  # (2 + 1) / 2

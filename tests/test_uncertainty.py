@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
-from tf_varattn.metrics import bleu_scores, diversity
+from tf_varattn.metrics import Pooling, bleu_scores, diversity
 from tf_varattn.uncertainty import PerInputScores, bootstrap_interval, paired_bootstrap, resample_weights
+
+POOLING = Pooling(max_length=20, appended=1)  # qgen-like outputs ending in "?"
 
 
 def _outputs(rng, inputs, samples, vocab):
@@ -20,12 +22,12 @@ def corpus():
 
 def _score(references, outputs):
     paired = [r for r, per_input in zip(references, outputs) for _ in per_input]
-    return {**bleu_scores(paired, [s for per_input in outputs for s in per_input]), **diversity(outputs)}
+    return {**bleu_scores(paired, [s for per_input in outputs for s in per_input]), **diversity(outputs, POOLING)}
 
 
 def test_full_sample_weights_give_the_averaged_metrics_of_the_runs(corpus):
     references, runs = corpus
-    scores = PerInputScores.from_outputs(references, runs)
+    scores = PerInputScores.from_outputs(references, runs, POOLING)
     ones = np.ones([1, len(references)])
     per_run = [_score(references, outputs) for outputs in runs]
     for name in ("bleu1", "bleu4", "entropy", "dist1", "dist2"):
@@ -35,7 +37,7 @@ def test_full_sample_weights_give_the_averaged_metrics_of_the_runs(corpus):
 
 def test_a_resample_scores_as_the_resampled_corpus(corpus):
     references, runs = corpus
-    scores = PerInputScores.from_outputs(references, runs)
+    scores = PerInputScores.from_outputs(references, runs, POOLING)
     weights = resample_weights(len(references), resamples=2, seed=3)
     drawn = np.repeat(np.arange(len(references)), weights[1].astype(int))
     resampled = [[outputs[i] for i in drawn] for outputs in runs]
@@ -66,8 +68,8 @@ def test_interval_of_a_mean_matches_the_standard_error():
 
 def test_paired_test_finds_a_real_difference_and_none_between_equals(corpus):
     references, runs = corpus
-    varied = PerInputScores.from_outputs(references, runs)
-    repeated = PerInputScores.from_outputs(references, [[[per_input[0]] * 3 for per_input in outputs] for outputs in runs])
+    varied = PerInputScores.from_outputs(references, runs, POOLING)
+    repeated = PerInputScores.from_outputs(references, [[[per_input[0]] * 3 for per_input in outputs] for outputs in runs], POOLING)
     result = paired_bootstrap(varied, repeated, "dist1", resamples=500)
     assert result["difference"] > 0 and result["low"] > 0
     assert result["p_value"] == pytest.approx(1 / 500)
@@ -77,7 +79,7 @@ def test_paired_test_finds_a_real_difference_and_none_between_equals(corpus):
 
 def test_paired_test_rejects_different_inputs(corpus):
     references, runs = corpus
-    scores = PerInputScores.from_outputs(references, runs)
-    fewer = PerInputScores.from_outputs(references[:10], [outputs[:10] for outputs in runs])
+    scores = PerInputScores.from_outputs(references, runs, POOLING)
+    fewer = PerInputScores.from_outputs(references[:10], [outputs[:10] for outputs in runs], POOLING)
     with pytest.raises(ValueError, match="same inputs: 60 vs 10"):
         paired_bootstrap(scores, fewer, "dist1")

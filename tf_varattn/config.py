@@ -42,7 +42,18 @@ FIELD_CHOICES = {
     "loss_reduction": LOSS_REDUCTIONS,
     "kl_schedule": KL_SCHEDULES,
     "dirichlet_transform": DIRICHLET_TRANSFORMS,
+    "protocol": ("ours", "reference"),
+    "word2vec_corpus": ("tokenized", "reference"),
 }
+
+# The released code's data protocol (docs/reference-notes.md, last section), one field per
+# difference from ours; ``protocol="reference"`` turns all of them on (get_config), ``"ours"``
+# leaves the defaults. Evaluation's side (references, the last partial test batch) is
+# experiments/evaluate.py's --protocol.
+REFERENCE_PROTOCOL = dict(
+    truncate_before_filter=True, source_eos=True, eos_then_truncate=True, shuffle=False, drop_remainder=True,
+    l2_layer_norm_shifts=True, adam_epsilon=1e-8, independent_encoder_dropout=True, word2vec_corpus="reference",
+)
 
 def _field(default: Any, help_text: str):
     """A config field with its one-line meaning (shown by the scripts' ``--help``)."""
@@ -62,6 +73,7 @@ FIELD_RANGES = {
     "word_dropout": _FRACTION,
     **dict.fromkeys(("gamma_a", "l2_weight", "kl_stop_step", "kl_constant", "min_learning_rate", "bucket_pool",
                      "seed", "z_temperature", "attention_temperature"), _NON_NEGATIVE),
+    "adam_epsilon": _POSITIVE,
     **dict.fromkeys(("kl_width", "learning_rate", "clip_value", "dirichlet_floor", "dirichlet_prior"), _POSITIVE),
     "learning_rate_decay": "(0, 1]",
     "kl_midpoint": "(-inf, inf)",
@@ -155,6 +167,15 @@ class Config:
     drop_remainder: bool = _field(False, 'Drop the last partial batch of an epoch (the reference did).')
     bucket_pool: int = _field(0, 'Length bucketing: batches per sorting pool (0: off; 50 measured in results/benchmarks.md).')
     seed: int = _field(0, 'Seed of initialisation, batches, dropout and sampling.')
+    adam_epsilon: float = _field(1e-7, "Adam's epsilon (Keras' 1e-7; the released code TF1's 1e-8).")
+    # The released code's protocol, one switch per difference (reference-notes, last section).
+    protocol: str = _field("ours", 'ours, or reference: every switch below (and shuffle off, drop_remainder on) as the released code.')
+    truncate_before_filter: bool = _field(False, 'Keep the first N Treebank tokens, then filter (the vocabulary counts only those).')
+    source_eos: bool = _field(False, 'Append EOS to every source (an attended position).')
+    eos_then_truncate: bool = _field(False, 'Append EOS, then cut to N ids (a sequence of N tokens has no EOS).')
+    l2_layer_norm_shifts: bool = _field(False, 'L2 on the layer-norm shifts too (every variable but biases).')
+    independent_encoder_dropout: bool = _field(False, "The encoder's two directions draw their own dropout masks.")
+    word2vec_corpus: str = _field("tokenized", "word2vec on the task's tokenized sentences, or reference: all six CSVs' rows, columns joined without a space, word_tokenize, case kept.")
     max_examples: Optional[int] = _field(None, 'First N pairs of every split, for quick runs.')
     word2vec_epochs: int = _field(50, 'Epochs of the word2vec training that initialises the embeddings.')
     mixed_precision: bool = _field(False, 'bf16 output projection (the dominant matrix product).')
@@ -218,4 +239,9 @@ def get_config(preset: str, task: str = "qgen", **overrides: Any) -> Config:
         raise ValueError(f"Unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}.")
     if task not in TASK_DEFAULTS:
         raise ValueError(f"Unknown task {task!r}; valid tasks: {', '.join(TASK_DEFAULTS)}.")
-    return Config().replace(preset=preset, task=task, **PRESETS[preset], **TASK_DEFAULTS[task]).replace(**overrides)
+    protocol = overrides.get("protocol", "ours")
+    if protocol not in FIELD_CHOICES["protocol"]:
+        raise ValueError(f"protocol={protocol!r} is not valid; choose one of: {', '.join(FIELD_CHOICES['protocol'])}.")
+    switches = REFERENCE_PROTOCOL if protocol == "reference" else {}
+    return (Config().replace(preset=preset, task=task, **PRESETS[preset], **TASK_DEFAULTS[task])
+            .replace(**switches).replace(**overrides))

@@ -12,7 +12,7 @@ from typing import Callable, Optional, Sequence
 
 from tf_varattn.data.vocab import TaskVocabulary
 from tf_varattn.decoding import Decoder
-from tf_varattn.metrics import bleu_scores, bleu_statistics, brevity_penalty, diversity
+from tf_varattn.metrics import Pooling, bleu_scores, bleu_statistics, brevity_penalty, diversity
 
 
 def generate(
@@ -38,14 +38,23 @@ def sampling_batch_size(num_samples: int, batch_size: int = 100) -> int:
     return max(1, batch_size * 10 // num_samples)
 
 
-def score(references: Sequence[Sequence[str]], outputs: Sequence[Sequence[Sequence[str]]], drop_last_token: bool = True) -> dict:
+def pooling_of(vocab: TaskVocabulary, max_length: int) -> Pooling:
+    """How the task's decoded samples are pooled for diversity (qgen's appended ``?`` never is)."""
+    return Pooling(max_length, appended=1 if vocab.spec.append_question_mark else 0)
+
+
+def score(references: Sequence[Sequence[str]], outputs: Sequence[Sequence[Sequence[str]]],
+          pooling: Optional[Pooling] = None) -> dict:
     """BLEU-1..4 of every output against its input's reference; with several samples per input,
-    also entropy, Dist-1 and Dist-2 of each input's pooled samples, averaged (Table 2 / 4 columns)."""
+    also entropy, Dist-1 and Dist-2 of each input's pooled samples (``pooling``, required then),
+    averaged (Table 2 / 4 columns)."""
     hypotheses = [sample for per_input in outputs for sample in per_input]
     paired = [reference for reference, per_input in zip(references, outputs) for _ in per_input]
     metrics = bleu_scores(paired, hypotheses)
     if max(len(per_input) for per_input in outputs) > 1:
-        metrics.update({k: round(v, 4) for k, v in diversity(outputs, drop_last_token).items()})
+        if pooling is None:
+            raise ValueError("scoring several samples per input needs the pooling of their words (metrics.Pooling).")
+        metrics.update({k: round(v, 4) for k, v in diversity(outputs, pooling).items()})
     return metrics
 
 
@@ -140,7 +149,7 @@ def evaluate_split(
                     **{k: v for k, v in generate_options.items() if k != "progress"}}
         name = f"{mode}-{num_samples}" + ("" if seed is None else f"-seed{seed}")
         outputs = passes.outputs(name, settings, decode, generate_options.get("progress", False))
-    return score(references, outputs), outputs
+    return score(references, outputs, pooling_of(vocab, decoder.max_length)), outputs
 
 
 def average_runs(per_run: Sequence[dict]) -> dict:

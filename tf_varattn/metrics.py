@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import math
 import sys
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
@@ -101,23 +102,38 @@ def distinct_n(tokens: Sequence[str], n: int) -> float:
     return len(ngrams) / len(tokens)
 
 
-def diversity_per_input(samples: Sequence[Sequence[Sequence[str]]], drop_last_token: bool = True) -> np.ndarray:
+@dataclass(frozen=True)
+class Pooling:
+    """Which words of a decoded sample are pooled for diversity, as the released code does
+    (``docs/reference-notes.md``, last section): it drops the last element of the decoded ids,
+    which is EOS when the output ended (every word kept) and the last word when the output ran to
+    ``max_length`` tokens without EOS. ``appended`` tokens were added after decoding (qgen's
+    ``?``) and are never pooled."""
+
+    max_length: int
+    appended: int = 0
+
+    def words(self, output: Sequence[str]) -> Sequence[str]:
+        words = output[: len(output) - self.appended]
+        return words[:-1] if len(words) >= self.max_length else words
+
+
+def diversity_per_input(samples: Sequence[Sequence[Sequence[str]]], pooling: Pooling) -> np.ndarray:
     """``[N, 3]``: entropy, Dist-1 and Dist-2 of each input's pooled samples.
 
-    ``samples[i]`` holds the sampled outputs (token lists) of input ``i``. With
-    ``drop_last_token`` (the reference's behaviour) the last token of every sample
-    is dropped before pooling, as if it were EOS. Bigrams cross sample boundaries.
+    ``samples[i]`` holds the sampled outputs (token lists) of input ``i``; the words of each are
+    pooled by ``pooling``. Bigrams cross sample boundaries.
     """
     rows = []
     for outputs in samples:
-        pool = [token for output in outputs for token in (output[:-1] if drop_last_token else output)]
+        pool = [token for output in outputs for token in pooling.words(output)]
         rows.append((unigram_entropy(pool), distinct_n(pool, 1), distinct_n(pool, 2)))
     return np.asarray(rows, np.float64).reshape(-1, len(DIVERSITY_METRICS))
 
 
-def diversity(samples: Sequence[Sequence[Sequence[str]]], drop_last_token: bool = True) -> dict[str, float]:
+def diversity(samples: Sequence[Sequence[Sequence[str]]], pooling: Pooling) -> dict[str, float]:
     """Entropy, Dist-1 and Dist-2 per input (:func:`diversity_per_input`), averaged over inputs."""
     if not samples:
         raise ValueError("diversity needs at least one input's samples.")
-    means = diversity_per_input(samples, drop_last_token).mean(axis=0)
+    means = diversity_per_input(samples, pooling).mean(axis=0)
     return {name: float(value) for name, value in zip(DIVERSITY_METRICS, means)}

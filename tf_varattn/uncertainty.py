@@ -15,7 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-from tf_varattn.metrics import BLEU_WEIGHTS, DIVERSITY_METRICS, bleu_from_statistics, bleu_statistics, diversity_per_input
+from tf_varattn.metrics import (
+    BLEU_WEIGHTS, DIVERSITY_METRICS, Pooling, bleu_from_statistics, bleu_statistics, diversity_per_input)
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,9 @@ class PerInputScores:
 
     @classmethod
     def from_outputs(cls, references: Sequence[Sequence[str]], runs: Sequence[Sequence[Sequence[Sequence[str]]]],
-                     drop_last_token: bool = True) -> "PerInputScores":
-        """``runs[s][i]`` are the samples (token lists) of input ``i`` in sampling run ``s``."""
+                     pooling: Pooling) -> "PerInputScores":
+        """``runs[s][i]`` are the samples (token lists) of input ``i`` in sampling run ``s``; their
+        words pooled for diversity by ``pooling``."""
         bleu, spread = [], []
         for outputs in runs:
             if len(outputs) != len(references):
@@ -38,7 +40,7 @@ class PerInputScores:
             stats = bleu_statistics(references, [sample for per_input in outputs for sample in per_input],
                                     reference_of=np.repeat(np.arange(len(references)), counts))
             bleu.append(np.add.reduceat(stats, np.cumsum([0] + counts[:-1]), axis=0))
-            spread.append(diversity_per_input(outputs, drop_last_token))
+            spread.append(diversity_per_input(outputs, pooling))
         return cls(np.stack(bleu), np.stack(spread))
 
     @property

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tf_varattn.evaluation import SplitOutputs, average_runs, score
+from tf_varattn.metrics import Pooling
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_FLAGS = ["--embedding_dim=16", "--encoder_units=8", "--decoder_units=16", "--latent_dim=4",
@@ -83,7 +84,7 @@ def test_killed_run_resumes_to_the_same_history_and_test_numbers(tmp_path, env):
     outputs = SplitOutputs.read(killed / "test_outputs.jsonl.gz")
     assert len(outputs.samples) == 3 and all(len(run) == len(outputs.map) == metrics[1]["inputs"] for run in outputs.samples)
     assert score(outputs.references, [[output] for output in outputs.map]) == metrics[1]["map"]
-    per_seed = [score(outputs.references, run) for run in outputs.samples]
+    per_seed = [score(outputs.references, run, Pooling(8, appended=1)) for run in outputs.samples]  # qgen, 8 tokens
     assert [{k: v for k, v in run.items() if k != "seed"} for run in metrics[1]["sample_runs"]] == per_seed
     assert [run["seed"] for run in metrics[1]["sample_runs"]] == [0, 1, 2]
     assert metrics[1]["sample"] == average_runs(per_seed)

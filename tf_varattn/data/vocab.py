@@ -22,6 +22,7 @@ sentence punctuation).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import os
 import re
@@ -68,10 +69,31 @@ def word_tokenize(text: str) -> list[str]:
     return [token for sentence in split_sentences(text) for token in _WORD_TOKENIZER.tokenize(sentence)]
 
 
-def tokenize(text: str, filters: str) -> list[str]:
-    """Reference tokenization: Treebank tokens joined by spaces, then lowercase, filter, split."""
-    joined = " ".join(word_tokenize(text)).lower()
+def tokenize(text: str, filters: str, keep_first: Optional[int] = None) -> list[str]:
+    """Reference tokenization: Treebank tokens joined by spaces, then lowercase, filter, split.
+    ``keep_first``: only the first that many Treebank tokens, before filtering (the released code)."""
+    joined = " ".join(word_tokenize(text)[:keep_first]).lower()
     return joined.translate(str.maketrans({c: " " for c in filters})).split()
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodingRules:
+    """Where the released code's tokenizing and encoding differ from ours, one switch each
+    (``docs/reference-notes.md``, last section; all off is ours):
+
+    - ``truncate_before_filter``: keep the first N Treebank tokens, then filter (the vocabulary
+      then counts only words inside them); ours filters first and cuts the ids to N.
+    - ``source_eos``: sources get EOS too (an attended position); ours: no source EOS.
+    - ``eos_then_truncate``: EOS appended, then the ids cut to N, so a sequence of N tokens has
+      none; ours cuts to N first, so N tokens keep their EOS."""
+
+    truncate_before_filter: bool = False
+    source_eos: bool = False
+    eos_then_truncate: bool = False
+
+    @classmethod
+    def of(cls, config) -> "EncodingRules":
+        return cls(config.truncate_before_filter, config.source_eos, config.eos_then_truncate)
 
 
 class Vocabulary:
@@ -117,8 +139,12 @@ class Vocabulary:
 class TaskVocabulary:
     """Source and target vocabularies of one task with the reference encode/decode rules."""
 
-    def __init__(self, spec: TaskSpec, source: Vocabulary, target: Vocabulary):
-        self.spec, self.source, self.target = spec, source, target
+    def __init__(self, spec: TaskSpec, source: Vocabulary, target: Vocabulary, rules: EncodingRules = EncodingRules()):
+        self.spec, self.source, self.target, self.rules = spec, source, target, rules
+
+    def with_rules(self, rules: EncodingRules) -> "TaskVocabulary":
+        """The same vocabularies, encoding by ``rules`` (a run's, from its config)."""
+        return TaskVocabulary(self.spec, self.source, self.target, rules)
 
     @classmethod
     def fit(cls, task: str, tokenized_splits: Iterable[TokenizedSplit], vocab_size: Optional[int] = None) -> "TaskVocabulary":
@@ -130,17 +156,27 @@ class TaskVocabulary:
         target = Vocabulary.fit((tokens for _, targets in tokenized for tokens in targets), size)
         return cls(spec, source, target)
 
-    def tokenize(self, text: str) -> list[str]:
-        return tokenize(text, self.spec.filters)
+    def tokenize(self, text: str, limit: Optional[int] = None) -> list[str]:
+        """Tokens of ``text`` (a source unless ``limit`` says otherwise: the length it is cut to)."""
+        keep_first = (limit or self.spec.max_source_length) if self.rules.truncate_before_filter else None
+        return tokenize(text, self.spec.filters, keep_first)
+
+    def _encode(self, vocabulary: Vocabulary, tokens: Sequence[str], limit: int, eos: bool) -> list[int]:
+        if not eos:
+            return vocabulary.encode(tokens[:limit])
+        if self.rules.eos_then_truncate:
+            return (vocabulary.encode(tokens[:limit]) + [EOS_ID])[:limit]
+        ids = vocabulary.encode(tokens[:limit])
+        return ids + [EOS_ID] if len(tokens) <= limit else ids
 
     def encode_source(self, tokens: Sequence[str]) -> list[int]:
-        """Source ids, truncated to ``max_source_length``; no EOS."""
-        return self.source.encode(tokens[: self.spec.max_source_length])
+        """Source ids, truncated to ``max_source_length``; no EOS (``rules.source_eos``: with EOS)."""
+        return self._encode(self.source, tokens, self.spec.max_source_length, self.rules.source_eos)
 
     def encode_target(self, tokens: Sequence[str]) -> list[int]:
-        """Target ids truncated to ``max_target_length``; EOS appended only if nothing was cut."""
-        ids = self.target.encode(tokens[: self.spec.max_target_length])
-        return ids + [EOS_ID] if len(tokens) <= self.spec.max_target_length else ids
+        """Target ids truncated to ``max_target_length``; EOS appended only if nothing was cut
+        (``rules.eos_then_truncate``: only if there are fewer than ``max_target_length`` tokens)."""
+        return self._encode(self.target, tokens, self.spec.max_target_length, True)
 
     def decode_target(self, ids: Iterable[int]) -> list[str]:
         """Generated target tokens; for qgen the stripped ``?`` is appended back."""
@@ -161,14 +197,18 @@ class TaskVocabulary:
         return cls(get_task(payload["task"]), Vocabulary(payload["source"]), Vocabulary(payload["target"]))
 
 
-def tokenize_split(split: Split, spec: TaskSpec) -> TokenizedSplit:
+def tokenize_split(split: Split, spec: TaskSpec, truncate_before_filter: bool = False) -> TokenizedSplit:
     """Tokenized sources and targets of a split; a sentence that recurs is tokenized once
-    (in the dialogue data most replies are also the next pair's line)."""
-    cache: dict[str, list[str]] = {}
+    (in the dialogue data most replies are also the next pair's line). With
+    ``truncate_before_filter`` each keeps only its first N Treebank tokens (N: the task's source
+    or target length) before filtering, as the released code did."""
+    cache: dict[tuple[str, Optional[int]], list[str]] = {}
 
-    def cached(text: str) -> list[str]:
-        if text not in cache:
-            cache[text] = tokenize(text, spec.filters)
-        return list(cache[text])
+    def cached(text: str, limit: int) -> list[str]:
+        key = (text, limit if truncate_before_filter else None)
+        if key not in cache:
+            cache[key] = tokenize(text, spec.filters, key[1])
+        return list(cache[key])
 
-    return [cached(text) for text in split.sources], [cached(text) for text in split.targets]
+    return ([cached(text, spec.max_source_length) for text in split.sources],
+            [cached(text, spec.max_target_length) for text in split.targets])

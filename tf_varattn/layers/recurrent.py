@@ -102,18 +102,24 @@ class BidirectionalEncoder(keras.layers.Layer):
     Each direction's input products are computed for all steps in one matrix product.
     """
 
-    def __init__(self, units: int, input_dim: int, dropout: float = 0.0, seed=None, **kwargs):
+    def __init__(self, units: int, input_dim: int, dropout: float = 0.0, seed=None, independent_dropout: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.units, self.input_dim, self.dropout, self.seed = units, input_dim, dropout, seed
+        self.independent_dropout = independent_dropout
         self.input_dropout = keras.layers.Dropout(dropout, seed=seed)
+        # The released code: each direction's cell drew its own input dropout mask.
+        self.backward_dropout = (keras.layers.Dropout(dropout, seed=None if seed is None else seed + 7919)
+                                 if independent_dropout else None)
         self.forward_cell = LayerNormLSTMCell(units, input_dim, name="forward_cell")
         self.backward_cell = LayerNormLSTMCell(units, input_dim, name="backward_cell")
 
     def call(self, embedded, source_mask, training=None):
         inputs = self.input_dropout(embedded, training=training)
+        backward_inputs = inputs if self.backward_dropout is None else self.backward_dropout(embedded, training=training)
         forward, forward_h, forward_c = self.forward_cell.run(self.forward_cell.input_gates(inputs), source_mask)
         backward, backward_h, backward_c = self.backward_cell.run(
-            self.backward_cell.input_gates(inputs), source_mask, reverse=True
+            self.backward_cell.input_gates(backward_inputs), source_mask, reverse=True
         )
         outputs = tf.concat([forward, backward], axis=-1)
         return outputs, tf.concat([forward_h, backward_h], -1), tf.concat([forward_c, backward_c], -1)
@@ -125,4 +131,5 @@ class BidirectionalEncoder(keras.layers.Layer):
             "input_dim": self.input_dim,
             "dropout": self.dropout,
             "seed": self.seed,
+            "independent_dropout": self.independent_dropout,
         }

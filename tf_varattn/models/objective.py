@@ -41,9 +41,11 @@ def sentence_losses(cross_entropy_sum, target_length, kl_z, kl_attention, kl_wei
     return total, reconstruction
 
 
-def l2_penalty(variables, weight: float):
-    """``weight * sum(w**2) / 2`` over the variables that are not biases (nor layer-norm shifts)."""
-    penalised = [v for v in variables if not any(part in v.path for part in ("bias", "beta"))]
+def l2_penalty(variables, weight: float, layer_norm_shifts: bool = False):
+    """``weight * sum(w**2) / 2`` over the variables that are not biases (nor layer-norm shifts,
+    unless ``layer_norm_shifts``: the released code penalised every variable but biases)."""
+    exempt = ("bias",) if layer_norm_shifts else ("bias", "beta")
+    penalised = [v for v in variables if not any(part in v.path for part in exempt)]
     if not penalised or weight == 0:
         return tf.constant(0.0)
     return weight * tf.add_n([tf.nn.l2_loss(v) for v in penalised])

@@ -82,7 +82,8 @@ class Seq2Seq(keras.Model):
         )
         self.source_embedding.build((None, None))
         self.target_embedding.build((None, None))
-        self.encoder = BidirectionalEncoder(config.encoder_units, config.embedding_dim, config.dropout, seed=seed + 1, name="encoder")
+        self.encoder = BidirectionalEncoder(config.encoder_units, config.embedding_dim, config.dropout, seed=seed + 1,
+                                            independent_dropout=config.independent_encoder_dropout, name="encoder")
         self.latent = GaussianLatent(config.latent_dim, memory_dim, seed=seed + 2, name="latent") if config.variational else None
         decoder_input_dim = config.embedding_dim + (config.latent_dim if config.variational else 0)
         self.decoder_cell = AttentionDecoderCell(
@@ -333,7 +334,7 @@ class Seq2Seq(keras.Model):
             cross_entropy_sum, target_length, decoded["kl_z"], kl_attention, kl_weight, settings.gamma_a,
             settings.loss_reduction,
         )
-        l2 = objective.l2_penalty(self.trainable_variables, settings.l2_weight)
+        l2 = objective.l2_penalty(self.trainable_variables, settings.l2_weight, settings.l2_layer_norm_shifts)
         return {
             "loss": tf.reduce_sum(total) + l2,
             "reconstruction": tf.reduce_mean(reconstruction),
@@ -348,7 +349,7 @@ class Seq2Seq(keras.Model):
 def make_optimizer(config: Config) -> keras.optimizers.Optimizer:
     """Adam with the config's rate (clipping to [-clip_value, clip_value] is done in
     :func:`tf_varattn.training.step.train_step`)."""
-    return keras.optimizers.Adam(learning_rate=config.learning_rate)
+    return keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon)
 
 
 def build_model(config: Config, embeddings: Optional[tuple[np.ndarray, np.ndarray]] = None) -> Seq2Seq:

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Optional
 
 from tf_varattn.config import RANDOM_ATTENTIONS
+from tf_varattn.data.corpora import TASKS
+from tf_varattn.metrics import Pooling
 from tf_varattn.reporting.paper import EXTRA_TABLE2, NAMES
 
 
@@ -70,3 +72,13 @@ def latents_of(run: Path) -> tuple[bool, bool]:
     """Whether the run's model has z, and whether its attention is random (from its config.json)."""
     config = read_json(run / "config.json") or {}
     return config.get("variational", True), config.get("attention", "variational") in RANDOM_ATTENTIONS
+
+
+def run_pooling(run: Path) -> Pooling:
+    """How the run's decoded samples are pooled for diversity, from its config.json (the task's
+    appended ``?``, the decoding limit)."""
+    config = read_json(run / "config.json")
+    if config is None:
+        raise ValueError(f"{run} has test outputs but no config.json, so its decoding limit is unknown; "
+                         "copy the run's config.json beside them.")
+    return Pooling(config["max_decode_length"], appended=1 if TASKS[config["task"]].append_question_mark else 0)

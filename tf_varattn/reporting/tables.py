@@ -16,7 +16,7 @@ from tf_varattn.config import config_differences, get_config
 from tf_varattn.evaluation import SplitOutputs
 from tf_varattn.metrics import bleu_statistics, brevity_penalty
 from tf_varattn.reporting.paper import HEADERS, METRICS, NAMES, TABLES, cell
-from tf_varattn.reporting.run_files import read_json
+from tf_varattn.reporting.run_files import read_json, run_pooling
 from tf_varattn.uncertainty import PerInputScores, bootstrap_interval, paired_bootstrap
 
 
@@ -47,7 +47,8 @@ def _compute_run_scores(run: Path) -> Optional[RunScores]:
     if not outputs.samples:
         return RunScores(map_bleu, None)
     distinct = [len({tuple(sample) for sample in per_input}) for run in outputs.samples for per_input in run]
-    return RunScores(map_bleu, PerInputScores.from_outputs(outputs.references, outputs.samples), float(np.mean(distinct)))
+    return RunScores(map_bleu, PerInputScores.from_outputs(outputs.references, outputs.samples, run_pooling(run)),
+                     float(np.mean(distinct)))
 
 
 _RUN_SCORES: dict[Path, Optional[RunScores]] = {}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from tf_varattn.config import Config, config_differences
-from tf_varattn.data.vocab import TaskVocabulary
+from tf_varattn.data.vocab import EncodingRules, TaskVocabulary
 from tf_varattn.models import build_model
 from tf_varattn.training import checkpoints
 
@@ -82,7 +82,11 @@ def load_run(run_dir: os.PathLike, epoch: Optional[int] = None):
     if not config_path.is_file():
         raise RunError(f"{run_dir} is not a run directory (no config.json). Train one with experiments/train.py.")
     config = Config.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
-    vocab = TaskVocabulary.load(run_dir / "vocab.json")
+    vocab_path = run_dir / "vocab.json"
+    if not vocab_path.is_file():
+        raise RunError(f"{run_dir} has no vocab.json (training writes it first, with the run's vocabulary); "
+                       "restore it, or train the run again into a new directory with experiments/train.py.")
+    vocab = TaskVocabulary.load(vocab_path).with_rules(EncodingRules.of(config))
     model = build_model(config)
     saved = checkpoints.RunCheckpoints(run_dir, model)
     available = saved.finished_epochs()
