@@ -28,7 +28,7 @@ flags.DEFINE_integer("checkpoint", None, "Epoch to load (default: the config's e
 flags.DEFINE_string("data_dir", None, "Data directory (default: $VARATTN_DATA_DIR, ./data, ../shared/data).")
 flags.DEFINE_enum("split", "test", ["val", "test"], "Split to decode.")
 flags.DEFINE_integer("max_inputs", None, "Decode only the first N inputs (quick checks).")
-flags.DEFINE_integer("num_samples", 10, "Outputs per input of the sampling rows.")
+flags.DEFINE_integer("num_samples", 10, "Outputs per input of the sampling rows.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of every random draw (latents and tokens).")
 flags.DEFINE_list("searches", None, "Only the rows of these searches (default: every row).")
 flags.DEFINE_list("min_lengths", [], "Extra greedy rows (latent means) with EOS held back until this many tokens.")

@@ -42,13 +42,18 @@ flags.DEFINE_string("run_dir", None, "Run directory written by train.py.", requi
 flags.DEFINE_integer("checkpoint", None, "Epoch to evaluate (default: the config's eval_epoch, else the last).")
 flags.DEFINE_string("data_dir", None, "Data directory (default: $VARATTN_DATA_DIR, ./data, ../shared/data).")
 flags.DEFINE_enum("split", "test", ["val", "test"], "Split to evaluate.")
-flags.DEFINE_integer("num_samples", 10, "Samples per input for the sampling metrics.")
+flags.DEFINE_integer("num_samples", 10, "Samples per input for the sampling metrics.", lower_bound=1)
 flags.DEFINE_list("sampling_seeds", ["0", "1", "2"], "One sampling run per seed; the metrics average the runs.")
 flags.DEFINE_integer("max_inputs", None, "Evaluate only the first N inputs (quick checks).")
 flags.DEFINE_integer("batch_size", 100, "Inputs decoded together (times num_samples when sampling).")
 flags.DEFINE_integer("num_examples_in_file", 100, "Inputs written to the sample file.")
 flags.DEFINE_integer("diagnostics_inputs", 1000, "Pairs for KL per token, active units and I(x; z) (as after each epoch).")
 flags.DEFINE_bool("diagnostics_only", False, "Write only <split>_diagnostics.json (latent diagnostics and bypass probe).")
+flags.DEFINE_enum("scoring", None, ["ours", "reference", "reference_cut"],
+                  "How the metrics are scored: ours; reference, the released code's (without the last partial batch, "
+                  "references word_tokenize'd from the raw CSV, outputs re-tokenized); reference_cut, that with "
+                  "references cut to the target limit (a hypothesis). Default: reference for a run trained with "
+                  "--protocol=reference, else ours.")
 
 
 def main(argv):
@@ -155,6 +160,17 @@ def evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds, passe
         lines.append("")
     (run_dir / f"{FLAGS.split}_samples{suffix}.txt").write_text("\n".join(lines), encoding="utf-8")
     print(f"Wrote {outputs_path} and the sample file")
+    scoring = FLAGS.scoring or ("reference" if config.protocol == "reference" else "ours")
+    results["scoring"] = scoring
+    if scoring != "ours":
+        from tf_varattn.evaluation import pooling_of, rescore
+
+        rescored = rescore(SplitOutputs.read(outputs_path), raw.targets, pooling_of(data.vocab, decoder.max_length),
+                           scoring, config.batch_size, data.vocab.spec.max_target_length)
+        for seed_run, metrics in zip(results.get("sample_runs", []), rescored.get("sample_runs", [])):
+            seed_run.update(metrics)
+        results.update({k: v for k, v in rescored.items() if k != "sample_runs"})
+    results["diversity_pooling"] = "released"
     return results
 
 

@@ -21,7 +21,7 @@ FLAGS = flags.FLAGS
 define_search_flags()
 flags.DEFINE_string("run_dir", None, "Run directory written by train.py.", required=True)
 flags.DEFINE_integer("checkpoint", None, "Epoch to load (default: the config's eval_epoch, else the last).")
-flags.DEFINE_integer("num_samples", 5, "Outputs per input sentence.")
+flags.DEFINE_integer("num_samples", 5, "Outputs per input sentence.", lower_bound=1)
 flags.DEFINE_enum("mode", "sample", ["sample", "map"],
                   "Latents: sample draws z and the attention vectors; map uses their posterior means.")
 flags.DEFINE_integer("seed", 0, "Seed of the random draws (latents and token sampling).")

@@ -79,11 +79,25 @@ def main(argv):
     except (DataError, TrainingError, RunError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"\nStopped (Ctrl-C): {run_dir} keeps {saved_state(run_dir)}; rerun the same command to resume "
+              "from there.", file=sys.stderr)
+        return 130
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
         print(f"error: {cluster_failure(error)}", file=sys.stderr)
         return 1
     print(f"Trained {run_dir}: {len(history)} epoch(s) finished.")
     return 0
+
+
+def saved_state(run_dir: Path) -> str:
+    """What a stopped run can resume from, in words."""
+    from tf_varattn.training.checkpoints import epoch_prefixes
+
+    epochs = list(epoch_prefixes(run_dir))
+    mid = sorted((run_dir / "checkpoints" / "mid_epoch").glob("step-*.index"))
+    finished = f"the checkpoint of epoch {epochs[-1]}" if epochs else "no finished epoch"
+    return finished + (" and a save inside the next epoch" if mid else "")
 
 
 if __name__ == "__main__":

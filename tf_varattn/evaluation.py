@@ -6,11 +6,12 @@ import gzip
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from tf_varattn.data.vocab import TaskVocabulary
+from tf_varattn.data.vocab import TaskVocabulary, word_tokenize
 from tf_varattn.decoding import Decoder
 from tf_varattn.metrics import Pooling, bleu_scores, bleu_statistics, brevity_penalty, diversity
 
@@ -67,6 +68,59 @@ def output_length(references: Sequence[Sequence[str]], outputs: Sequence[Sequenc
     totals = bleu_statistics(paired, hypotheses, max_order=1).sum(axis=0)
     return {"length": round(float(totals[0]) / max(len(hypotheses), 1), 3),
             "brevity_penalty": round(float(brevity_penalty(totals)), 4)}
+
+
+# How test outputs are scored (docs/reference-notes.md, last section): "ours" compares our
+# tokenized references with the outputs as decoded; "reference" is the released code's scoring:
+# the test set without its last partial batch, references word_tokenize'd from the raw CSV text,
+# hypotheses and pooled samples re-tokenized with word_tokenize; "reference_cut" (a hypothesis,
+# not the released code) is "reference" with every reference cut to the target length limit.
+SCORINGS = ("ours", "reference", "reference_cut")
+KEEP_ALL = Pooling(max_length=sys.maxsize)  # words already pooled: keep every one
+
+
+def rescore(outputs: "SplitOutputs", raw_targets: Sequence[str], pooling: Pooling, scoring: str = "ours",
+            batch_size: int = 100, target_limit: int = 20) -> dict:
+    """``{"scoring", "inputs", "map"[, "sample_runs", "sample"]}`` of ``outputs`` under ``scoring``
+    (SCORINGS); ``raw_targets``: the split's target column as in the CSV (row i for input i)."""
+    if scoring not in SCORINGS:
+        raise ValueError(f"scoring={scoring!r} is not valid; choose one of: {', '.join(SCORINGS)}.")
+    inputs = len(outputs.map)
+    if scoring == "ours":
+        references = outputs.references
+
+        def retokenize(tokens):
+            return list(tokens)
+    else:
+        if len(raw_targets) < inputs:
+            raise ValueError(f"{inputs} outputs but only {len(raw_targets)} raw targets; score them against their own split.")
+        inputs -= inputs % batch_size  # the released code drops the last partial batch at test time too
+        limit = target_limit if scoring == "reference_cut" else None
+        references = [word_tokenize(text)[:limit] for text in raw_targets[:inputs]]
+
+        cache: dict[str, list[str]] = {}  # samples repeat a lot: each text is tokenized once
+
+        def retokenize(tokens):
+            text = " ".join(tokens)
+            if text not in cache:
+                cache[text] = word_tokenize(text)
+            return list(cache[text])
+    if inputs == 0:
+        raise ValueError(f"no input left to score: fewer outputs than one batch of {batch_size}.")
+    result = {"scoring": scoring, "inputs": inputs,
+              "map": score(references, [[retokenize(words)] for words in outputs.map[:inputs]])}
+    if outputs.samples:
+        runs = []
+        for run in outputs.samples:
+            run = run[:inputs]
+            metrics = score(references, [[retokenize(sample) for sample in per_input] for per_input in run], pooling)
+            # Diversity pools the decoded words (whether an output hit the limit is a fact about
+            # them), then re-tokenizes the kept words, as the released code did.
+            pooled = [[retokenize(pooling.words(sample)) for sample in per_input] for per_input in run]
+            metrics.update({k: round(v, 4) for k, v in diversity(pooled, KEEP_ALL).items()})
+            runs.append(metrics)
+        result["sample_runs"], result["sample"] = runs, average_runs(runs)
+    return result
 
 
 class DecodingPasses:

@@ -132,3 +132,9 @@ def test_default_candidates_are_data_then_shared_data(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     candidates = corpora.default_data_dir_candidates()
     assert candidates[:2] == [(tmp_path / "data").resolve(), (tmp_path / "../shared/data").resolve()]
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffanswer,question\nthe cat,who ?\n".encode("utf-8"))
+    assert read_pairs(path, "answer", "question") == (["the cat"], ["who ?"])

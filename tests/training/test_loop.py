@@ -183,3 +183,59 @@ def test_damaged_checkpoint_names_itself_and_the_previous_good_one(tmp_path, syn
     resumed = trainer.fit(restart_from_epoch=1)
     assert (run / "checkpoints" / "epoch-2.index.set-aside").is_file()
     assert without_times(resumed) == without_times(full)
+
+
+def test_a_checkpoint_missing_under_a_finished_epoch_stops_with_both_named(tmp_path, synthetic_data_dir):
+    run = tmp_path / "run"
+    train(run, synthetic_data_dir, stop_after_epoch=1, pretrained_embeddings=False)
+    (run / "checkpoints" / "epoch-1.index").unlink()
+    with pytest.raises(TrainingError, match=r"history.json records epoch\(s\) \[1\] as finished.*"
+                                            r"no checkpoint of them \(newest: epoch none\).*--restart_from_epoch=0"):
+        train(run, synthetic_data_dir, stop_after_epoch=1, pretrained_embeddings=False)
+    assert [e["epoch"] for e in json.loads((run / "history.json").read_text())] == [1]  # nothing overwritten
+    # The way out named in the message works: epoch 1 trained again, its history entry replaced.
+    config = tiny_config(pretrained_embeddings=False)
+    trainer = Trainer(config, run, prepare_task_data(config, run, str(synthetic_data_dir)), log=lambda _: None,
+                      progress=False)
+    assert [e["epoch"] for e in trainer.fit(1, restart_from_epoch=0)] == [1]
+    assert (run / "checkpoints" / "epoch-1.index").is_file()
+
+
+def test_a_failed_checkpoint_save_leaves_the_history_behind_and_no_leftovers(tmp_path, synthetic_data_dir,
+                                                                             monkeypatch):
+    run = tmp_path / "run"
+    config = tiny_config(pretrained_embeddings=False)
+    data = prepare_task_data(config, run, str(synthetic_data_dir))
+    trainer = Trainer(config, run, data, log=lambda _: None, progress=False)
+    real_save = trainer.checkpoints.save_epoch
+
+    def disk_full(epoch):
+        (run / "checkpoints" / f"epoch-{epoch}_temp").mkdir(parents=True)  # what TensorFlow's writer leaves
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(trainer.checkpoints, "save_epoch", disk_full)
+    with pytest.raises(TrainingError, match=r"could not write .*checkpoints \(OSError: No space left on device\); "
+                                            r"a checkpoint of this model needs about \d+ MB"):
+        trainer.fit(1)
+    assert not (run / "history.json").exists() and not list((run / "checkpoints").glob("*_temp*"))
+    # Resumed with space again: the dropped pending history is not ahead, epoch 1 is trained, history after it.
+    monkeypatch.setattr(trainer.checkpoints, "save_epoch", real_save)
+    messages = []
+    resumed = Trainer(config, run, data, log=messages.append, progress=False)
+    assert [e["epoch"] for e in resumed.fit(1)] == [1]
+    assert any("Dropped the unfinished history of epoch 1" in m for m in messages)
+    assert json.loads((run / "history.json").read_text())[0]["epoch"] == 1
+    assert (run / "checkpoints" / "epoch-1.index").is_file() and not (run / "history.pending.json").exists()
+
+
+def test_a_history_whose_checkpoint_was_written_before_a_crash_is_recovered(tmp_path, synthetic_data_dir):
+    run = tmp_path / "run"
+    _, history = train(run, synthetic_data_dir, stop_after_epoch=1, pretrained_embeddings=False)
+    # As if the process died between the checkpoint save and the history's rename.
+    (run / "history.json").rename(run / "history.pending.json")
+    messages = []
+    config = tiny_config(pretrained_embeddings=False)
+    trainer = Trainer(config, run, prepare_task_data(config, run, str(synthetic_data_dir)), log=messages.append,
+                      progress=False)
+    assert without_times(trainer.fit(1)) == without_times(history)
+    assert any("Recovered the history of epoch 1" in m for m in messages)

@@ -125,7 +125,7 @@ def split_path(data_dir: os.PathLike, task: str, split: str) -> Path:
 
 def _decode_utf8(path: Path, raw: bytes) -> str:
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")  # a byte-order mark at the start (Excel, Notepad) is dropped
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
         raise DataError(

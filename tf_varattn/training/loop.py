@@ -3,8 +3,10 @@ epoch, TensorBoard logs, and a stop with a clear error on a non-finite loss."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Callable, Optional
@@ -27,6 +29,13 @@ from tf_varattn.training.runs import check_config, read_history, write_json
 from tf_varattn.training.schedules import learning_rate
 from tf_varattn.training.step import LOGGED, make_train_step
 
+PENDING_HISTORY = "history.pending.json"
+
+
+def checkpoint_megabytes(model) -> float:
+    """The size of one checkpoint of ``model`` (its variables and the optimizer's), in MB."""
+    variables = list(model.variables) + list(model.optimizer.variables)
+    return sum(int(np.prod(v.shape)) * tf.as_dtype(v.dtype).size for v in variables) / 1e6
 
 
 class TrainingError(RuntimeError):
@@ -90,18 +99,70 @@ class Trainer:
     def fit(self, stop_after_epoch: Optional[int] = None, restart_from_epoch: Optional[int] = None) -> list[dict]:
         """Trains the remaining epochs (up to ``stop_after_epoch`` if given) and returns the history."""
         config = self.config
+        self._remove_failed_saves()
         position = self.restore(restart_from_epoch)
         done = position.epochs
-        history = [entry for entry in read_history(self.run_dir) if entry["epoch"] <= done]
+        self._settle_pending_history(done)
+        history = read_history(self.run_dir)
+        ahead = [entry["epoch"] for entry in history if entry["epoch"] > done]
+        if ahead and restart_from_epoch is None:
+            raise TrainingError(
+                f"{self.run_dir / 'history.json'} records epoch(s) {ahead} as finished, but "
+                f"{self.run_dir / 'checkpoints'} holds no checkpoint of them (newest: epoch {done or 'none'}); "
+                "a checkpoint was deleted or never written. Rerun with "
+                f"--restart_from_epoch={done} to train from epoch {done + 1} again (their history entries are "
+                "replaced), or restore the missing checkpoint files.")
+        history = [entry for entry in history if entry["epoch"] <= done]
         last = config.epochs if stop_after_epoch is None else min(config.epochs, stop_after_epoch)
         for epoch in range(done + 1, last + 1):
             entry = self.train_epoch(epoch, position if epoch == done + 1 else checkpoints.Position(epoch - 1))
             entry.update(self.validate(epoch))
             history.append(entry)
-            write_json(self.run_dir / "history.json", history)
-            self.checkpoints.save_epoch(epoch)
+            # The history names an epoch only once its checkpoint is written: pending until then.
+            pending = self.run_dir / PENDING_HISTORY
+            self._write(lambda: write_json(pending, history), pending)
+            self._write(lambda: self.checkpoints.save_epoch(epoch), self.run_dir / "checkpoints")
+            os.replace(pending, self.run_dir / "history.json")
             self.log(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in entry.items() if isinstance(v, float)))
         return history
+
+    def _write(self, save: Callable[[], object], place: Path) -> None:
+        """Runs ``save``; a failure to write (a full disk, no permission) stops training with one
+        line naming the place and the space a checkpoint needs, after removing what it left."""
+        try:
+            save()
+        except (OSError, tf.errors.OpError) as error:
+            self._remove_failed_saves()
+            reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[0][:200]
+            raise TrainingError(
+                f"could not write {place} ({type(error).__name__}: {reason}); a checkpoint of this model needs "
+                f"about {checkpoint_megabytes(self.model):.0f} MB free there. Free space (or move the run) and "
+                "rerun the same command: it resumes from the last checkpoint.") from None
+
+    def _remove_failed_saves(self) -> None:
+        """Removes what an interrupted or failed save left (``*_temp*`` folders of the checkpoint writer)."""
+        folder = self.run_dir / "checkpoints"
+        for leftover in sorted(folder.glob("**/*_temp*")) if folder.is_dir() else []:
+            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+            self.log(f"Removed {leftover}, left by a checkpoint save that did not finish.")
+
+    def _settle_pending_history(self, done: int) -> None:
+        """A history written before a checkpoint save that did not finish: kept if the checkpoint
+        of its last epoch exists after all, else dropped (that epoch is trained again)."""
+        pending = self.run_dir / PENDING_HISTORY
+        if not pending.is_file():
+            return
+        try:
+            entries = json.loads(pending.read_text(encoding="utf-8"))
+            last = max(entry["epoch"] for entry in entries)
+        except (ValueError, KeyError, TypeError):
+            last = None
+        if last is not None and last <= done:
+            os.replace(pending, self.run_dir / "history.json")
+            self.log(f"Recovered the history of epoch {last} (its checkpoint was written).")
+        else:
+            pending.unlink()
+            self.log(f"Dropped the unfinished history of epoch {last} (its checkpoint was never written).")
 
     def train_epoch(self, epoch: int, start: checkpoints.Position) -> dict:
         """One pass over the training split (epoch counted from 1), from ``start.batches`` on when
@@ -146,8 +207,9 @@ class Trainer:
             if bar is not None:
                 bar.update(batches, [(name, values[name]) for name in LOGGED])
             if self.checkpoint_seconds is not None and time.perf_counter() - last_save >= self.checkpoint_seconds:
-                self.checkpoints.save_mid_epoch(checkpoints.Position(
-                    epoch - 1, batches, np.array([totals[n] for n in LOGGED]), np.array([values[n] for n in LOGGED])))
+                position = checkpoints.Position(
+                    epoch - 1, batches, np.array([totals[n] for n in LOGGED]), np.array([values[n] for n in LOGGED]))
+                self._write(lambda: self.checkpoints.save_mid_epoch(position), self.run_dir / "checkpoints" / "mid_epoch")
                 last_save = time.perf_counter()
         count = max(batches, 1)
         entry = {"epoch": epoch, "steps": int(model.optimizer.iterations.numpy()), "train_seconds": round(time.perf_counter() - begin, 1)}
