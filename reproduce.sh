@@ -215,7 +215,7 @@ command=${1:-}
 [ $# -gt 0 ] && shift
 case "$command" in
   setup) setup ;;
-  test) setup; exec "$VENV/bin/python" -m pytest "$@" ;;
+  test) setup; exec "$VENV/bin/python" -m pytest -n "${VARATTN_TEST_WORKERS:-auto}" --durations=15 "$@" ;;
   smoke) setup; smoke "$@" ;;
   table2) setup; table table2 qgen "$TABLE2_MODELS" "$@" ;;
   table4) setup; table table4 dialogue "$TABLE4_MODELS" "$@" ;;

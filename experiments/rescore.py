@@ -4,7 +4,7 @@ test_outputs.jsonl.gz and config.json.
 1. test_metrics.json's sampling rows are recomputed with the diversity pooling of today's code
    (the released code's rule, metrics.Pooling) and the file rewritten, saying which numbers moved.
    MAP rows and BLEU do not depend on the pooling and must come out as they are.
-2. test_scoring.json gets the run's metrics under every scoring of evaluation.SCORINGS: ours,
+2. test_scoring.json (runs of --variant_tasks, default dialogue) gets the run's metrics under every scoring of evaluation.SCORINGS: ours,
    the released code's (test set without its last partial batch, references word_tokenize'd from
    the raw CSV) and, as a labelled hypothesis, that with references cut to the target limit.
 
@@ -26,6 +26,8 @@ flags.DEFINE_string("runs_root", "results/runs", "Root below which every run wit
 flags.DEFINE_string("data_dir", None, "Data directory, for the raw test targets (default: $VARATTN_DATA_DIR, ./data, "
                     "../shared/data).")
 flags.DEFINE_bool("dry_run", False, "Print what would move; write nothing.")
+flags.DEFINE_list("variant_tasks", ["dialogue"], "Tasks whose runs also get test_scoring.json (every scoring; "
+                  "minutes per qgen run).")
 
 
 def _moved(old: dict, new: dict, prefix: str) -> list[str]:
@@ -63,8 +65,9 @@ def main(argv):
         if task not in raw_targets:
             raw_targets[task] = load_split(data_dir, task, "test").targets
         outputs, pooling = SplitOutputs.read(run / "test_outputs.jsonl.gz"), run_pooling(run)
+        scorings = SCORINGS if task in FLAGS.variant_tasks else ("ours",)
         scored = {scoring: rescore(outputs, raw_targets[task], pooling, scoring, config["batch_size"],
-                                   config.get("max_decode_length", 20)) for scoring in SCORINGS}
+                                   config.get("max_decode_length", 20)) for scoring in scorings}
         ours = scored["ours"]
         if ours["map"] != metrics["map"]:
             print(f"error: {run}: the MAP row scored from its outputs ({ours['map']}) differs from test_metrics.json "
@@ -81,7 +84,8 @@ def main(argv):
         print(f"[{number}/{len(runs)}] {run}: " + ("; ".join(m for m in moved if m.startswith("mean")) or "nothing moved"), flush=True)
         if not FLAGS.dry_run:
             write_json(run / "test_metrics.json", metrics)
-            write_json(run / "test_scoring.json", scored)
+            if len(scored) > 1:
+                write_json(run / "test_scoring.json", scored)
     return 0
 
 

@@ -113,7 +113,8 @@ def settings_differences(run: Path, preset: str, task: str, changes: Optional[di
     """``field=value`` for every config field of ``run`` that differs from the paper's setting of
     ``preset`` (plus ``changes``); empty when the run used the paper's settings."""
     stored = read_json(run / "config.json") or {}
-    expected = get_config(preset, task, **(changes or {})).to_dict()
+    # A run of the released code's protocol is compared with that protocol's settings (its label says so).
+    expected = get_config(preset, task, **{"protocol": stored.get("protocol", "ours"), **(changes or {})}).to_dict()
     return [f"{field}={stored[field]!r}" for field in config_differences(stored, expected) if field in stored]
 
 
@@ -145,8 +146,11 @@ def render_table(table: str, runs_root: os.PathLike) -> str:
         differences = settings_differences(root / run_name, preset, spec["task"], changes)
         if differences:
             off_paper[run_name] = differences
+        protocol = (read_json(root / run_name / "config.json") or {}).get("protocol", "ours")
         lines.append(f"| {label} | ours (epoch {results['checkpoint_epoch']}"
                      + (f", mean of {runs} runs" if runs > 1 else "")
+                     + (f", {protocol} protocol" if protocol != "ours" else "")
+                     + (f", {results['scoring']} scoring" if results.get("scoring", "ours") != "ours" else "")
                      + (f"; NOT the paper's settings: {', '.join(differences)}" if differences else "") + ") | "
                      + " | ".join(cell(m, ours.get(m)) for m in METRICS) + " |")
         if inference == "sample":
@@ -161,6 +165,7 @@ def render_table(table: str, runs_root: os.PathLike) -> str:
     if off_paper:
         lines[0] += " — some rows NOT with the paper's settings"
     lines += _length_table(root, {run_name: name for run_name, _, _, _, name, _ in rows})
+    lines += _scoring_table(root, {run_name: name for run_name, _, _, _, name, _ in rows})
     notes = []
     if missing:
         notes.append(f"Not run yet: {', '.join(dict.fromkeys(missing))}.")
@@ -208,3 +213,37 @@ def _length_table(root: Path, labels: dict[str, str]) -> list[str]:
             "| Model | MAP length | MAP brevity penalty | Sampling length | Sampling brevity penalty | "
             "Different samples per input |",
             "| --- | ---: | ---: | ---: | ---: | ---: |", *rows]
+
+
+SCORING_LABELS = {
+    "ours": "ours",
+    "reference": "released",
+    "reference_cut": "released, references cut to 20 tokens (hypothesis)",
+}
+
+
+def _scoring_table(root: Path, labels: dict[str, str]) -> list[str]:
+    """Lines of a table of every run in ``labels`` with ``test_scoring.json`` (experiments/rescore.py)
+    under each scoring: our scoring, the released code's, and the labelled hypothesis of references
+    cut to the target limit; empty when no run has the file."""
+    rows = []
+    for run_name, label in labels.items():
+        scored = read_json(root / run_name / "test_scoring.json")
+        for scoring, name in SCORING_LABELS.items():
+            result = (scored or {}).get(scoring)
+            if result is None:
+                continue
+            for inference in ("map", "sample"):
+                metrics = result.get(inference)
+                if metrics is not None:
+                    rows.append(f"| {label} | {'MAP' if inference == 'map' else 'Sampling'} | {name} | "
+                                f"{result['inputs']} | " + " | ".join(cell(m, metrics.get(m)) for m in METRICS) + " |")
+    if not rows:
+        return []
+    return ["", "The same outputs under other scorings (`experiments/rescore.py`, from the committed outputs and the "
+                "test CSV): ours; the released code's (the test set without its last partial batch, references "
+                "word_tokenize'd from the raw CSV text with case, \"NUM\" and the punctuation the vocabulary filters, "
+                "outputs re-tokenized); and, as a hypothesis the released code does not make, its references cut to "
+                "the 20 tokens a model is trained to produce:", "",
+            "| Model | Inference | Scoring | Inputs | " + " | ".join(HEADERS[m] for m in METRICS) + " |",
+            "| --- | --- | --- | ---: | " + " | ".join("---:" for _ in METRICS) + " |", *rows]
