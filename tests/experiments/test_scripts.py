@@ -310,3 +310,27 @@ def test_make_tables_refuses_an_empty_runs_root_and_leaves_the_results_as_they_w
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"{run_dir / 'test_metrics.json'} is damaged" in result.stderr and "evaluate.py --run_dir" in result.stderr
     assert (results / "table2.md").read_text() == "committed\n"
+
+
+def test_ctrl_c_says_where_the_run_stopped_and_bad_run_inputs_are_one_line(tmp_path, env):
+    flags = ["--task=qgen", "--model=ded_dattn", "--epochs=50", "--checkpoint_minutes=0", *TINY_FLAGS,
+             "--nopretrained_embeddings", f"--output_dir={tmp_path / 'run'}"]
+    process = subprocess.Popen([sys.executable, str(ROOT / "experiments" / "train.py"), *flags], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    deadline = time.time() + 600
+    while not (tmp_path / "run" / "checkpoints" / "epoch-1.index").exists() and process.poll() is None \
+            and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr[-2000:]
+    assert "Stopped (Ctrl-C)" in stderr and "rerun the same command to resume" in stderr
+    assert "keeps the checkpoint of epoch" in stderr
+    # Out-of-range sample counts are refused by the flag parser; a run without vocab.json is one line.
+    result = run("generate.py", f"--run_dir={tmp_path / 'run'}", "--num_samples=0", "w1 w2 .", env=env, check=False)
+    assert result.returncode != 0 and "num_samples" in result.stderr and "Traceback" not in result.stderr
+    (tmp_path / "run" / "vocab.json").unlink()
+    for script, args in (("generate.py", ["w1 w2 ."]), ("evaluate.py", ["--max_inputs=5"])):
+        result = run(script, f"--run_dir={tmp_path / 'run'}", *args, env=env, check=False)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+        assert f"{tmp_path / 'run'} has no vocab.json" in result.stderr
