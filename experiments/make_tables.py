@@ -18,13 +18,13 @@ from tf_varattn.runtime import import_tensorflow_quietly, run_script
 import_tensorflow_quietly()
 
 from tf_varattn.reporting import (  # noqa: E402
-    TABLES, preload_scores, render_bypass, render_case_study, render_claims, render_table, table_runs)
+    TABLES, preload_scores, render_bypass, render_case_study, render_claims, render_seeds, render_table, table_runs)
 from tf_varattn.reporting.publish import PublishError, check_runs_root, publish, runs_behind  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("runs_root", "runs", "Root holding <task>/<model>/ run directories.")
 flags.DEFINE_string("output_dir", "results", "Where the Markdown tables go.")
-EXTRA = {"case_study": render_case_study, "claims": render_claims, "bypass": render_bypass}
+EXTRA = {"case_study": render_case_study, "claims": render_claims, "bypass": render_bypass, "seeds": render_seeds}
 flags.DEFINE_list("tables", [*TABLES, *EXTRA], f"Tables to render ({', '.join([*TABLES, *EXTRA])}).")
 flags.DEFINE_integer("workers", None, "Processes that score the runs' outputs side by side (default: one per core).",
                      lower_bound=1)

@@ -253,3 +253,35 @@ def test_a_damaged_run_file_is_named_with_the_command_that_writes_it_again(tmp_p
     (run / "test_metrics.json").write_text(text[: len(text) // 2])
     with pytest.raises(ValueError, match=rf"{run / 'test_metrics.json'} is damaged.*evaluate.py --run_dir {run}"):
         render_table("table2", root)
+
+
+def _metrics_run(folder, seed, sample, map_metrics=None):
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"seed": seed, "task": "qgen", "max_decode_length": 20}))
+    (folder / "test_metrics.json").write_text(json.dumps({"checkpoint_epoch": 7, "map": map_metrics or sample,
+                                                          "sample": sample}))
+
+
+def test_seeds_table_and_a_claim_that_holds_in_two_of_three_seeds(tmp_path):
+    from tf_varattn.reporting import render_claims, render_seeds, seed_runs
+
+    qgen = tmp_path / "qgen"
+    base = {"bleu1": 30.0, "bleu2": 14.0, "bleu3": 8.0, "bleu4": 5.0, "dist1": 0.15, "dist2": 0.2}
+    # VED+VAttn-h̄ more diverse than VED+DAttn in seeds 0 and 1, not in seed 2 (entropy lower there).
+    for seed, (vattn, dattn) in enumerate([(2.33, 2.22), (2.35, 2.23), (2.20, 2.25)]):
+        folders = (qgen / "ved_vattn_mean", qgen / "ved_dattn") if seed == 0 else \
+            (qgen / "seeds" / f"ved_vattn_mean-seed{seed}", qgen / "seeds" / f"ved_dattn-seed{seed}")
+        _metrics_run(folders[0], seed, {**base, "entropy": vattn, "dist1": 0.16, "dist2": 0.24})
+        _metrics_run(folders[1], seed, {**base, "entropy": dattn})
+    (qgen / "seeds" / "ved_dattn-reference-seed0").mkdir()  # another protocol's run: not a seed of the model
+    assert list(seed_runs(qgen, "ved_dattn")) == [0, 1, 2]
+    seeds = render_seeds(tmp_path)
+    # Entropy of VED+VAttn-h̄: 2.33, 2.35, 2.20 -> mean 2.293, sd 0.0814; paper 2.316.
+    assert "| Entropy | 2.330 | 2.350 | 2.200 | 2.293 | 0.0814 | 2.316 |" in seeds
+    assert "## table2: VED+VAttn-h̄, sampling" in seeds and "table4" not in seeds.split("One training run")[0]
+    claims = render_claims(tmp_path)
+    line = next(l for l in claims.splitlines() if l.startswith("- Table 2: VED+VAttn-h̄ more diverse"))
+    assert "holds in 2 of 3 seeds (0, 1, 2)" in line and "on the means of 3 and 3 runs: holds" in line
+    # Entropy: means 2.2933 - 2.2333 = +0.060, within the seed spread; Dist-1 +0.010 with no spread at all.
+    assert "Entropy +0.060 [" in line and "], within the seed spread" in line
+    assert "Dist-1 +0.010 (no interval)" in line

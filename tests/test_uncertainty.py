@@ -83,3 +83,19 @@ def test_paired_test_rejects_different_inputs(corpus):
     fewer = PerInputScores.from_outputs(references[:10], [outputs[:10] for outputs in runs], POOLING)
     with pytest.raises(ValueError, match="same inputs: 60 vs 10"):
         paired_bootstrap(scores, fewer, "dist1")
+
+
+def test_seed_spread_and_welch_interval_against_closed_forms():
+    from tf_varattn.uncertainty import seed_difference, seed_spread
+
+    assert seed_spread([1.0, 2.0, 3.0]) == {"n": 3, "mean": 2.0, "sd": 1.0}
+    assert seed_spread([4.0]) == {"n": 1, "mean": 4.0, "sd": None}
+    # Variances 1 and 1 over 3 runs each: se = sqrt(2 / 3), Welch df = (2/3)^2 / (2 * (1/3)^2 / 2) = 4,
+    # t(0.975, 4) = 2.776445 (tables), so -3 +- 2.776445 * 0.816497.
+    result = seed_difference([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])
+    assert result["difference"] == -3.0 and result["df"] == pytest.approx(4.0)
+    assert result["low"] == pytest.approx(-3 - 2.776445 * np.sqrt(2 / 3), abs=1e-5)
+    assert result["high"] == pytest.approx(-3 + 2.776445 * np.sqrt(2 / 3), abs=1e-5)
+    # Unequal spreads: df between min(n) - 1 = 2 and n1 + n2 - 2 = 4.
+    assert 2 < seed_difference([1.0, 1.1, 0.9], [4.0, 6.0, 5.0])["df"] < 4
+    assert seed_difference([1.0], [2.0, 3.0])["low"] is None

@@ -91,3 +91,33 @@ def paired_bootstrap(first: PerInputScores, second: PerInputScores, name: str, r
     tail = min(np.mean(differences <= 0), np.mean(differences >= 0))
     return {"difference": point, "low": float(low), "high": float(high),
             "p_value": float(max(min(1.0, 2 * tail), 1.0 / resamples))}
+
+
+# -- across training runs (seeds) -------------------------------------------------------------------
+
+def seed_spread(values: Sequence[float]) -> dict[str, float]:
+    """Mean and sample standard deviation (n - 1) of one metric over training runs; ``sd`` is
+    None with fewer than two runs."""
+    values = np.asarray(values, np.float64)
+    if values.size == 0:
+        raise ValueError("seed_spread needs at least one run's value.")
+    sd = float(values.std(ddof=1)) if values.size > 1 else None
+    return {"n": int(values.size), "mean": float(values.mean()), "sd": sd}
+
+
+def seed_difference(first: Sequence[float], second: Sequence[float], level: float = 0.95) -> dict[str, float]:
+    """``mean(first) - mean(second)`` over independent training runs of two models, with Welch's
+    t-interval (Welch-Satterthwaite degrees of freedom); None bounds with fewer than two runs of
+    either model or no spread at all."""
+    from scipy.stats import t
+
+    first, second = np.asarray(first, np.float64), np.asarray(second, np.float64)
+    difference = float(first.mean() - second.mean())
+    if first.size < 2 or second.size < 2:
+        return {"difference": difference, "low": None, "high": None, "df": None}
+    a, b = first.var(ddof=1) / first.size, second.var(ddof=1) / second.size
+    if a + b == 0:
+        return {"difference": difference, "low": None, "high": None, "df": None}
+    df = (a + b) ** 2 / (a ** 2 / (first.size - 1) + b ** 2 / (second.size - 1))
+    half = float(t.ppf(0.5 + level / 2, df) * np.sqrt(a + b))
+    return {"difference": difference, "low": difference - half, "high": difference + half, "df": float(df)}
