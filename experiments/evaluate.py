@@ -161,7 +161,7 @@ def evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds, passe
     (run_dir / f"{FLAGS.split}_samples{suffix}.txt").write_text("\n".join(lines), encoding="utf-8")
     print(f"Wrote {outputs_path} and the sample file")
     scoring = FLAGS.scoring or ("reference" if config.protocol == "reference" else "ours")
-    results["scoring"] = scoring
+    results["scoring"], results["protocol"] = scoring, config.protocol
     if scoring != "ours":
         from tf_varattn.evaluation import pooling_of, rescore
 

@@ -169,7 +169,7 @@ class Config:
     seed: int = _field(0, 'Seed of initialisation, batches, dropout and sampling.')
     adam_epsilon: float = _field(1e-7, "Adam's epsilon (Keras' 1e-7; the released code TF1's 1e-8).")
     # The released code's protocol, one switch per difference (reference-notes, last section).
-    protocol: str = _field("ours", 'ours, or reference: every switch below (and shuffle off, drop_remainder on) as the released code.')
+    protocol: str = _field("ours", 'ours, or reference: the released code\'s data protocol, every switch of it on (truncate_before_filter, source_eos, eos_then_truncate, l2_layer_norm_shifts, adam_epsilon=1e-8, independent_encoder_dropout, word2vec_corpus=reference, noshuffle, drop_remainder); a switch given too wins.')
     truncate_before_filter: bool = _field(False, 'Keep the first N Treebank tokens, then filter (the vocabulary counts only those).')
     source_eos: bool = _field(False, 'Append EOS to every source (an attended position).')
     eos_then_truncate: bool = _field(False, 'Append EOS, then cut to N ids (a sequence of N tokens has no EOS).')
