@@ -280,6 +280,12 @@ def test_seeds_table_and_a_claim_that_holds_in_two_of_three_seeds(tmp_path):
     assert "| Entropy | 2.330 | 2.350 | 2.200 | 2.293 | 0.0814 | 2.316 |" in seeds
     assert "## table2: VED+VAttn-h̄, sampling" in seeds and "table4" not in seeds.split("One training run")[0]
     claims = render_claims(tmp_path)
+    # A claim over every metric (2-stage) judges the means on all of them.
+    for seed in range(3):
+        folder = qgen / "ved_dattn_2stage" if seed == 0 else qgen / "seeds" / f"ved_dattn_2stage-seed{seed}"
+        _metrics_run(folder, seed, {**{k: v - 1 for k, v in base.items()}, "entropy": 2.0})
+    claims = render_claims(tmp_path)
+    assert "- Table 2: 2-stage training below variational attention in every metric: holds in 3 of 3" in claims
     line = next(l for l in claims.splitlines() if l.startswith("- Table 2: VED+VAttn-h̄ more diverse"))
     assert "holds in 2 of 3 seeds (0, 1, 2)" in line and "on the means of 3 and 3 runs: holds" in line
     # Entropy: means 2.2933 - 2.2333 = +0.060, within the seed spread; Dist-1 +0.010 with no spread at all.

@@ -97,7 +97,10 @@ def claim_across_seeds(task_root: Path, first: str, second: str, inference: str,
     common = sorted(set(a) & set(b))
     if not common:
         return None
-    mean = lambda runs: {m: seed_spread([r[m] for r in runs.values()])["mean"] for m in metrics}  # noqa: E731
+    def mean(runs: dict[int, dict]) -> dict:  # every metric all the runs have
+        names = set.intersection(*(set(r) for r in runs.values()))
+        return {m: seed_spread([r[m] for r in runs.values()])["mean"] for m in names if m != "seed"}
+
     differences = {m: seed_difference([r[m] for r in a.values()], [r[m] for r in b.values()]) for m in metrics}
     return {"seeds": common, "holding": [s for s in common if holds(a[s], b[s])],
             "on_means": holds(mean(a), mean(b)), "differences": differences, "runs": (len(a), len(b))}
