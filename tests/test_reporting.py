@@ -291,3 +291,21 @@ def test_seeds_table_and_a_claim_that_holds_in_two_of_three_seeds(tmp_path):
     # Entropy: means 2.2933 - 2.2333 = +0.060, within the seed spread; Dist-1 +0.010 with no spread at all.
     assert "Entropy +0.060 [" in line and "], within the seed spread" in line
     assert "Dist-1 +0.010 (no interval)" in line
+
+
+def test_table4_shows_the_controlled_runs_epoch_by_epoch(tmp_path):
+    dialogue = tmp_path / "dialogue"
+    for run, protocol, seed, length in ((dialogue / "ded_dattn", None, 0, None),
+                                        (dialogue / "seeds" / "ded_dattn-seed1", "ours", 1, 3.88),
+                                        (dialogue / "seeds" / "ded_dattn-reference-seed0", "reference", 0, 9.5)):
+        run.mkdir(parents=True)
+        config = {"seed": seed, **({"protocol": protocol} if protocol else {})}
+        (run / "config.json").write_text(json.dumps(config))
+        history = [{"epoch": e, "val_bleu1": 2.0 + e, "val_bleu2": 0.5 + e / 10, "val_bleu3": 0.3, "val_bleu4": 0.2,
+                    **({"val_length": length, "val_brevity_penalty": 0.1} if length else {})} for e in (1, 2, 3, 4)]
+        (run / "history.json").write_text(json.dumps(history))
+    text = render_table("table4", tmp_path)
+    assert "| DED+DAttn | `ded_dattn` | ours | 0 | 1 | 3.00 | 0.60 | 0.30 | 0.20 | – | – |" in text
+    assert "| DED+DAttn | `seeds/ded_dattn-seed1` | ours | 1 | 3 | 5.00 | 0.80 | 0.30 | 0.20 | 3.88 | 0.100 |" in text
+    assert "| DED+DAttn | `seeds/ded_dattn-reference-seed0` | reference | 0 | 2 |" in text
+    assert "| 4 |" not in text  # the first three epochs only

@@ -16,6 +16,7 @@ from tf_varattn.config import config_differences, get_config
 from tf_varattn.evaluation import SplitOutputs
 from tf_varattn.metrics import bleu_statistics, brevity_penalty
 from tf_varattn.reporting.paper import HEADERS, METRICS, NAMES, TABLES, cell
+from tf_varattn.reporting.seeds import SEED_FOLDER
 from tf_varattn.reporting.run_files import read_json, run_pooling
 from tf_varattn.uncertainty import PerInputScores, bootstrap_interval, paired_bootstrap
 
@@ -166,6 +167,7 @@ def render_table(table: str, runs_root: os.PathLike) -> str:
         lines[0] += " — some rows NOT with the paper's settings"
     lines += _length_table(root, {run_name: name for run_name, _, _, _, name, _ in rows})
     lines += _scoring_table(root, {run_name: name for run_name, _, _, _, name, _ in rows})
+    lines += _controlled_runs_table(root, spec["paper"])
     notes = []
     if missing:
         notes.append(f"Not run yet: {', '.join(dict.fromkeys(missing))}.")
@@ -247,3 +249,32 @@ def _scoring_table(root: Path, labels: dict[str, str]) -> list[str]:
                 "the 20 tokens a model is trained to produce:", "",
             "| Model | Inference | Scoring | Inputs | " + " | ".join(HEADERS[m] for m in METRICS) + " |",
             "| --- | --- | --- | ---: | " + " | ".join("---:" for _ in METRICS) + " |", *rows]
+
+
+def _controlled_runs_table(root: Path, paper: dict, epochs: int = 3) -> list[str]:
+    """Lines of a table of the validation numbers after each of the first ``epochs`` epochs of
+    every paper model's table run and its runs in ``<task>/seeds/`` (other seeds, the released
+    protocol), one row per run and epoch; empty when there are no such runs."""
+    rows = []
+    for preset in dict.fromkeys(preset for preset, _ in paper):
+        folder = root / SEED_FOLDER
+        runs = [root / preset] + sorted(run for run in (folder.glob(f"{preset}-*") if folder.is_dir() else [])
+                                        if run.is_dir())
+        if len(runs) < 2:
+            continue
+        for run in runs:
+            history, config = read_json(run / "history.json"), read_json(run / "config.json") or {}
+            for entry in (history or [])[:epochs]:
+                cells = [cell(m, entry.get(f"val_{m}")) for m in ("bleu1", "bleu2", "bleu3", "bleu4")]
+                length, brevity = entry.get("val_length"), entry.get("val_brevity_penalty")
+                cells += ["–" if length is None else f"{length:.2f}", "–" if brevity is None else f"{brevity:.3f}"]
+                rows.append(f"| {NAMES[preset]} | `{run.relative_to(root).as_posix()}` | {config.get('protocol', 'ours')} | "
+                            f"{config.get('seed', 0)} | {entry['epoch']} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return ["", f"Controlled runs: validation after each of the first {epochs} epochs (the first 1,000 validation "
+                "inputs, 10 sampled outputs each, as after every epoch of training) of the table's run and of the "
+                f"runs in `{SEED_FOLDER}/` (other training seeds; the released code's protocol, `--protocol=reference`). "
+                "Length: tokens per output; brevity: BLEU's brevity penalty (not recorded before session 15):", "",
+            "| Model | Run | Protocol | Seed | Epoch | BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | Length | Brevity |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |", *rows]
