@@ -122,3 +122,18 @@ def describe_across_seeds(result: dict) -> str:
             f"({', '.join(map(str, result['seeds']))}); on the means of {runs[0]} and {runs[1]} runs: "
             f"{'holds' if result['on_means'] else 'does NOT hold'}; differences of means, 95% Welch t-interval: "
             + "; ".join(parts))
+
+
+def validation_by_seed(task_root: Path, preset: str, epoch: int, metric: str, protocol: str = "ours") -> dict[int, float]:
+    """Seed -> validation ``metric`` after ``epoch`` of ``preset``'s training runs under ``protocol``
+    (the table's run and ``seeds/<preset>-...``), from their histories (evaluated or not)."""
+    found = {}
+    folder = task_root / SEED_FOLDER
+    for run in [task_root / preset] + sorted(folder.glob(f"{preset}-*") if folder.is_dir() else []):
+        config, history = read_json(run / "config.json") or {}, read_json(run / "history.json") or []
+        if config.get("protocol", "ours") != protocol:
+            continue
+        entry = next((e for e in history if e["epoch"] == epoch), None)
+        if entry is not None and f"val_{metric}" in entry:
+            found[int(config.get("seed", 0))] = entry[f"val_{metric}"]
+    return dict(sorted(found.items()))
