@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tf_varattn.data.corpora import TASKS
 from tf_varattn.data.pipeline import EncodedSplit
 from tf_varattn.decoding import Decoder, trace_attention
 from tf_varattn.diagnostics import (
@@ -111,6 +112,7 @@ def test_bypass_probe_reports_each_prior_and_its_gap(preset):
 
     class TinyVocab:  # decode_target as in the task vocabulary, with word ids as words
         target = Vocabulary([f"w{i}" for i in range(4, 40)])
+        spec = TASKS["dialogue"]  # nothing appended to the outputs
 
         def decode_target(self, ids):
             return self.target.decode(ids)
