@@ -51,12 +51,3 @@ def write_synthetic_qgen(root: Path, sizes=(120, 30, 30), seed: int = 0) -> Path
 @pytest.fixture
 def synthetic_data_dir(tmp_path) -> Path:
     return write_synthetic_qgen(tmp_path / "data")
-
-
-# The end-to-end and training tests take minutes each: started first, so that under pytest-xdist the
-# quick tests fill the workers' time around them instead of one long test running alone at the end.
-_SLOW_MODULES = ("tests/experiments/test_scripts.py", "tests/training/")
-
-
-def pytest_collection_modifyitems(config, items):
-    items.sort(key=lambda item: 0 if any(part in item.nodeid for part in _SLOW_MODULES) else 1)
