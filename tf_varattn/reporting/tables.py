@@ -174,7 +174,8 @@ def render_table(table: str, runs_root: os.PathLike) -> str:
     notes.append("Ours: sampling rows score 10 samples per test input (BLEU over all samples; diversity pools each "
                  "input's samples) and average the sampling runs (seeds), as the paper averages 3. Intervals: 95% "
                  f"percentile bootstrap over test inputs ({BOOTSTRAP_RESAMPLES} resamples), from the committed "
-                 "`test_outputs.jsonl.gz`.")
+                 "`test_outputs.jsonl.gz`. Every row used our data protocol and our scoring unless its label names "
+                 "another (`--protocol`, `evaluate.py --scoring`).")
     for run_name, (preset, label, changes) in spec["extra"].items():
         flags = " ".join(f"--{field}={value}" for field, value in changes.items())
         notes.append(f"{label}: the {NAMES[preset]} preset with `{flags}`." if changes else
