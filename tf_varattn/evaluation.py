@@ -44,14 +44,19 @@ def pooling_of(vocab: TaskVocabulary, max_length: int) -> Pooling:
     return Pooling(max_length, appended=1 if vocab.spec.append_question_mark else 0)
 
 
+def _paired(references: Sequence[Sequence[str]], outputs: Sequence[Sequence[Sequence[str]]]) -> tuple[list, list]:
+    """``(references, hypotheses)``: every output of ``outputs[i]`` beside ``references[i]``."""
+    hypotheses = [sample for per_input in outputs for sample in per_input]
+    paired = [reference for reference, per_input in zip(references, outputs) for _ in per_input]
+    return paired, hypotheses
+
+
 def score(references: Sequence[Sequence[str]], outputs: Sequence[Sequence[Sequence[str]]],
           pooling: Optional[Pooling] = None) -> dict:
     """BLEU-1..4 of every output against its input's reference; with several samples per input,
     also entropy, Dist-1 and Dist-2 of each input's pooled samples (``pooling``, required then),
     averaged (Table 2 / 4 columns)."""
-    hypotheses = [sample for per_input in outputs for sample in per_input]
-    paired = [reference for reference, per_input in zip(references, outputs) for _ in per_input]
-    metrics = bleu_scores(paired, hypotheses)
+    metrics = bleu_scores(*_paired(references, outputs))
     if max(len(per_input) for per_input in outputs) > 1:
         if pooling is None:
             raise ValueError("scoring several samples per input needs the pooling of their words (metrics.Pooling).")
@@ -63,8 +68,7 @@ def output_length(references: Sequence[Sequence[str]], outputs: Sequence[Sequenc
     """Mean output length in tokens (``length``, every sample counted) and BLEU's brevity penalty
     of all outputs against their inputs' references (``brevity_penalty``): what BLEU's length
     term sees."""
-    hypotheses = [sample for per_input in outputs for sample in per_input]
-    paired = [reference for reference, per_input in zip(references, outputs) for _ in per_input]
+    paired, hypotheses = _paired(references, outputs)
     totals = bleu_statistics(paired, hypotheses, max_order=1).sum(axis=0)
     return {"length": round(float(totals[0]) / max(len(hypotheses), 1), 3),
             "brevity_penalty": round(float(brevity_penalty(totals)), 4)}
@@ -113,7 +117,7 @@ def rescore(outputs: "SplitOutputs", raw_targets: Sequence[str], pooling: Poolin
         runs = []
         for run in outputs.samples:
             run = run[:inputs]
-            metrics = score(references, [[retokenize(sample) for sample in per_input] for per_input in run], pooling)
+            metrics = bleu_scores(*_paired(references, [[retokenize(sample) for sample in per_input] for per_input in run]))
             # Diversity pools the decoded words (whether an output hit the limit is a fact about
             # them), then re-tokenizes the kept words, as the released code did.
             pooled = [[retokenize(pooling.words(sample)) for sample in per_input] for per_input in run]

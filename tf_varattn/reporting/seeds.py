@@ -14,8 +14,6 @@ from tf_varattn.uncertainty import seed_difference, seed_spread
 
 # <task>/seeds/<preset>-seed<k>: the paper model trained again with seed k (seed 0 is the table's run).
 SEED_FOLDER = "seeds"
-BLEUS = ("bleu1", "bleu2", "bleu3", "bleu4")
-DIVERSITY = ("entropy", "dist1", "dist2")
 
 
 def seed_runs(task_root: Path, preset: str) -> dict[int, Path]:
@@ -35,6 +33,13 @@ def seed_runs(task_root: Path, preset: str) -> dict[int, Path]:
                 raise ValueError(f"{run} and {runs[seed]} both hold seed {seed} of {preset}; keep one of them.")
             runs[seed] = run
     return dict(sorted(runs.items()))
+
+
+def training_runs(task_root: Path, preset: str) -> list[Path]:
+    """The table's run of ``preset`` and every run of it in ``seeds/`` (other seeds, other protocols)."""
+    folder = task_root / SEED_FOLDER
+    return [task_root / preset] + sorted(run for run in (folder.glob(f"{preset}-*") if folder.is_dir() else [])
+                                         if run.is_dir())
 
 
 def seed_metrics(task_root: Path, preset: str, inference: str) -> dict[int, dict]:
@@ -97,6 +102,7 @@ def claim_across_seeds(task_root: Path, first: str, second: str, inference: str,
     common = sorted(set(a) & set(b))
     if not common:
         return None
+
     def mean(runs: dict[int, dict]) -> dict:  # every metric all the runs have
         names = set.intersection(*(set(r) for r in runs.values()))
         return {m: seed_spread([r[m] for r in runs.values()])["mean"] for m in names if m != "seed"}
@@ -128,8 +134,7 @@ def validation_by_seed(task_root: Path, preset: str, epoch: int, metric: str, pr
     """Seed -> validation ``metric`` after ``epoch`` of ``preset``'s training runs under ``protocol``
     (the table's run and ``seeds/<preset>-...``), from their histories (evaluated or not)."""
     found = {}
-    folder = task_root / SEED_FOLDER
-    for run in [task_root / preset] + sorted(folder.glob(f"{preset}-*") if folder.is_dir() else []):
+    for run in training_runs(task_root, preset):
         config, history = read_json(run / "config.json") or {}, read_json(run / "history.json") or []
         if config.get("protocol", "ours") != protocol:
             continue

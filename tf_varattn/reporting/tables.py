@@ -16,7 +16,7 @@ from tf_varattn.config import config_differences, get_config
 from tf_varattn.evaluation import SplitOutputs
 from tf_varattn.metrics import bleu_statistics, brevity_penalty
 from tf_varattn.reporting.paper import HEADERS, METRICS, NAMES, TABLES, cell
-from tf_varattn.reporting.seeds import SEED_FOLDER
+from tf_varattn.reporting.seeds import SEED_FOLDER, training_runs
 from tf_varattn.reporting.run_files import read_json, run_pooling
 from tf_varattn.uncertainty import PerInputScores, bootstrap_interval, paired_bootstrap
 
@@ -258,9 +258,7 @@ def _controlled_runs_table(root: Path, paper: dict, epochs: int = 3) -> list[str
     protocol), one row per run and epoch; empty when there are no such runs."""
     rows = []
     for preset in dict.fromkeys(preset for preset, _ in paper):
-        folder = root / SEED_FOLDER
-        runs = [root / preset] + sorted(run for run in (folder.glob(f"{preset}-*") if folder.is_dir() else [])
-                                        if run.is_dir())
+        runs = training_runs(root, preset)
         if len(runs) < 2:
             continue
         for run in runs:
