@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 
 from tf_varattn.config import Config
-from tf_varattn.data.corpora import SPLITS, TASKS, Split, get_task, load_splits, resolve_data_dir, split_path
+from tf_varattn.data.corpora import SPLITS, TASKS, Split, get_task, load_split, load_splits, resolve_data_dir, split_path
 from tf_varattn.data.embeddings import Word2VecConfig, embedding_matrix, load_or_train_word2vec
 from tf_varattn.data.pipeline import EncodedSplit, encode_split
 from tf_varattn.data.vocab import EncodingRules, TaskVocabulary, TokenizedSplit, tokenize_split, word_tokenize
@@ -115,7 +115,7 @@ def reference_word2vec_corpus(data_dir: Path, config: Config) -> list[list[str]]
     for task in TASKS:
         for split in SPLITS:
             if task == config.task or split_path(data_dir, task, split).is_file():
-                loaded = load_splits(data_dir, task, [split], config.max_examples)[split]
+                loaded = load_split(data_dir, task, split, config.max_examples)
                 rows += [source + target for source, target in zip(loaded.sources, loaded.targets)]
     order = np.random.default_rng(config.seed).permutation(len(rows))
     return [word_tokenize(rows[index]) for index in order]
