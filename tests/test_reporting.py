@@ -313,3 +313,28 @@ def test_table4_shows_the_controlled_runs_epoch_by_epoch(tmp_path):
 
     # The seed spread of validation BLEU-2 at epoch 3 (ours protocol): seeds 0 and 1, both 0.80.
     assert "over seeds 0, 1: 0.80, 0.80 (mean 0.80, sd 0.00)" in render_claims(tmp_path)
+
+
+def test_figure4_band_spans_the_seeds_at_each_epoch_two_of_them_reached(tmp_path, monkeypatch):
+    from tf_varattn.reporting import figures
+    from tf_varattn.reporting.figures import plot_figure4, seed_band
+
+    histories = [[{"epoch": e, "val_bleu2": v} for e, v in enumerate(values, 1)]
+                 for values in ([10.0, 12.0, 13.0], [11.0, 11.5], [9.0])]
+    assert seed_band(histories, "bleu2") == ([1, 2], [9.0, 11.5], [11.0, 12.0])  # epoch 3: one run only
+    qgen = tmp_path / "qgen"
+    _write_run(qgen / "ved_vattn_mean", history_epochs=3)  # history val_bleu2 11, 12, 13
+    _write_run(qgen / "seeds" / "ved_vattn_mean-seed1", seed=1, history_epochs=2)  # 11, 12: the same
+    (qgen / "seeds" / "ved_vattn_mean-seed1" / "history.json").write_text(json.dumps(
+        [{"epoch": 1, "val_bleu2": 9.5}, {"epoch": 2, "val_bleu2": 12.5}]))
+    _write_run(qgen / "ved_dattn", history_epochs=3)
+    drawn_rows = []
+    monkeypatch.setattr(figures, "_plot", lambda rows, path, **kw: drawn_rows.extend(rows))
+    assert plot_figure4(tmp_path, tmp_path / "figure4.png") == ["ved_dattn", "ved_vattn_mean"]
+    lines = {line[0]: line for line in drawn_rows[0][2]["bleu2"]}
+    assert set(lines) == {"VED+DAttn", "VED+VAttn-h̄ (band: 2 seeds)"}
+    assert len(lines["VED+DAttn"]) == 3  # one run: no band
+    assert lines["VED+VAttn-h̄ (band: 2 seeds)"][3] == ([1, 2], [9.5, 12.0], [11.0, 12.5])
+    monkeypatch.undo()  # and the band is drawn for real
+    plot_figure4(tmp_path, tmp_path / "figure4.png")
+    assert (tmp_path / "figure4.png").stat().st_size > 10_000

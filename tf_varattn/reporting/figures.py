@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tf_varattn.reporting.paper import NAMES, table_presets
 from tf_varattn.reporting.run_files import gamma_runs, latents_of, read_json, run_label
+from tf_varattn.reporting.seeds import seed_histories
 
 
 CURVE_METRICS = (("bleu2", "BLEU-2"), ("bleu4", "BLEU-4"), ("entropy", "Entropy"), ("dist1", "Dist-1"))
@@ -19,7 +20,8 @@ LATENT_METRICS = (("mutual_information", "I(x; z), nats"), ("active_units", "Act
 
 def _plot(rows, path: Path, metrics=CURVE_METRICS, log_y=()) -> None:
     """``rows``: one ``(xlabel, log_x, panels)`` per figure row; ``panels[metric]`` = ``[(label, xs, ys)]``
-    for each ``(metric, title)`` of ``metrics``; the metrics in ``log_y`` on a log scale."""
+    or ``[(label, xs, ys, (band_xs, lows, highs))]`` (a shaded band in the line's colour) for each
+    ``(metric, title)`` of ``metrics``; the metrics in ``log_y`` on a log scale."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -31,8 +33,10 @@ def _plot(rows, path: Path, metrics=CURVE_METRICS, log_y=()) -> None:
     for row_axes, (xlabel, log_x, panels) in zip(axes, rows):
         colors = _line_colors(panels, metrics, cycle)
         for axis, (metric, title) in zip(row_axes, metrics):
-            for label, xs, ys in panels[metric]:
+            for label, xs, ys, *band in panels[metric]:
                 axis.plot(xs, ys, marker="o", label=label, color=colors[label])
+                if band:
+                    axis.fill_between(*band[0], color=colors[label], alpha=0.15, linewidth=0)
             axis.set_title(title)
             axis.set_xlabel(xlabel)
             if log_x:
@@ -69,16 +73,32 @@ def _curves(history: list[dict], metrics=CURVE_METRICS) -> dict:
     return curves
 
 
+def seed_band(histories: list[list[dict]], metric: str) -> tuple[list[int], list[float], list[float]]:
+    """The lowest and highest validation ``metric`` over the training runs ``histories`` at every
+    epoch that at least two of them reached: ``(epochs, lows, highs)``."""
+    values = {}
+    for history in histories:
+        for epoch, value in zip(*_curves(history, ((metric, ""),))[metric]):
+            values.setdefault(epoch, []).append(value)
+    epochs = sorted(epoch for epoch, found in values.items() if len(found) >= 2)
+    return epochs, [min(values[e]) for e in epochs], [max(values[e]) for e in epochs]
+
+
 def plot_figure4(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen") -> list[str]:
-    """Validation BLEU-2, BLEU-4, entropy and Dist-1 per epoch, one line per model; returns the models drawn."""
+    """Validation BLEU-2, BLEU-4, entropy and Dist-1 per epoch, one line per model (the table's run);
+    a model trained with several seeds gets a shaded band from the lowest to the highest run at each
+    epoch, and its label says how many seeds. Returns the models drawn."""
     panels, drawn = {m: [] for m, _ in CURVE_METRICS}, []
     for preset in table_presets("table2"):
         history = read_json(Path(runs_root) / task / preset / "history.json")
         if not history:
             continue
         drawn.append(preset)
+        seeds = seed_histories(Path(runs_root) / task, preset)
+        label = NAMES[preset] + (f" (band: {len(seeds)} seeds)" if len(seeds) >= 2 else "")
         for metric, (xs, ys) in _curves(history).items():
-            panels[metric].append((NAMES[preset], xs, ys))
+            band = (seed_band(list(seeds.values()), metric),) if len(seeds) >= 2 else ()
+            panels[metric].append((label, xs, ys, *band))
     _plot([("epoch", False, panels)], Path(path))
     return drawn
 

@@ -16,23 +16,33 @@ from tf_varattn.uncertainty import seed_difference, seed_spread
 SEED_FOLDER = "seeds"
 
 
-def seed_runs(task_root: Path, preset: str) -> dict[int, Path]:
-    """The evaluated training runs of ``preset`` by seed: the table's run (at its config's seed)
-    and every ``seeds/<preset>-seed<k>`` with ``test_metrics.json``."""
+def runs_by_seed(task_root: Path, preset: str, holding: str = "test_metrics.json") -> dict[int, Path]:
+    """The training runs of ``preset`` by seed that hold the file ``holding``: the table's run (at
+    its config's seed) and every ``seeds/<preset>-seed<k>``."""
     runs = {}
     table_run = task_root / preset
-    if (table_run / "test_metrics.json").is_file():
+    if (table_run / holding).is_file():
         runs[int((read_json(table_run / "config.json") or {}).get("seed", 0))] = table_run
-    folder = task_root / SEED_FOLDER
     pattern = re.compile(rf"^{re.escape(preset)}-seed(\d+)$")
-    for run in sorted(folder.iterdir()) if folder.is_dir() else []:
+    for run in training_runs(task_root, preset)[1:]:
         match = pattern.match(run.name)
-        if match and (run / "test_metrics.json").is_file():
+        if match and (run / holding).is_file():
             seed = int(match.group(1))
             if seed in runs:
                 raise ValueError(f"{run} and {runs[seed]} both hold seed {seed} of {preset}; keep one of them.")
             runs[seed] = run
     return dict(sorted(runs.items()))
+
+
+def seed_runs(task_root: Path, preset: str) -> dict[int, Path]:
+    """The evaluated training runs of ``preset`` by seed (with ``test_metrics.json``)."""
+    return runs_by_seed(task_root, preset, "test_metrics.json")
+
+
+def seed_histories(task_root: Path, preset: str) -> dict[int, list[dict]]:
+    """Seed -> the validation history of ``preset``'s training run with that seed, evaluated or not."""
+    return {seed: read_json(run / "history.json")
+            for seed, run in runs_by_seed(task_root, preset, "history.json").items()}
 
 
 def training_runs(task_root: Path, preset: str) -> list[Path]:
