@@ -1,5 +1,6 @@
 """Compare the searches on one trained run: the paper's greedy decoding (latent means, and
-sampled latents) against beam search and token sampling (random, top-k, top-p) with the latent
+sampled latents) against every other registered search (beam search, token sampling: random,
+top-k, top-p; :mod:`tf_varattn.decoding.registry`) with its default options and the latent
 means. One row per search: BLEU-1..4 against the references, entropy and Dist-1/2 of each input's
 outputs (with more than one output per input), the mean output length and the seconds it took.
 The paper's rows are evaluate.py's; this is the view beyond it. ``--min_lengths`` adds greedy
@@ -22,6 +23,8 @@ import_tensorflow_quietly()
 
 from absl import flags  # noqa: E402
 
+from tf_varattn.decoding.registry import SEARCHES, comparison_rows  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run_dir", None, "Run directory written by train.py.", required=True)
 flags.DEFINE_integer("checkpoint", None, "Epoch to load (default: the config's eval_epoch, else the last).")
@@ -30,22 +33,16 @@ flags.DEFINE_enum("split", "test", ["val", "test"], "Split to decode.")
 flags.DEFINE_integer("max_inputs", None, "Decode only the first N inputs (quick checks).")
 flags.DEFINE_integer("num_samples", 10, "Outputs per input of the sampling rows.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of every random draw (latents and tokens).")
-flags.DEFINE_list("searches", None, "Only the rows of these searches (default: every row).")
+flags.DEFINE_list("searches", None, f"Only the rows of these searches ({', '.join(SEARCHES)}; default: every row).")
+flags.register_validator("searches", lambda names: names is None or set(names) <= set(SEARCHES),
+                         message=f"--searches takes {', '.join(SEARCHES)}")
 flags.DEFINE_list("min_lengths", [], "Extra greedy rows (latent means) with EOS held back until this many tokens.")
+flags.register_validator("min_lengths", lambda values: all(v.isdigit() and int(v) >= 1 for v in values),
+                         message="--min_lengths takes whole numbers >= 1, e.g. 4,8")
 flags.DEFINE_string("output", None, "Markdown file for the table (default: <run_dir>/<split>_searches.md); "
                     "a JSON file with the same numbers is written beside it.")
 
-# (search, options, latent mode, outputs per input: None = --num_samples)
-ROWS = [
-    ("greedy", {}, "map", 1),
-    ("beam", {"beam_size": 5, "length_penalty": 0.6}, "map", 1),
-    ("greedy", {}, "sample", None),
-    ("random", {"temperature": 1.0}, "map", None),
-    ("top_k", {"top_k": 10}, "map", None),
-    ("top_p", {"top_p": 0.9}, "map", None),
-]
 COLUMNS = ("bleu1", "bleu2", "bleu3", "bleu4", "entropy", "dist1", "dist2")
-SEARCH_NAMES = list(dict.fromkeys(name for name, *_ in ROWS))
 
 
 def render(rows: list[dict], title: str) -> str:
@@ -72,17 +69,8 @@ def main(argv):
     from tf_varattn.training.runs import RunError, load_run, write_json
 
     run_dir = Path(FLAGS.run_dir)
-    unknown = sorted(set(FLAGS.searches or []) - set(SEARCH_NAMES))
-    if unknown:
-        print(f"error: --searches takes {', '.join(SEARCH_NAMES)} (got {unknown}).", file=sys.stderr)
-        return 1
-    try:
-        min_lengths = [int(value) for value in FLAGS.min_lengths]
-    except ValueError:
-        print(f"error: --min_lengths takes integers, e.g. 4,8 (got {','.join(FLAGS.min_lengths)!r}).", file=sys.stderr)
-        return 1
-    rows_to_run = [row for row in ROWS if FLAGS.searches is None or row[0] in FLAGS.searches]
-    rows_to_run += [("greedy", {"min_length": n}, "map", 1) for n in min_lengths]
+    rows_to_run = [row for row in comparison_rows() if FLAGS.searches is None or row[0] in FLAGS.searches]
+    rows_to_run += [("greedy", {"min_length": int(n)}, "map", 1) for n in FLAGS.min_lengths]
     try:  # every search is checked before the model is loaded
         searches = [get_search(name, **options) for name, options, *_ in rows_to_run]
     except ValueError as error:
@@ -91,6 +79,7 @@ def main(argv):
     try:
         config, _, model, epoch = load_run(run_dir, FLAGS.checkpoint)
         data = prepare_task_data(config.replace(pretrained_embeddings=False), run_dir, FLAGS.data_dir)
+        data.require_split(FLAGS.split)
     except (RunError, DataError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -85,6 +85,7 @@ def main(argv):
         if FLAGS.checkpoint is not None and epoch != config.eval_epoch:  # the evaluated epoch keeps the plain names
             suffix += f"-epoch{epoch}"
         data = prepare_task_data(config.replace(pretrained_embeddings=False), run_dir, FLAGS.data_dir)
+        data.require_split(FLAGS.split)
     except (RunError, DataError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -50,7 +50,7 @@ def main(argv):
         print(f"warning: no word left after tokenization in {empty!r}; decoding them from an empty source, "
               "as training and evaluation do for such rows.", file=sys.stderr)
     # With the latent means and a deterministic search every output would be the same: one suffices.
-    deterministic = FLAGS.mode == "map" and search.name in ("greedy", "beam")
+    deterministic = FLAGS.mode == "map" and search.deterministic
     num_samples = 1 if deterministic else FLAGS.num_samples
     decoder = Decoder(model, search)
     decoder.reseed(FLAGS.seed)

@@ -13,7 +13,6 @@ test_outputs.jsonl.gz and config.json.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 

@@ -15,12 +15,13 @@ import_tensorflow_quietly()
 
 from absl import app, flags  # noqa: E402
 
-from tf_varattn.config import PRESETS, TASK_DEFAULTS, get_config  # noqa: E402
+from tf_varattn.config import PRESETS, get_config  # noqa: E402
+from tf_varattn.data.tasks import TASKS  # noqa: E402
 from tf_varattn import config_flags  # noqa: E402
 from tf_varattn.config_flags import config_overrides, define_config_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("task", "qgen", list(TASK_DEFAULTS), "Paper task: question generation (Table 2) or dialogue (Table 4).")
+flags.DEFINE_enum("task", "qgen", list(TASKS), "Task: " + "; ".join(f"{name}, {spec.description}" for name, spec in TASKS.items()) + ".")
 flags.DEFINE_enum("model", "ved_vattn_mean", list(PRESETS), "Paper model (config preset).")
 flags.DEFINE_string("output_dir", None, "Run directory (checkpoints, history.json, TensorBoard logs).", required=True)
 flags.DEFINE_string("data_dir", None, "Data directory (default: $VARATTN_DATA_DIR, ./data, ../shared/data).")

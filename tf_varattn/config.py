@@ -24,6 +24,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
+from tf_varattn.data.tasks import TASKS, get_task
+
 ATTENTIONS = ("none", "deterministic", "variational", "dirichlet")
 RANDOM_ATTENTIONS = ("variational", "dirichlet")  # attentions with a posterior, a prior and a KL
 ATTENTION_PRIORS = ("zero", "mean")
@@ -34,7 +36,7 @@ LOSS_REDUCTIONS = ("sentence_mean", "sum")
 KL_SCHEDULES = ("capped_tanh", "logistic", "linear", "constant")
 # Config fields restricted to a fixed set of values (checked by Config.validate, enum flags in config_flags).
 FIELD_CHOICES = {
-    "task": ("qgen", "dialogue"),
+    "task": tuple(TASKS),
     "attention": ATTENTIONS,
     "attention_prior": ATTENTION_PRIORS,
     "decoder_init": DECODER_INITS,
@@ -68,7 +70,9 @@ FIELD_RANGES = {
     "target_vocab_size": "[5, inf)",
     **dict.fromkeys(("embedding_dim", "encoder_units", "decoder_units", "latent_dim", "attentional_dim",
                      "max_decode_length", "epochs", "batch_size", "word2vec_epochs", "num_samples",
-                     "eval_subset", "eval_epoch", "max_examples", "kl_warmup_steps"), _AT_LEAST_ONE),
+                     "eval_subset", "eval_epoch", "max_examples", "kl_warmup_steps", "max_source_length",
+                     "max_target_length"), _AT_LEAST_ONE),
+    "max_vocab_size": "[5, inf)",
     "dropout": _FRACTION,
     "word_dropout": _FRACTION,
     **dict.fromkeys(("gamma_a", "l2_weight", "kl_stop_step", "kl_constant", "min_learning_rate", "bucket_pool",
@@ -122,7 +126,18 @@ class Config:
     """Every setting of one experiment; each field is overridable by a flag of the same name."""
 
     preset: str = _field("ved_vattn_mean", 'Paper model this config starts from (see PRESETS).')
-    task: str = _field("qgen", 'qgen (SQuAD question generation, Table 2) or dialogue (Cornell, Table 4).')
+    task: str = _field("qgen", 'qgen (SQuAD question generation, Table 2), dialogue (Cornell, Table 4), or custom (your own pairs).')
+    # Data (tf_varattn/data/tasks.py): a task's own files, or yours; its text handling, or yours (None: the task's).
+    train_file: Optional[str] = _field(None, 'Training pairs: a .csv/.tsv with a header row, or SOURCE,TARGET aligned text files (default: the task\'s own).')
+    val_file: Optional[str] = _field(None, 'Validation pairs, as --train_file.')
+    test_file: Optional[str] = _field(None, 'Test pairs, as --train_file (optional for your own data).')
+    source_column: Optional[str] = _field(None, 'Table column holding the source sentence (default: the task\'s; custom: source).')
+    target_column: Optional[str] = _field(None, 'Table column holding the target sentence (default: the task\'s; custom: target).')
+    max_source_length: Optional[int] = _field(None, 'Source tokens kept (default: the task\'s; qgen 30, dialogue 20, custom 30).')
+    max_target_length: Optional[int] = _field(None, 'Target tokens kept (default: the task\'s, 20); also the default max_decode_length.')
+    max_vocab_size: Optional[int] = _field(None, 'Ids per vocabulary, the 4 special tokens included (default: the task\'s; qgen 40000, else 30000).')
+    filter_characters: Optional[str] = _field(None, 'Characters replaced by spaces after tokenizing (default: the task\'s).')
+    lowercase: Optional[bool] = _field(None, 'Lower-case the text (default: the task\'s, yes).')
     # Model (Section 3; reference-notes "Architecture").
     variational: bool = _field(True, 'A VED (with the latent z) or a DED (without).')
     attention: str = _field("variational", 'Attention: none, deterministic, variational (Sec. 3), or dirichlet (random weights, beyond the paper).')
@@ -199,6 +214,13 @@ class Config:
             value = getattr(self, field)
             if value is not None and not _in_interval(value, interval):
                 raise ValueError(f"{field} must be in {interval}, got {value}.")
+        own_files = self.train_file or self.val_file or self.test_file
+        if (get_task(self.task).files is None or own_files) and not (self.train_file and self.val_file):
+            raise ValueError(f"task={self.task!r} with your own pairs needs --train_file and --val_file (and "
+                             "optionally --test_file), each a .csv/.tsv with a header row or SOURCE,TARGET text files.")
+        if get_task(self.task).files is None and self.word2vec_corpus == "reference":
+            raise ValueError("word2vec_corpus='reference' reads the paper's six CSV files; your own pairs train "
+                             "word2vec on their tokenized sentences (word2vec_corpus='tokenized').")
         if not self.variational and self.attention in RANDOM_ATTENTIONS:
             raise ValueError(f"attention={self.attention!r} needs variational=True (a VED); see the ved_vattn_* presets.")
         if self.decoder_init == "encoder" and 2 * self.encoder_units != self.decoder_units:
@@ -230,18 +252,19 @@ PRESETS: dict[str, dict[str, Any]] = {
     "vae": dict(attention="none", autoencoder=True),
     "vae_init": dict(attention="none", autoencoder=True, decoder_init="encoder"),
 }
-TASK_DEFAULTS = {"qgen": dict(batch_size=100), "dialogue": dict(batch_size=128)}
 
 
 def get_config(preset: str, task: str = "qgen", **overrides: Any) -> Config:
     """The named paper model for a task, with field overrides applied last."""
     if preset not in PRESETS:
         raise ValueError(f"Unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}.")
-    if task not in TASK_DEFAULTS:
-        raise ValueError(f"Unknown task {task!r}; valid tasks: {', '.join(TASK_DEFAULTS)}.")
+    task_defaults = dict(batch_size=get_task(task).batch_size)  # unknown tasks: one line with the valid ones
+    if overrides.get("max_target_length") is not None:
+        task_defaults["max_decode_length"] = overrides["max_target_length"]
     protocol = overrides.get("protocol", "ours")
     if protocol not in FIELD_CHOICES["protocol"]:
         raise ValueError(f"protocol={protocol!r} is not valid; choose one of: {', '.join(FIELD_CHOICES['protocol'])}.")
     switches = REFERENCE_PROTOCOL if protocol == "reference" else {}
-    return (Config().replace(preset=preset, task=task, **PRESETS[preset], **TASK_DEFAULTS[task])
-            .replace(**switches).replace(**overrides))
+    # One replace, so that the config is validated once, with everything in (task=custom needs its files).
+    return Config().replace(**{"preset": preset, "task": task, **PRESETS[preset], **task_defaults, **switches,
+                               **overrides})

@@ -30,7 +30,7 @@ def define_config_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
         help_text = f"{field.metadata['help']} (default: the preset's; base {default!r})"
         if field.name in config_lib.FIELD_CHOICES:
             flags.DEFINE_enum(field.name, None, list(config_lib.FIELD_CHOICES[field.name]), help_text, flag_values=flag_values)
-        elif kind is bool:
+        elif kind in (bool, typing.Optional[bool]):
             flags.DEFINE_boolean(field.name, None, help_text, flag_values=flag_values)
         elif kind in (int, typing.Optional[int]):
             flags.DEFINE_integer(field.name, None, help_text, flag_values=flag_values)

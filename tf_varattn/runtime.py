@@ -1,10 +1,20 @@
-"""Process set-up shared by the scripts: TensorFlow imported without its start-up noise."""
+"""Shared by every stage: TensorFlow imported without its start-up noise, JSON written atomically."""
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 VERBOSE_VARIABLE = "VARATTN_TF_LOGS"
+
+
+def write_json(path: os.PathLike, payload) -> None:
+    """Writes JSON atomically (a crash never leaves half a file)."""
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def import_tensorflow_quietly() -> None:

@@ -94,7 +94,7 @@ def test_load_split_uses_task_columns_and_max_examples(tmp_path):
 
 
 def test_unknown_task_and_split_list_valid_values(tmp_path):
-    with pytest.raises(ValueError, match="valid tasks: dialogue, qgen"):
+    with pytest.raises(ValueError, match="valid tasks: qgen, dialogue, custom"):
         load_split(tmp_path, "mt", "val")
     with pytest.raises(ValueError, match="valid splits: train, val, test"):
         load_split(tmp_path, "qgen", "dev")

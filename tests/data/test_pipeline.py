@@ -86,7 +86,8 @@ def test_sources_without_words_are_kept_and_reported_with_their_lines(caplog):
     from tf_varattn.data.prepare import empty_source_lines, report_empty_sources
 
     sources = [["a"], [], ["b"], []]
-    assert empty_source_lines(sources) == [3, 5]
+    assert empty_source_lines(sources) == [3, 5]  # a table: its header is line 1
+    assert empty_source_lines(sources, header=False) == [2, 4]  # aligned text files
     with caplog.at_level(logging.WARNING):
         report_empty_sources("qgen", "test", sources)
-    assert "qgen test: 2 of 4 sources have no word after tokenization (CSV lines 3, 5); kept" in caplog.text
+    assert "qgen test: 2 of 4 sources have no word after tokenization (lines 3, 5); kept" in caplog.text

@@ -150,9 +150,15 @@ def test_registry_builds_every_search_and_rejects_bad_options():
     with pytest.raises(ValueError, match="choose one of: greedy, random, top_k, top_p, beam"):
         get_search("viterbi")
     for bad in (dict(name="beam", beam_size=0), dict(name="top_k", top_k=0), dict(name="top_p", top_p=1.5),
-                dict(name="random", temperature=0.0)):
+                dict(name="random", token_temperature=0.0)):
         with pytest.raises(ValueError, match="is not valid"):
             get_search(**bad)
+    with pytest.raises(ValueError, match=r"Unknown search option\(s\) \['temperature'\]; the searches take: "
+                                         "token_temperature, top_k, top_p, beam_size, length_penalty"):
+        get_search("random", temperature=0.5)
+    # Each search says whether it samples, and which options it reads.
+    assert [name for name, cls in SEARCHES.items() if cls.deterministic] == ["greedy", "beam"]
+    assert [o.flag for o in SEARCHES["top_p"].options] == ["top_p", "token_temperature"]
 
 
 def test_nucleus_rows_inside_and_beyond_the_candidates_in_one_batch():

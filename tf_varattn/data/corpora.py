@@ -1,88 +1,41 @@
-"""Reading the paper's (source, target) splits from the authors' CSV files.
+"""Reading a task's (source, target) splits, strictly.
 
-Question generation (``qgen``): ``varattn/df_qgen_{split}.csv``, source = column
-``answer`` (it holds the sentence), target = ``question``.
-Dialogue: ``varattn/df_dialogue_{split}.csv``, source = ``line``, target = ``reply``.
+The paper's tasks are CSV files in the data directory (``varattn/df_qgen_{split}.csv``: source =
+column ``answer``, which holds the sentence, target = ``question``; ``df_dialogue_*``: ``line`` and
+``reply``). Your own pairs (task ``custom``, or a paper task's settings on other files) come per
+split as one table, a CSV (``.csv``) or TSV (``.tsv``, ``.tab``) with a header row naming the
+source and target columns, or as two aligned text files, ``SOURCE,TARGET``, one sentence per line
+(Du et al.'s and OpenNMT's format). Train and validation are required, test optional.
 
-Every problem in a file (missing file, missing column, malformed row, empty cell,
-bytes that are not UTF-8) raises :class:`DataError` naming the file, the line and
-the fix. Nothing is skipped.
+Every problem in a file (missing file, missing column, malformed row, empty cell or line,
+aligned files of different lengths, bytes that are not UTF-8) raises :class:`DataError` naming
+the file, the line and the fix, before any training. Nothing is skipped.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import io
 import os
 from pathlib import Path
 from typing import Optional, Sequence
 
+from tf_varattn.data.tasks import SPLITS, TASKS, TaskSpec, get_task, task_spec
+
 DATA_DIR_ENV = "VARATTN_DATA_DIR"
-SPLITS = ("train", "val", "test")
 DOWNLOAD_HINT = (
     "Fetch the data with `python -m tf_varattn.data.download --dest DIR` "
     "(or copy a local mirror with `--from MIRROR`), then pass `--data_dir DIR` "
     f"or set {DATA_DIR_ENV}=DIR."
 )
-
-# Characters the reference's Keras-style tokenizer replaces by spaces.
-_BASE_FILTERS = '!"#$%&()*+/:;<=>@[\\]^`{|}~\t\n'
+TABLE_DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+__all__ = ["SPLITS", "TASKS", "TaskSpec", "get_task", "task_spec"]  # the task table, re-exported
 
 
 class DataError(ValueError):
     """A data file is missing or malformed; the message says where and how to fix it."""
-
-
-@dataclasses.dataclass(frozen=True)
-class TaskSpec:
-    """What differs between the two tasks of the paper (Sections 4.1 and 4.2)."""
-
-    name: str
-    file_prefix: str
-    source_column: str
-    target_column: str
-    filters: str
-    max_source_length: int
-    max_target_length: int
-    vocab_size: int
-    append_question_mark: bool
-
-
-TASKS = {
-    "qgen": TaskSpec(
-        name="qgen",
-        file_prefix="df_qgen",
-        source_column="answer",
-        target_column="question",
-        # `,` `.` and `?` are filtered too; `-`, `_` and `'` survive.
-        filters=_BASE_FILTERS + ",.?",
-        max_source_length=30,
-        max_target_length=20,
-        vocab_size=40_000,
-        append_question_mark=True,
-    ),
-    "dialogue": TaskSpec(
-        name="dialogue",
-        file_prefix="df_dialogue",
-        source_column="line",
-        target_column="reply",
-        # `,` `.` `-` `?` `'` survive.
-        filters=_BASE_FILTERS,
-        max_source_length=20,
-        max_target_length=20,
-        vocab_size=30_000,
-        append_question_mark=False,
-    ),
-}
-
-
-def get_task(task: str) -> TaskSpec:
-    """Returns the :class:`TaskSpec` of ``task``; unknown names list the valid ones."""
-    try:
-        return TASKS[task]
-    except KeyError:
-        raise ValueError(f"Unknown task {task!r}; valid tasks: {', '.join(sorted(TASKS))}.") from None
 
 
 def _project_root() -> Path:
@@ -117,10 +70,38 @@ def resolve_data_dir(data_dir: Optional[str] = None) -> Path:
 
 
 def split_path(data_dir: os.PathLike, task: str, split: str) -> Path:
-    """Path of one split's CSV inside the data directory."""
+    """Path of one split's file of a paper task inside the data directory."""
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r}; valid splits: {', '.join(SPLITS)}.")
-    return Path(data_dir) / "varattn" / f"{get_task(task).file_prefix}_{split}.csv"
+    spec = get_task(task)
+    if spec.files is None:
+        raise ValueError(f"Task {task!r} has no files of its own; give them with --train_file, --val_file, --test_file.")
+    return Path(data_dir) / spec.files.format(split=split)
+
+
+def given_files(value: str) -> tuple[Path, ...]:
+    """The paths of a ``--<split>_file`` value: ``TABLE`` or ``SOURCE,TARGET``."""
+    paths = tuple(Path(part.strip()).expanduser() for part in value.split(","))
+    if not 1 <= len(paths) <= 2 or not all(str(path) not in ("", ".") for path in paths):
+        raise DataError(f"{value!r}: expected one table file (.csv, .tsv) or two aligned text files as SOURCE,TARGET.")
+    return paths
+
+
+def data_files(config, data_dir: Optional[str] = None) -> dict[str, tuple[Path, ...]]:
+    """The files of every split a run reads, by split: the config's ``<split>_file`` values if it
+    gives any (test optional), else the task's own files in the data directory."""
+    spec, files = get_task(config.task), {}
+    given = {split: getattr(config, f"{split}_file", None) for split in SPLITS}
+    if spec.files is not None and not any(given.values()):
+        resolved = resolve_data_dir(data_dir)
+        return {split: (resolved / spec.files.format(split=split),) for split in SPLITS}
+    for split, value in given.items():
+        if value:
+            files[split] = given_files(value)
+        elif split != "test":
+            raise DataError(f"Task {spec.name!r} reads your own files: give --train_file and --val_file (and "
+                            "optionally --test_file), each a CSV/TSV with a header row or SOURCE,TARGET text files.")
+    return files
 
 
 def _decode_utf8(path: Path, raw: bytes) -> str:
@@ -134,23 +115,32 @@ def _decode_utf8(path: Path, raw: bytes) -> str:
         ) from None
 
 
-def read_pairs(path: os.PathLike, source_column: str, target_column: str) -> tuple[list[str], list[str]]:
-    """Reads (source, target) columns of a CSV with a header row, validating every row."""
-    path = Path(path)
+def _read_text(path: Path, hint: str) -> str:
     if not path.is_file():
-        raise DataError(f"Missing data file {path}. {DOWNLOAD_HINT}")
-    text = _decode_utf8(path, path.read_bytes())
+        raise DataError(f"Missing data file {path}. {hint}")
+    return _decode_utf8(path, path.read_bytes())
+
+
+def read_pairs(path: os.PathLike, source_column: str, target_column: str, delimiter: str = ",",
+               hint: str = DOWNLOAD_HINT) -> tuple[list[str], list[str]]:
+    """Reads (source, target) columns of a CSV (or, with ``delimiter="\t"``, a TSV, where quotes
+    are plain characters) with a header row, validating every row."""
+    path = Path(path)
+    text = _read_text(path, hint)
     # Strict quoting, and one record per line: a quote left open would otherwise swallow the
     # following lines into one cell without any error.
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=delimiter, quoting=quoting)
     header = next(reader, None)
     if header is None:
         raise DataError(f"{path} is empty; expected a header row with columns {source_column!r}, {target_column!r}.")
     missing = [c for c in (source_column, target_column) if c not in header]
     if missing:
+        kind = "tab" if delimiter == "\t" else "comma"
         raise DataError(
-            f"{path}, line 1: missing column(s) {missing}; the header has {header}. "
-            f"The file needs columns {source_column!r} and {target_column!r}: is this the right file for the task?"
+            f"{path}, line 1: missing column(s) {missing}; the header ({kind}-separated) has {header}. "
+            f"The file needs columns {source_column!r} and {target_column!r}: is this the right file for the task? "
+            "Name yours with --source_column and --target_column."
         )
     source_index, target_index = header.index(source_column), header.index(target_column)
     sources, targets = [], []
@@ -186,6 +176,61 @@ def read_pairs(path: os.PathLike, source_column: str, target_column: str) -> tup
     return sources, targets
 
 
+def read_lines(path: os.PathLike, other: os.PathLike, hint: str) -> list[str]:
+    """The lines of one of two aligned text files (``other``: its partner, named in errors)."""
+    path = Path(path)
+    lines = _read_text(path, hint).split("\n")
+    if lines[-1] == "":  # the newline ending the last line
+        lines.pop()
+    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            raise DataError(f"{path}, line {number}: empty line. Aligned files hold one sentence per line: remove "
+                            f"line {number} from both {path.name} and {Path(other).name}, or fill it in; lines are "
+                            "never skipped silently.")
+    if not lines:
+        raise DataError(f"{path} is empty; expected one sentence per line.")
+    return lines
+
+
+def read_aligned(source_path: os.PathLike, target_path: os.PathLike,
+                 hint: str = DOWNLOAD_HINT) -> tuple[list[str], list[str]]:
+    """Reads two aligned text files, line i of one paired with line i of the other."""
+    sources = read_lines(source_path, target_path, hint)
+    targets = read_lines(target_path, source_path, hint)
+    if len(sources) != len(targets):
+        raise DataError(f"{source_path} has {len(sources)} lines but {target_path} has {len(targets)}: aligned "
+                        "files need exactly one target line per source line. Find where they drift apart (a "
+                        "sentence split over two lines, a missing line) and fix it.")
+    return sources, targets
+
+
+def read_files(paths: Sequence[Path], spec: TaskSpec, hint: str = DOWNLOAD_HINT) -> tuple[list[str], list[str]]:
+    """The (sources, targets) of one split from its files: one table, or two aligned text files."""
+    if len(paths) == 2:
+        return read_aligned(*paths, hint=hint)
+    (path,) = paths
+    delimiter = TABLE_DELIMITERS.get(Path(path).suffix.lower())
+    if delimiter is None:
+        raise DataError(f"{path}: cannot tell the format from its name; a table must end in "
+                        f"{', '.join(TABLE_DELIMITERS)}, and aligned text files are given together as SOURCE,TARGET.")
+    return read_pairs(path, spec.source_column, spec.target_column, delimiter, hint)
+
+
+def file_sha256(path: os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def describe_files(files: dict[str, Sequence[Path]]) -> dict[str, list[dict]]:
+    """Where a run's data came from: every split's files, absolute path, size and SHA-256."""
+    return {split: [{"path": str(Path(path).resolve()), "bytes": Path(path).stat().st_size,
+                     "sha256": file_sha256(path)} for path in paths] for split, paths in files.items()}
+
+
 @dataclasses.dataclass
 class Split:
     """Raw (untokenized) sentences of one split."""
@@ -200,16 +245,24 @@ class Split:
 
 
 def load_split(data_dir: os.PathLike, task: str, split: str, max_examples: Optional[int] = None) -> Split:
-    """Loads one split of a task; ``max_examples`` keeps the first rows (for quick runs)."""
-    spec = get_task(task)
-    sources, targets = read_pairs(split_path(data_dir, task, split), spec.source_column, spec.target_column)
-    if max_examples is not None:
-        sources, targets = sources[:max_examples], targets[:max_examples]
-    return Split(task=task, name=split, sources=sources, targets=targets)
+    """Loads one split of a paper task; ``max_examples`` keeps the first rows (for quick runs)."""
+    sources, targets = read_files((split_path(data_dir, task, split),), get_task(task))
+    return Split(task=task, name=split, sources=sources[:max_examples], targets=targets[:max_examples])
 
 
 def load_splits(
     data_dir: os.PathLike, task: str, splits: Sequence[str] = SPLITS, max_examples: Optional[int] = None
 ) -> dict[str, Split]:
-    """Loads several splits of a task, keyed by split name."""
+    """Loads several splits of a paper task, keyed by split name."""
     return {split: load_split(data_dir, task, split, max_examples) for split in splits}
+
+
+def load_data_files(config, files: dict[str, Sequence[Path]]) -> dict[str, Split]:
+    """The splits of a run (:func:`data_files`), read with its task's settings; ``max_examples``
+    keeps the first rows of each."""
+    spec, splits = task_spec(config), {}
+    for split, paths in files.items():
+        given = getattr(config, f"{split}_file", None)
+        sources, targets = read_files(paths, spec, f"Check the path given with --{split}_file." if given else DOWNLOAD_HINT)
+        splits[split] = Split(config.task, split, sources[:config.max_examples], targets[:config.max_examples])
+    return splits

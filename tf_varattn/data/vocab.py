@@ -31,7 +31,8 @@ from typing import Iterable, Optional, Sequence
 
 from nltk.tokenize import NLTKWordTokenizer
 
-from tf_varattn.data.corpora import Split, TaskSpec, get_task
+from tf_varattn.data.corpora import Split
+from tf_varattn.data.tasks import TaskSpec, get_task, spec_from_dict, spec_to_dict
 
 PAD_ID, UNK_ID, GO_ID, EOS_ID = 0, 1, 2, 3
 SPECIAL_TOKENS = ("<pad>", "<unk>", "<go>", "<eos>")
@@ -69,10 +70,11 @@ def word_tokenize(text: str) -> list[str]:
     return [token for sentence in split_sentences(text) for token in _WORD_TOKENIZER.tokenize(sentence)]
 
 
-def tokenize(text: str, filters: str, keep_first: Optional[int] = None) -> list[str]:
+def tokenize(text: str, filters: str, keep_first: Optional[int] = None, lowercase: bool = True) -> list[str]:
     """Reference tokenization: Treebank tokens joined by spaces, then lowercase, filter, split.
     ``keep_first``: only the first that many Treebank tokens, before filtering (the released code)."""
-    joined = " ".join(word_tokenize(text)[:keep_first]).lower()
+    joined = " ".join(word_tokenize(text)[:keep_first])
+    joined = joined.lower() if lowercase else joined
     return joined.translate(str.maketrans({c: " " for c in filters})).split()
 
 
@@ -147,9 +149,10 @@ class TaskVocabulary:
         return TaskVocabulary(self.spec, self.source, self.target, rules)
 
     @classmethod
-    def fit(cls, task: str, tokenized_splits: Iterable[TokenizedSplit], vocab_size: Optional[int] = None) -> "TaskVocabulary":
-        """Fits separate encoder and decoder vocabularies on tokenized splits (train+val+test)."""
-        spec = get_task(task)
+    def fit(cls, task, tokenized_splits: Iterable[TokenizedSplit], vocab_size: Optional[int] = None) -> "TaskVocabulary":
+        """Fits separate encoder and decoder vocabularies on tokenized splits (the paper: train+val+test;
+        the task's ``vocabulary_splits``). ``task``: a :class:`TaskSpec`, or a task's name."""
+        spec = task if isinstance(task, TaskSpec) else get_task(task)
         tokenized = list(tokenized_splits)
         size = vocab_size or spec.vocab_size
         source = Vocabulary.fit((tokens for sources, _ in tokenized for tokens in sources), size)
@@ -159,7 +162,7 @@ class TaskVocabulary:
     def tokenize(self, text: str, limit: Optional[int] = None) -> list[str]:
         """Tokens of ``text`` (a source unless ``limit`` says otherwise: the length it is cut to)."""
         keep_first = (limit or self.spec.max_source_length) if self.rules.truncate_before_filter else None
-        return tokenize(text, self.spec.filters, keep_first)
+        return tokenize(text, self.spec.filters, keep_first, self.spec.lowercase)
 
     def _encode(self, vocabulary: Vocabulary, tokens: Sequence[str], limit: int, eos: bool) -> list[int]:
         if not eos:
@@ -186,6 +189,7 @@ class TaskVocabulary:
     def save(self, path: os.PathLike) -> None:
         payload = {
             "task": self.spec.name,
+            "spec": spec_to_dict(self.spec),  # how this vocabulary's text is read and tokenized
             "source": self.source.id_to_token[len(SPECIAL_TOKENS):],
             "target": self.target.id_to_token[len(SPECIAL_TOKENS):],
         }
@@ -194,7 +198,9 @@ class TaskVocabulary:
     @classmethod
     def load(cls, path: os.PathLike) -> "TaskVocabulary":
         payload = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(get_task(payload["task"]), Vocabulary(payload["source"]), Vocabulary(payload["target"]))
+        # Written before specs were saved: the named task's.
+        spec = spec_from_dict(payload["spec"]) if "spec" in payload else get_task(payload["task"])
+        return cls(spec, Vocabulary(payload["source"]), Vocabulary(payload["target"]))
 
 
 def tokenize_split(split: Split, spec: TaskSpec, truncate_before_filter: bool = False) -> TokenizedSplit:
@@ -207,7 +213,7 @@ def tokenize_split(split: Split, spec: TaskSpec, truncate_before_filter: bool = 
     def cached(text: str, limit: int) -> list[str]:
         key = (text, limit if truncate_before_filter else None)
         if key not in cache:
-            cache[key] = tokenize(text, spec.filters, key[1])
+            cache[key] = tokenize(text, spec.filters, key[1], spec.lowercase)
         return list(cache[key])
 
     return ([cached(text, spec.max_source_length) for text in split.sources],

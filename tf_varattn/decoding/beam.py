@@ -5,7 +5,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tf_varattn.data.vocab import EOS_ID, GO_ID, PAD_ID
-from tf_varattn.decoding.search import Search
+from tf_varattn.decoding.registry import register_search
+from tf_varattn.decoding.search import Search, SearchOption
 
 
 def length_penalty(lengths, alpha: float):
@@ -13,6 +14,7 @@ def length_penalty(lengths, alpha: float):
     return tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, alpha)
 
 
+@register_search
 class BeamSearch(Search):
     """Keeps the ``beam_size`` best hypotheses of each input, ranked by log probability over
     :func:`length_penalty` (|Y| counts EOS); a hypothesis that produced EOS is kept with its
@@ -21,6 +23,8 @@ class BeamSearch(Search):
     (drawn once by ``start``). Only running hypotheses reach the output projection."""
 
     name = "beam"
+    options = (SearchOption("beam_size", "beam_size", 5, "Hypotheses kept per input."),
+               SearchOption("length_penalty", "alpha", 0.6, "alpha of the length normalisation ((5 + |Y|) / 6) ** alpha."))
 
     def __init__(self, beam_size: int = 5, alpha: float = 0.6, min_length: int = 0):
         if not (isinstance(beam_size, int) and beam_size >= 1):

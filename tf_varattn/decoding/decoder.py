@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_varattn.data.pipeline import pad_sequences
+from tf_varattn.decoding.registry import get_search
 from tf_varattn.decoding.search import Search
 from tf_varattn.progress import Progress
 
@@ -40,8 +41,6 @@ class Decoder:
     """``Decoder(model, search)``: one compiled graph (``model.start``, then ``search``) per model and search."""
 
     def __init__(self, model, search: Optional[Union[Search, str]] = None, max_length: Optional[int] = None, **options):
-        from tf_varattn.decoding import get_search
-
         self.model = model
         self.search = search if isinstance(search, Search) else get_search(search or "greedy", **options)
         self.max_length = max_length or model.settings.max_decode_length

@@ -7,7 +7,8 @@ import keras
 import tensorflow as tf
 
 from tf_varattn.data.vocab import EOS_ID, GO_ID, PAD_ID
-from tf_varattn.decoding.search import Search
+from tf_varattn.decoding.registry import register_search
+from tf_varattn.decoding.search import Search, SearchOption
 
 
 class Sampler(Search):
@@ -15,14 +16,15 @@ class Sampler(Search):
     projection) until all have produced EOS or ``max_length`` tokens. Random samplers draw from
     the softmax of ``logits / temperature`` with their own seeded stream (:meth:`reseed`)."""
 
-    random = True
+    deterministic = False
+    options = (SearchOption("token_temperature", "temperature", 1.0, "Softmax temperature of token sampling."),)
 
     def __init__(self, temperature: float = 1.0, seed: int = 0, min_length: int = 0):
         if not temperature > 0:
             raise ValueError(f"temperature={temperature} is not valid; it must be > 0 (1 samples the model's softmax).")
         self._set_min_length(min_length)
         self.temperature, self.seed = float(temperature), seed
-        self.seed_generator = keras.random.SeedGenerator(seed) if self.random else None
+        self.seed_generator = None if self.deterministic else keras.random.SeedGenerator(seed)
 
     def get_next_token(self, logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         """``logits [K, V]`` (float32) and a stateless ``seed [2]`` -> next tokens ``[K]`` int32."""
@@ -33,11 +35,11 @@ class Sampler(Search):
             self.seed_generator.state.assign(tf.constant([seed, 0], self.seed_generator.state.dtype))
 
     def _own_description(self) -> str:
-        return f"{self.name} (temperature {self.temperature:g})" if self.random else self.name
+        return self.name if self.deterministic else f"{self.name} (temperature {self.temperature:g})"
 
     def __call__(self, model, state, attention_temperature, max_length):
         batch = tf.shape(state.time)[0]
-        if self.random:
+        if not self.deterministic:
             base_seed = tf.cast(self.seed_generator.next(), tf.int64)
         else:
             base_seed = tf.zeros([2], tf.int64)
@@ -65,15 +67,17 @@ def _categorical(logits, seed):
     return tf.random.stateless_categorical(logits, 1, seed, dtype=tf.int32)[:, 0]
 
 
+@register_search
 class GreedySampler(Sampler):
     """The most probable token (the paper's decoding)."""
 
-    name, random = "greedy", False
+    name, deterministic, options = "greedy", True, ()
 
     def get_next_token(self, logits, seed):
         return tf.argmax(logits, axis=-1, output_type=tf.int32)
 
 
+@register_search
 class RandomSampler(Sampler):
     """A token drawn from softmax(logits / temperature)."""
 
@@ -86,10 +90,12 @@ class RandomSampler(Sampler):
         return f"random{self.temperature:g}" if self.temperature != 1 else "random"
 
 
+@register_search
 class TopKSampler(Sampler):
     """A token drawn from the ``k`` most probable ones (their softmax with temperature)."""
 
     name = "top_k"
+    options = (SearchOption("top_k", "k", 10, "Tokens sampled from."), *Sampler.options)
 
     def __init__(self, k: int = 10, temperature: float = 1.0, seed: int = 0, min_length: int = 0):
         if not (isinstance(k, int) and k >= 1):
@@ -108,6 +114,7 @@ class TopKSampler(Sampler):
         return f"top-k (k {self.k}, temperature {self.temperature:g})"
 
 
+@register_search
 class TopPSampler(Sampler):
     """Nucleus sampling: a token drawn from the smallest set of most probable tokens whose
     probability (softmax with temperature) reaches ``p``; the most probable token is always in it.
@@ -121,7 +128,7 @@ class TopPSampler(Sampler):
     only the rows whose nucleus is larger are sorted over the whole vocabulary."""
 
     name = "top_p"
-
+    options = (SearchOption("top_p", "p", 0.9, "Probability mass of the nucleus."), *Sampler.options)
     tolerance = 1e-5  # float32 cumulative sums of up to a few hundred probabilities are off by less
 
     def __init__(self, p: float = 0.9, temperature: float = 1.0, seed: int = 0, candidates: int = 256,

@@ -3,9 +3,23 @@ output token ids, using only :meth:`Seq2Seq.step`."""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import tensorflow as tf
 
 from tf_varattn.data.vocab import EOS_ID
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchOption:
+    """One option of a search: its flag (and ``get_search`` keyword), the constructor's argument,
+    the default and a one-line meaning."""
+
+    flag: str
+    argument: str
+    default: Any
+    help: str
 
 
 class Search:
@@ -18,6 +32,10 @@ class Search:
 
     name = "search"
     min_length = 0
+    # The search's own options (besides min_length, which every search takes) and whether it is
+    # deterministic: the same latents give the same output (no token is sampled).
+    options: tuple[SearchOption, ...] = ()
+    deterministic = True
 
     def __call__(self, model, state, attention_temperature, max_length) -> tf.Tensor:
         raise NotImplementedError

@@ -12,6 +12,7 @@ from typing import Optional
 from tf_varattn.config import Config, config_differences
 from tf_varattn.data.vocab import EncodingRules, TaskVocabulary
 from tf_varattn.models import build_model
+from tf_varattn.runtime import write_json  # noqa: F401  (the scripts import it from here)
 from tf_varattn.training import checkpoints
 
 
@@ -21,14 +22,6 @@ class RunError(ValueError):
 
 # Fields that may differ when a run directory is resumed (they do not change the training so far).
 RESUMABLE_CHANGES = {"epochs", "eval_subset", "num_samples", "eval_epoch", "z_temperature", "attention_temperature"}
-
-
-def write_json(path: os.PathLike, payload) -> None:
-    """Writes JSON atomically (a crash never leaves half a file)."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def read_history(run_dir: os.PathLike) -> list[dict]:
