@@ -7,6 +7,7 @@
 #   table4   train + evaluate the three Table 4 models (dialogue), render results/table4.md
 #   figure4  the Table 2 runs' validation curves -> results/figure4.png
 #   figure5  VED+VAttn-h̄ for each gamma_a in $VARATTN_GAMMAS -> results/figure5.png (0.1 is the Table 2 run)
+#   plan     TABLE: the runs `TABLE` trains, one "MODEL RUN_DIR [flags]" line each (nothing is trained)
 #   tables   every table, figure (latents.png too) and the case study from the committed results/runs (no training)
 #   all      table2, table4, figure4, figure5, tables
 #   model    TASK PRESET: train + evaluate one model into $VARATTN_RUNS/TASK/PRESET
@@ -42,8 +43,6 @@ RESULTS=$(realpath -m "${VARATTN_RESULTS:-$ROOT/results$TRIAL}")
 GAMMAS=${VARATTN_GAMMAS:-0.01 0.1 1}
 JOBS=${VARATTN_JOBS:-1}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
-TABLE2_MODELS="ded ded_dattn ved_dattn ved_dattn_2stage ved_vattn_zero ved_vattn_mean"
-TABLE4_MODELS="ded_dattn ved_dattn ved_vattn_mean"
 
 setup() {
   if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import tf_varattn, pytest" 2>/dev/null; then
@@ -130,13 +129,23 @@ finished() {
   [ "$status" -eq 0 ] && [ -f "$3/test_metrics.json" ]
 }
 
-# table NAME TASK "MODELS" [flags]: train + evaluate the table's models (and its extra rows), render it.
+# table_specs NAME [flags]: "MODEL RUN_DIR [flags]" per run of the table, from the package
+# (tf_varattn/reporting/paper.py: the table's models, then its extra rows such as Eq. (8) as written).
+table_specs() {
+  local name=$1 task lines preset dir flags
+  shift
+  task=$(py tf_varattn/reporting/paper.py task "$name")
+  lines=$(py tf_varattn/reporting/paper.py runs "$name")
+  while read -r preset dir flags; do echo "$preset $RUNS/$task/$dir $flags $*"; done <<< "$lines"
+}
+
+# table NAME [flags]: train + evaluate the table's runs (table_specs), render it.
 table() {
-  local name=$1 task=$2 models=$3 specs=() model
-  shift 3
-  for model in $models; do specs+=("$model $RUNS/$task/$model $*"); done
-  # Eq. (8) as written (the KL of the attention at every step), beside the released code's last step.
-  [ "$name" = table2 ] && specs+=("ved_vattn_mean $RUNS/$task/ved_vattn_mean_kl_sum --attention_kl=sum $*")
+  local name=$1 task specs=() spec
+  shift
+  task=$(py tf_varattn/reporting/paper.py task "$name")
+  while IFS= read -r spec; do specs+=("$spec"); done < <(table_specs "$name" "$@")
+  [ ${#specs[@]} -gt 0 ] || { echo "error: no runs listed for $name" >&2; exit 1; }
   in_parallel "$task" "${specs[@]}"
   py experiments/make_tables.py --runs_root "$RUNS" --output_dir "$RESULTS" --tables "$name"
 }
@@ -217,9 +226,10 @@ case "$command" in
   setup) setup ;;
   test) setup; exec "$VENV/bin/python" -m pytest -n "${VARATTN_TEST_WORKERS:-auto}" --durations=15 "$@" ;;
   smoke) setup; smoke "$@" ;;
-  table2) setup; table table2 qgen "$TABLE2_MODELS" "$@" ;;
-  table4) setup; table table4 dialogue "$TABLE4_MODELS" "$@" ;;
-  figure4) setup; table table2 qgen "$TABLE2_MODELS" "$@"; py experiments/plot_curves.py --runs_root "$RUNS" --output_dir "$RESULTS" --figures figure4 ;;
+  table2|table4) setup; table "$command" "$@" ;;
+  plan) setup; [ $# -ge 1 ] || { echo "usage: ./reproduce.sh plan table2|table4 [flags]" >&2; exit 2; }
+    table_specs "$@" ;;
+  figure4) setup; table table2 "$@"; py experiments/plot_curves.py --runs_root "$RUNS" --output_dir "$RESULTS" --figures figure4 ;;
   figure5) setup; figure5 "$@" ;;
   model) setup; [ $# -ge 2 ] || { echo "usage: ./reproduce.sh model TASK PRESET [flags]" >&2; exit 2; }
     task=$1 model=$2; shift 2; run_model "$task" "$model" "${VARATTN_RUN_DIR:-$RUNS/$task/$model}" "$@" ;;

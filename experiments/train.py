@@ -16,7 +16,7 @@ import_tensorflow_quietly()
 from absl import app, flags  # noqa: E402
 
 from tf_varattn.config import PRESETS, get_config  # noqa: E402
-from tf_varattn.data.tasks import TASKS  # noqa: E402
+from tf_varattn.tasks import TASKS  # noqa: E402
 from tf_varattn import config_flags  # noqa: E402
 from tf_varattn.config_flags import config_overrides, define_config_flags  # noqa: E402
 

@@ -338,3 +338,29 @@ def test_figure4_band_spans_the_seeds_at_each_epoch_two_of_them_reached(tmp_path
     monkeypatch.undo()  # and the band is drawn for real
     plot_figure4(tmp_path, tmp_path / "figure4.png")
     assert (tmp_path / "figure4.png").stat().st_size > 10_000
+
+
+def test_reproduce_sh_trains_the_runs_the_package_lists(tmp_path):
+    """One source for a table's composition: reproduce.sh's plan is paper.table_runs."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tf_varattn.reporting.paper import table_runs
+
+    runs = table_runs("table2")
+    assert [preset for preset, *_ in runs] == ["ded", "ded_dattn", "ved_dattn", "ved_dattn_2stage", "ved_vattn_zero",
+                                               "ved_vattn_mean", "ved_vattn_mean"]
+    assert runs[-1] == ("ved_vattn_mean", "ved_vattn_mean_kl_sum", ["--attention_kl=sum"])
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "VARATTN_VENV": str(Path(sys.executable).parents[1]), "VARATTN_RUNS": str(tmp_path)}
+    for table, task in (("table2", "qgen"), ("table4", "dialogue")):
+        result = subprocess.run(["bash", str(root / "reproduce.sh"), "plan", table, "--seed=3"], capture_output=True,
+                                text=True, env=env, cwd=root)
+        assert result.returncode == 0, result.stderr
+        assert [line.split() for line in result.stdout.splitlines()] == [
+            [preset, str(tmp_path / task / name), *flags, "--seed=3"] for preset, name, flags in table_runs(table)]
+    result = subprocess.run(["bash", str(root / "reproduce.sh"), "plan", "table9"], capture_output=True, text=True,
+                            env=env, cwd=root)
+    assert result.returncode != 0 and "Unknown table 'table9'; valid tables: table2, table4." in result.stderr

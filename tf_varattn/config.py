@@ -24,10 +24,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
-from tf_varattn.data.tasks import TASKS, get_task
+from tf_varattn.attention_registry import RegisteredNames, get_attention, option_fields
+from tf_varattn.tasks import TASKS, get_task
 
-ATTENTIONS = ("none", "deterministic", "variational", "dirichlet")
-RANDOM_ATTENTIONS = ("variational", "dirichlet")  # attentions with a posterior, a prior and a KL
 ATTENTION_PRIORS = ("zero", "mean")
 DIRICHLET_TRANSFORMS = ("softplus", "exp")
 DECODER_INITS = ("zero", "encoder")
@@ -37,7 +36,7 @@ KL_SCHEDULES = ("capped_tanh", "logistic", "linear", "constant")
 # Config fields restricted to a fixed set of values (checked by Config.validate, enum flags in config_flags).
 FIELD_CHOICES = {
     "task": tuple(TASKS),
-    "attention": ATTENTIONS,
+    "attention": RegisteredNames(),  # tf_varattn/attention_registry.py
     "attention_prior": ATTENTION_PRIORS,
     "decoder_init": DECODER_INITS,
     "attention_kl": ATTENTION_KL_MODES,
@@ -89,15 +88,12 @@ DATA_SIZED_FIELDS = ("source_vocab_size", "target_vocab_size")
 
 
 def inert_fields(settings: dict) -> set[str]:
-    """The fields that have no effect on a model with these ``settings`` (a config as a dict):
-    the Dirichlet fields unless ``attention='dirichlet'``, the attention prior unless
-    ``attention='variational'``."""
-    inert = set()
-    if settings.get("attention") != "dirichlet":
-        inert |= {"dirichlet_transform", "dirichlet_floor", "dirichlet_prior"}
-    if settings.get("attention") != "variational":
-        inert.add("attention_prior")
-    return inert
+    """The fields that have no effect on a model with these ``settings`` (a config as a dict): the
+    fields of the other attentions (the Dirichlet fields unless ``attention='dirichlet'``, the
+    attention prior unless ``attention='variational'``; attention_registry)."""
+    attention = settings.get("attention")
+    own = set(get_attention(attention).config_options) if attention in FIELD_CHOICES["attention"] else set()
+    return option_fields() - own
 
 
 def config_differences(stored: dict, expected: dict, ignore: tuple[str, ...] = ()) -> list[str]:
@@ -127,7 +123,7 @@ class Config:
 
     preset: str = _field("ved_vattn_mean", 'Paper model this config starts from (see PRESETS).')
     task: str = _field("qgen", 'qgen (SQuAD question generation, Table 2), dialogue (Cornell, Table 4), or custom (your own pairs).')
-    # Data (tf_varattn/data/tasks.py): a task's own files, or yours; its text handling, or yours (None: the task's).
+    # Data (tf_varattn/tasks.py): a task's own files, or yours; its text handling, or yours (None: the task's).
     train_file: Optional[str] = _field(None, 'Training pairs: a .csv/.tsv with a header row, or SOURCE,TARGET aligned text files (default: the task\'s own).')
     val_file: Optional[str] = _field(None, 'Validation pairs, as --train_file.')
     test_file: Optional[str] = _field(None, 'Test pairs, as --train_file (optional for your own data).')
@@ -140,7 +136,8 @@ class Config:
     lowercase: Optional[bool] = _field(None, 'Lower-case the text (default: the task\'s, yes).')
     # Model (Section 3; reference-notes "Architecture").
     variational: bool = _field(True, 'A VED (with the latent z) or a DED (without).')
-    attention: str = _field("variational", 'Attention: none, deterministic, variational (Sec. 3), or dirichlet (random weights, beyond the paper).')
+    attention: str = _field("variational", 'Attention: none, deterministic, variational (Sec. 3), dirichlet (random weights, beyond the paper), or another registered one (attention_registry.py).')
+    attention_options: dict = dataclasses.field(default_factory=dict, metadata={"help": 'More constructor arguments of the attention posterior, name=value pairs (for a registered posterior of your own).'})
     attention_prior: str = _field("mean", 'Prior of the attention vector: zero, N(0, I); mean, N(h̄, I).')
     dirichlet_transform: str = _field("softplus", 'dirichlet: the positive map of the attention scores to concentrations (softplus, exp).')
     dirichlet_floor: float = _field(0.3, 'dirichlet: added to every concentration (keeps the sampler\'s gradients finite).')
@@ -221,7 +218,9 @@ class Config:
         if get_task(self.task).files is None and self.word2vec_corpus == "reference":
             raise ValueError("word2vec_corpus='reference' reads the paper's six CSV files; your own pairs train "
                              "word2vec on their tokenized sentences (word2vec_corpus='tokenized').")
-        if not self.variational and self.attention in RANDOM_ATTENTIONS:
+        if not isinstance(self.attention_options, dict):
+            raise ValueError(f"attention_options must be a dict of constructor arguments, got {self.attention_options!r}.")
+        if not self.variational and get_attention(self.attention).random:
             raise ValueError(f"attention={self.attention!r} needs variational=True (a VED); see the ved_vattn_* presets.")
         if self.decoder_init == "encoder" and 2 * self.encoder_units != self.decoder_units:
             raise ValueError("decoder_init='encoder' needs decoder_units == 2 * encoder_units.")

@@ -8,6 +8,7 @@ the list of valid ones.
 from __future__ import annotations
 
 import dataclasses
+import json
 import typing
 
 from absl import flags
@@ -30,6 +31,11 @@ def define_config_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
         help_text = f"{field.metadata['help']} (default: the preset's; base {default!r})"
         if field.name in config_lib.FIELD_CHOICES:
             flags.DEFINE_enum(field.name, None, list(config_lib.FIELD_CHOICES[field.name]), help_text, flag_values=flag_values)
+        elif kind is dict:  # name=value pairs
+            flags.DEFINE_list(field.name, None, help_text, flag_values=flag_values)
+            flags.register_validator(field.name, lambda pairs: pairs is None or all("=" in p for p in pairs),
+                                     message=f"--{field.name} takes name=value pairs, e.g. prior_scale=0.5,learn=true",
+                                     flag_values=flag_values)
         elif kind in (bool, typing.Optional[bool]):
             flags.DEFINE_boolean(field.name, None, help_text, flag_values=flag_values)
         elif kind in (int, typing.Optional[int]):
@@ -42,8 +48,23 @@ def define_config_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
 
 def config_overrides(flag_values: flags.FlagValues = flags.FLAGS) -> dict:
     """The config fields given on the command line (or in a ``--flagfile``)."""
+    hints = typing.get_type_hints(config_lib.Config)
     return {
-        field.name: flag_values[field.name].value
+        field.name: (pairs_to_dict(flag_values[field.name].value) if hints[field.name] is dict
+                     else flag_values[field.name].value)
         for field in dataclasses.fields(config_lib.Config)
         if field.name not in SPECIAL and flag_values[field.name].present
     }
+
+
+def pairs_to_dict(pairs: list[str]) -> dict:
+    """``["scale=0.5", "learn=true", "kind=exp"]`` -> ``{"scale": 0.5, "learn": True, "kind": "exp"}``
+    (each value read as JSON where it is JSON, else kept as text)."""
+    result = {}
+    for pair in pairs:
+        name, _, text = pair.partition("=")
+        try:
+            result[name.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            result[name.strip()] = text
+    return result

@@ -16,7 +16,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tf_varattn.config import RANDOM_ATTENTIONS
+from tf_varattn.attention_registry import get_attention
 from tf_varattn.data.pipeline import EncodedSplit, make_dataset
 from tf_varattn.evaluation import DecodingPasses, evaluate_split
 
@@ -112,7 +112,7 @@ class LatentDiagnostics:
 def probe_modes(config) -> list[str]:
     """The decodings the probe compares for a model: MAP, then each latent it has drawn from its prior."""
     return (["map"] + (["z_prior"] if config.variational else [])
-            + (["attention_prior"] if config.attention in RANDOM_ATTENTIONS else []))
+            + (["attention_prior"] if get_attention(config.attention).random else []))
 
 
 def bypass_probe(decoder, vocab, sources: Sequence[Sequence[int]], references: Sequence[Sequence[str]],

@@ -10,7 +10,7 @@ import pytest
 from tf_varattn.config import PRESETS, get_config
 from tf_varattn.data.corpora import DataError, data_files, load_data_files
 from tf_varattn.data.prepare import prepare_task_data
-from tf_varattn.data.tasks import TASKS, task_spec
+from tf_varattn.tasks import TASKS, task_spec
 from tf_varattn.data.vocab import UNK_ID, TaskVocabulary
 
 PAIRS = [("How are you today ?", "Fine, THANKS."), ('She said "no" ; then left', "Why did she leave ?"),

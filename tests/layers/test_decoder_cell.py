@@ -12,7 +12,8 @@ def memory(rng, batch=2, length=4, dim=6):
 
 
 def make_cell(attention, prior="mean"):
-    return AttentionDecoderCell(units=5, input_dim=3, memory_dim=6, attention=attention, attention_prior=prior, attentional_dim=4)
+    return AttentionDecoderCell(units=5, input_dim=3, memory_dim=6, attention=attention, attentional_dim=4,
+                                posterior_options={"prior": prior} if attention == "variational" else None)
 
 
 def test_variational_cell_at_temperature_zero_equals_deterministic_cell():

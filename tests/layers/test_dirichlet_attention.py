@@ -87,8 +87,12 @@ def test_gradients_reach_the_concentration_head_through_the_sample():
     assert float(tf.reduce_max(tf.abs(query_gradient[:2]))) > 0
     np.testing.assert_array_equal(query_gradient[2], 0.0)  # one real position: the weight is 1 whatever the scores
     np.testing.assert_allclose(attention.context, tf.einsum("bs,bsd->bd", attention.weights, states), rtol=1e-6)
-    with pytest.raises(ValueError, match="gradient taps"):
-        layer.attend(bilinear, query, memory, gradient_taps=(0.0, 0.0))
+    # Under gradient taps the decoder hands over the tapped softmax context, which this posterior
+    # (drawing its own weights) cannot use: refused, naming the registry's draws='weights'.
+    from tf_varattn.ops.gradient_taps import TappedAttention
+
+    with pytest.raises(AttributeError, match="register it with draws='weights'"):
+        layer.attend(TappedAttention(bilinear, (0.0, 0.0)), query, memory)
 
 
 @pytest.mark.parametrize("from_prior", [False, True])

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tf_varattn.attention_registry import ATTENTION_POSTERIORS, posterior_options
+from tf_varattn.config import Config
 from tf_varattn.layers import (
     AttentionDecoderCell, BidirectionalEncoder, BilinearAttention, DeterministicAttention, DirichletAttention, GaussianLatent,
     LayerNormLSTMCell, Memory, VariationalAttention, masked_mean,
@@ -39,11 +41,14 @@ CASES = {
     "encoder": (lambda: BidirectionalEncoder(units=3, input_dim=6, dropout=0.2, seed=1, name="encoder"),
                 lambda layer: layer(STATES, source_mask=MASK)),
 }
-for attention in ("none", "deterministic", "variational", "dirichlet"):
+# A decoder cell per registered attention, with the options a config gives it (non-default ones where
+# the posterior has them: the zero prior, another Dirichlet floor).
+OPTIONS = {"variational": dict(attention_prior="zero"), "dirichlet": dict(dirichlet_floor=0.2)}
+for attention in ATTENTION_POSTERIORS:
     CASES[f"decoder_cell_{attention}"] = (
         lambda attention=attention: AttentionDecoderCell(
-            units=5, input_dim=3, memory_dim=6, attention=attention, attention_prior="zero", attentional_dim=4,
-            dirichlet=dict(floor=0.2) if attention == "dirichlet" else None, name="cell"),
+            units=5, input_dim=3, memory_dim=6, attention=attention, attentional_dim=4, name="cell",
+            posterior_options=posterior_options(Config(attention=attention, **OPTIONS.get(attention, {})))),
         lambda layer: layer(tf.ones([2, 3]), state=layer.initial_state(2), memory=memory(layer),
                             attention_temperature=0.5, attention_noise=NOISE[:, :layer.draw_noise(1, 1).shape[-1]]),
     )
@@ -62,3 +67,9 @@ def test_serialisation_round_trip_keeps_config_and_outputs(case):
     restored.set_weights(layer.get_weights())
     for expected, actual in zip(tf.nest.flatten(outputs), tf.nest.flatten(call(restored))):
         np.testing.assert_array_equal(actual, expected)
+
+
+def test_every_registered_posterior_has_a_round_trip_case():
+    layers = {type(make()) for make, _ in CASES.values()}
+    for name, kind in ATTENTION_POSTERIORS.items():
+        assert not kind.attends or kind.layer_class() in layers, name

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Optional, Sequence
 
-from tf_varattn.data.tasks import SPLITS, TASKS, TaskSpec, get_task, task_spec
+from tf_varattn.tasks import SPLITS, TASKS, TaskSpec, get_task, task_spec
 
 DATA_DIR_ENV = "VARATTN_DATA_DIR"
 DOWNLOAD_HINT = (

@@ -32,7 +32,7 @@ from typing import Iterable, Optional, Sequence
 from nltk.tokenize import NLTKWordTokenizer
 
 from tf_varattn.data.corpora import Split
-from tf_varattn.data.tasks import TaskSpec, get_task, spec_from_dict, spec_to_dict
+from tf_varattn.tasks import TaskSpec, get_task, spec_from_dict, spec_to_dict
 
 PAD_ID, UNK_ID, GO_ID, EOS_ID = 0, 1, 2, 3
 SPECIAL_TOKENS = ("<pad>", "<unk>", "<go>", "<eos>")

@@ -22,7 +22,7 @@ class AttentionTrace(NamedTuple):
 def trace_attention(model, source_ids: Sequence[int], max_length: Optional[int] = None) -> AttentionTrace:
     """Greedy decoding of one source with the latents at their posterior means (MAP, as the paper's
     MAP rows), recording each step's attention: :meth:`Seq2Seq.start`, then :meth:`Seq2Seq.step`."""
-    if model.settings.attention == "none":
+    if not model.decoder_cell.attends:
         raise ValueError("This model has no attention (attention='none'): there is nothing to trace.")
     max_length = max_length or model.settings.max_decode_length
     ids = tf.constant([list(source_ids)], tf.int32)

@@ -11,8 +11,9 @@ the decoder uses, the attention weights behind it and that step's KL term. Two k
 * over the attention weights (beyond the paper, Sec. 3.5's future work):
   :class:`~tf_varattn.layers.DirichletAttention` overrides ``attend`` and draws alpha_j itself.
 
-A new attention distribution is one subclass and one config value
-(:func:`tf_varattn.layers.decoder_cell.make_attention_posterior`).
+A new attention distribution is one subclass and one registry entry
+(:func:`tf_varattn.attention_registry.register_attention_posterior`): its name becomes a config
+``attention`` value, its options travel in the config, and the cell builds it by name.
 """
 
 from __future__ import annotations
@@ -48,9 +49,6 @@ class AttentionPosterior(keras.layers.Layer):
     """
 
     noise_dim = 0
-    # Whether the teacher-forced decoder may defer the memory's gradient (tf_varattn.ops.gradient_taps):
-    # true when the weights used are the bilinear softmax, as the taps assume.
-    supports_gradient_taps = True
 
     def __init__(self, units: int, **kwargs):
         super().__init__(**kwargs)
@@ -61,12 +59,10 @@ class AttentionPosterior(keras.layers.Layer):
         drawn from ``seed`` (a ``keras.random.SeedGenerator``; default: the layer's own)."""
         return tf.zeros([steps, batch, self.noise_dim])
 
-    def attend(self, bilinear, query, memory, temperature=1.0, noise=None, gradient_taps=None,
-               from_prior=False) -> AttentionSample:
+    def attend(self, bilinear, query, memory, temperature=1.0, noise=None, from_prior=False) -> AttentionSample:
         """Attention step j: a_det_j from ``bilinear`` (Eq. 4-5) for ``query [B, units]`` over
         ``memory`` (:class:`~tf_varattn.layers.decoder_cell.Memory`), then this posterior's context."""
-        context, weights = bilinear(query, memory=memory.states, memory_mask=memory.mask, keys=memory.keys,
-                                    gradient_taps=gradient_taps)
+        context, weights = bilinear(query, memory=memory.states, memory_mask=memory.mask, keys=memory.keys)
         used, kl, sigma = self.sample_context(context, memory.mean, temperature, noise, from_prior)
         return AttentionSample(used, weights, kl, sigma)
 

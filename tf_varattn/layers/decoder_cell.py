@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import NamedTuple, Optional
 
 import keras
 import tensorflow as tf
 
-from tf_varattn.config import ATTENTIONS
+from tf_varattn.attention_registry import get_attention
 from tf_varattn.layers.attention import BilinearAttention
-from tf_varattn.layers.attention_posterior import AttentionPosterior, AttentionSample, DeterministicAttention
-from tf_varattn.layers.dirichlet_attention import DirichletAttention
+from tf_varattn.layers.attention_posterior import AttentionPosterior, AttentionSample
 from tf_varattn.layers.recurrent import LayerNormLSTMCell
-from tf_varattn.layers.variational_attention import VariationalAttention
+from tf_varattn.ops.gradient_taps import TappedAttention
 
 
-def make_attention_posterior(attention: str, memory_dim: int, prior: str = "mean",
-                             dirichlet: Optional[dict] = None) -> AttentionPosterior:
-    """The attention posterior of a config's ``attention`` value (not for ``"none"``);
-    ``dirichlet``: :class:`DirichletAttention`'s options (transform, floor, prior_concentration)."""
-    if attention == "variational":
-        return VariationalAttention(memory_dim, prior, name="posterior")
-    if attention == "deterministic":
-        return DeterministicAttention(memory_dim, name="posterior")
-    if attention == "dirichlet":
-        return DirichletAttention(memory_dim, **(dirichlet or {}), name="posterior")
-    raise ValueError(f"attention={attention!r} has no attention posterior.")
+def make_attention_posterior(attention: str, memory_dim: int, options: Optional[dict] = None) -> AttentionPosterior:
+    """The registered attention posterior named ``attention`` (not ``"none"``), built with its
+    constructor ``options`` (:func:`tf_varattn.attention_registry.posterior_options` of a config)."""
+    kind = get_attention(attention)
+    if not kind.attends:
+        raise ValueError(f"attention={attention!r} has no attention posterior.")
+    layer, options = kind.layer_class(), dict(options or {})
+    accepted = [name for name, parameter in inspect.signature(layer.__init__).parameters.items()
+                if name not in ("self", "units") and parameter.kind is not parameter.VAR_KEYWORD]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"attention={attention!r}: {layer.__name__} does not take the options {unknown}; "
+                         f"it takes {accepted}.")
+    return layer(memory_dim, **options, name="posterior")
 
 
 class CellState(NamedTuple):
@@ -63,26 +66,23 @@ class AttentionDecoderCell(keras.layers.Layer):
         input_dim: int,
         memory_dim: int,
         attention: str = "deterministic",
-        attention_prior: str = "mean",
         attentional_dim: int = 100,
-        dirichlet: Optional[dict] = None,
+        posterior_options: Optional[dict] = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if attention not in ATTENTIONS:
-            raise ValueError(f"attention={attention!r} is not valid; choose one of: {', '.join(ATTENTIONS)}.")
+        self.attends = get_attention(attention).attends  # an unknown name: one line with the valid ones
         self.units, self.input_dim, self.memory_dim = units, input_dim, memory_dim
-        self.attention, self.attention_prior = attention, attention_prior
-        self.attentional_dim = attentional_dim
-        self.dirichlet = dict(dirichlet) if dirichlet else None
-        self.feed_dim = attentional_dim if attention != "none" else 0
+        self.attention, self.attentional_dim = attention, attentional_dim
+        self.posterior_options = dict(posterior_options or {})
+        self.feed_dim = attentional_dim if self.attends else 0
         self.lstm = LayerNormLSTMCell(units, input_dim + self.feed_dim, name="lstm")
-        self.output_size = attentional_dim if attention != "none" else units
-        if attention != "none":
+        self.output_size = attentional_dim if self.attends else units
+        if self.attends:
             self.bilinear = BilinearAttention(units, memory_dim, name="bilinear")
             self.attentional_layer = keras.layers.Dense(attentional_dim, use_bias=False, name="attentional")
             self.attentional_layer.build((None, units + memory_dim))
-            self.posterior = make_attention_posterior(attention, memory_dim, attention_prior, self.dirichlet)
+            self.posterior = make_attention_posterior(attention, memory_dim, self.posterior_options)
         self.built = True  # every weight is created above
 
     def initial_state(self, batch_size, h=None, c=None) -> CellState:
@@ -99,12 +99,10 @@ class AttentionDecoderCell(keras.layers.Layer):
     def draw_noise(self, steps, batch, seed=None):
         """The attention posterior's randomness for ``steps`` steps, ``[steps, batch, noise_dim]``
         (nothing is drawn without attention or with the deterministic one)."""
-        if self.attention == "none":
-            return tf.zeros([steps, batch, 0])
-        return self.posterior.draw_noise(steps, batch, seed)
+        return self.posterior.draw_noise(steps, batch, seed) if self.attends else tf.zeros([steps, batch, 0])
 
     def keys(self, memory_states):
-        return self.bilinear.keys(memory_states) if self.attention != "none" else memory_states[:, :, :0]
+        return self.bilinear.keys(memory_states) if self.attends else memory_states[:, :, :0]
 
     def call(
         self,
@@ -137,11 +135,12 @@ class AttentionDecoderCell(keras.layers.Layer):
             recurrent_kernel = self.recurrent_kernel
         recurrent = tf.matmul(tf.concat([fed, state.h], axis=-1), recurrent_kernel)
         h, c = self.lstm.update(input_gates + recurrent, state.c)
-        if self.attention == "none":
+        if not self.attends:
             empty = h[:, :0]
             return h, CellState(h, c, state.attentional), AttentionSample(empty, empty, tf.zeros(tf.shape(h)[:1], h.dtype), empty)
-        attention = self.posterior.attend(self.bilinear, h, memory, attention_temperature, attention_noise,
-                                          attention_taps, attention_from_prior)
+        bilinear = self.bilinear if attention_taps is None else TappedAttention(self.bilinear, attention_taps)
+        attention = self.posterior.attend(bilinear, h, memory, attention_temperature, attention_noise,
+                                          attention_from_prior)
         gate = tf.cast(attention_gate, h.dtype)
         attentional = self.attentional_layer(tf.concat([h, gate * attention.context], axis=-1))
         return attentional, CellState(h, c, attentional), attention._replace(kl=gate * attention.kl)
@@ -153,7 +152,6 @@ class AttentionDecoderCell(keras.layers.Layer):
             "input_dim": self.input_dim,
             "memory_dim": self.memory_dim,
             "attention": self.attention,
-            "attention_prior": self.attention_prior,
             "attentional_dim": self.attentional_dim,
-            "dirichlet": self.dirichlet,
+            "posterior_options": self.posterior_options,
         }

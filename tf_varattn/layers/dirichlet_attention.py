@@ -69,7 +69,6 @@ class DirichletAttention(AttentionPosterior):
     """
 
     noise_dim = 2
-    supports_gradient_taps = False  # the weights used are not the bilinear softmax
 
     def __init__(self, units: int, transform: str = "softplus", floor: float = 0.3, prior_concentration: float = 1.0,
                  seed=None, **kwargs):
@@ -115,11 +114,7 @@ class DirichletAttention(AttentionPosterior):
         weights = mean + tf.cast(temperature, mean.dtype) * (sample - mean)
         return weights, kl, dirichlet_std(drawn_from, mask)
 
-    def attend(self, bilinear, query, memory, temperature=1.0, noise=None, gradient_taps=None,
-               from_prior=False) -> AttentionSample:
-        if gradient_taps is not None:
-            raise ValueError("DirichletAttention samples its own weights; gradient taps (which assume the "
-                             "bilinear softmax) cannot be used with it.")
+    def attend(self, bilinear, query, memory, temperature=1.0, noise=None, from_prior=False) -> AttentionSample:
         scores = bilinear.scores(query, memory.keys, memory.mask)
         weights, kl, std = self.draw(scores, memory.mask, temperature, noise, from_prior)
         context = tf.einsum("bs,bsd->bd", weights, memory.states)

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_varattn.attention_registry import get_attention, posterior_options
 from tf_varattn.config import Config
 from tf_varattn.data.vocab import GO_ID, PAD_ID
 from tf_varattn.layers import AttentionDecoderCell, BidirectionalEncoder, CellState, GaussianLatent, Memory, masked_mean
@@ -87,10 +88,8 @@ class Seq2Seq(keras.Model):
         self.latent = GaussianLatent(config.latent_dim, memory_dim, seed=seed + 2, name="latent") if config.variational else None
         decoder_input_dim = config.embedding_dim + (config.latent_dim if config.variational else 0)
         self.decoder_cell = AttentionDecoderCell(
-            config.decoder_units, decoder_input_dim, memory_dim, config.attention, config.attention_prior,
-            config.attentional_dim, name="decoder_cell",
-            dirichlet=dict(transform=config.dirichlet_transform, floor=config.dirichlet_floor,
-                           prior_concentration=config.dirichlet_prior) if config.attention == "dirichlet" else None,
+            config.decoder_units, decoder_input_dim, memory_dim, config.attention, config.attentional_dim,
+            posterior_options=posterior_options(config), name="decoder_cell",
         )
         self.decoder_dropout = keras.layers.Dropout(config.dropout, seed=seed + 3)
         self.output_projection = keras.layers.Dense(
@@ -252,7 +251,10 @@ class Seq2Seq(keras.Model):
         feed_mask = self.decoder_dropout(tf.ones([steps, size, self.decoder_cell.feed_dim]), training=training)
         elements = {"gates": input_gates, "noise": packed.pack(state.attention_noise, time_major=False),
                     "feed_mask": packed.pack(feed_mask)}
-        tapped = self.decoder_cell.attention != "none" and self.decoder_cell.posterior.supports_gradient_taps
+        # The taps assume the decoder reads the bilinear softmax context: posteriors that draw the
+        # context vector (a_j) do; those that draw the weights themselves (Dirichlet) do not.
+        kind = get_attention(self.settings.attention)
+        tapped = kind.attends and kind.draws == "context"
         if tapped:  # the memory's gradient in one product after the loop, not one per step
             bilinear = self.decoder_cell.bilinear
             taps, record_queries = deferred_gradient_taps(

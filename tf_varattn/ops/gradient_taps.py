@@ -46,3 +46,20 @@ def deferred_gradient_taps(memory, keys, steps, attention_weights: Callable):
         return (score_taps, context_taps), gradient
 
     return taps(memory, keys), recorded.append
+
+
+class TappedAttention:
+    """``bilinear`` (:class:`~tf_varattn.layers.BilinearAttention`) as one step of a recurrence sees
+    it under :func:`deferred_gradient_taps`: calling it gives the same context and weights, with the
+    step's ``taps`` on them. An attention posterior receives it in place of the layer and needs to
+    know nothing of the taps; only the softmax context can be tapped, so any other use is refused."""
+
+    def __init__(self, bilinear, taps):
+        self._bilinear, self._taps = bilinear, taps
+
+    def __call__(self, query, memory, memory_mask, keys=None):
+        return self._bilinear(query, memory=memory, memory_mask=memory_mask, keys=keys, gradient_taps=self._taps)
+
+    def __getattr__(self, name):
+        raise AttributeError(f"Gradient taps cover the bilinear softmax context only; this posterior reads "
+                             f"`{name}`: register it with draws='weights' so that the decoder is not tapped.")

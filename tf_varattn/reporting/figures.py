@@ -7,6 +7,7 @@ import math
 import os
 from pathlib import Path
 
+from tf_varattn.attention_registry import ATTENTION_POSTERIORS
 from tf_varattn.reporting.paper import NAMES, table_presets
 from tf_varattn.reporting.run_files import gamma_runs, latents_of, read_json, run_label
 from tf_varattn.reporting.seeds import seed_histories
@@ -172,19 +173,20 @@ def plot_attention(panels: list[tuple], path: os.PathLike,
                                 figsize=(width + (9 if has_sigma else 0), 0.32 * max(len(o) for _, _, o, *_ in panels) * len(panels) + 2.5 * len(panels)),
                                 gridspec_kw={"width_ratios": [width, 6, 1.6][:columns]})
     for row, (label, source, output, weights, sigma, attention) in zip(axes, panels):
+        over_weights = ATTENTION_POSTERIORS[attention].draws == "weights"  # else the context vector a_j
         image = row[0].imshow(weights, aspect="auto", cmap="Greys", vmin=0.0, vmax=1.0)
         row[0].set_xticks(range(len(source)), source, rotation=90, fontsize=8)
         row[0].set_yticks(range(len(output)), output, fontsize=8)
-        row[0].set_title(f"{label}: attention weights" + (" (posterior mean)" if attention == "dirichlet" else ""),
+        row[0].set_title(f"{label}: attention weights" + (" (posterior mean)" if over_weights else ""),
                          fontsize=9)
         figure.colorbar(image, ax=row[0], fraction=0.03)
         if not has_sigma:
             continue
         if sigma.shape[1]:
-            name = "std of each weight" if attention == "dirichlet" else "sigma_a"
+            name = "std of each weight" if over_weights else "sigma_a"
             image = row[1].imshow(sigma, aspect="auto", cmap="viridis")
             row[1].set_yticks(range(len(output)), output, fontsize=8)
-            if attention == "dirichlet":
+            if over_weights:
                 row[1].set_xticks(range(len(source)), source, rotation=90, fontsize=8)
             else:
                 row[1].set_xlabel("dimension of the attention vector", fontsize=8)
@@ -193,7 +195,7 @@ def plot_attention(panels: list[tuple], path: os.PathLike,
             row[2].barh(range(len(output)), sigma.mean(axis=1), color="tab:green")
             row[2].set_ylim(len(output) - 0.5, -0.5)
             row[2].set_yticks(range(len(output)), [""] * len(output))
-            row[2].set_title("mean std of a weight" if attention == "dirichlet" else "mean sigma_a", fontsize=9)
+            row[2].set_title("mean std of a weight" if over_weights else "mean sigma_a", fontsize=9)
         else:
             for axis in row[1:]:
                 axis.axis("off")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Optional
 
 
@@ -46,8 +47,47 @@ TABLES = {
 }
 
 
+# The extra rows that `./reproduce.sh <table>` trains; the others are rendered when their run exists
+# (the Dirichlet attention is trained by hand: README "Models").
+REPRODUCED_EXTRAS = {"table2": ("ved_vattn_mean_kl_sum",), "table4": ()}
+
+
 def table_presets(table: str) -> list[str]:
     return list(dict.fromkeys(preset for preset, _ in TABLES[table]["paper"]))
+
+
+def table_runs(table: str) -> list[tuple[str, str, list[str]]]:
+    """Every run `./reproduce.sh <table>` trains, ``(preset, run directory name, train.py flags)``:
+    the table's models, then its reproduced extra rows (the one source of a table's composition)."""
+    if table not in TABLES:
+        raise ValueError(f"Unknown table {table!r}; valid tables: {', '.join(TABLES)}.")
+    runs = [(preset, preset, []) for preset in table_presets(table)]
+    for name in REPRODUCED_EXTRAS[table]:
+        preset, _, changes = TABLES[table]["extra"][name]
+        runs.append((preset, name, [f"--{field}={value}" for field, value in changes.items()]))
+    return runs
+
+
+def main(argv: list[str]) -> int:
+    """``python tf_varattn/reporting/paper.py runs TABLE``: one line per run, ``preset run_name flags...``
+    (reproduce.sh reads it; run as a file, this module imports nothing else); ``task TABLE``: the table's task."""
+    if len(argv) != 2 or argv[0] not in ("runs", "task"):
+        print("usage: python tf_varattn/reporting/paper.py runs|task TABLE", file=sys.stderr)
+        return 2
+    try:
+        if argv[0] == "task":
+            print(TABLES[argv[1]]["task"] if argv[1] in TABLES else table_runs(argv[1]))
+        else:
+            for preset, name, flags in table_runs(argv[1]):
+                print(" ".join([preset, name, *flags]))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
 
 
 def cell(metric: str, value: Optional[float], signed: bool = False) -> str:

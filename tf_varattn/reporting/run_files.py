@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from tf_varattn.config import RANDOM_ATTENTIONS
+from tf_varattn.attention_registry import ATTENTION_POSTERIORS
 from tf_varattn.data.corpora import TASKS
 from tf_varattn.metrics import Pooling
 from tf_varattn.reporting.paper import EXTRA_TABLE2, NAMES
@@ -71,7 +71,8 @@ def run_label(run: Path, task_root: Path) -> str:
 def latents_of(run: Path) -> tuple[bool, bool]:
     """Whether the run's model has z, and whether its attention is random (from its config.json)."""
     config = read_json(run / "config.json") or {}
-    return config.get("variational", True), config.get("attention", "variational") in RANDOM_ATTENTIONS
+    kind = ATTENTION_POSTERIORS.get(config.get("attention", "variational"))
+    return config.get("variational", True), bool(kind and kind.random)
 
 
 def run_pooling(run: Path) -> Pooling:
