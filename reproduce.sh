@@ -87,7 +87,7 @@ run_model() {
   mkdir -p "$published"
   cp "$run"/{config.json,history.json,test_metrics.json,test_samples.txt} "$published"/
   local extra
-  for extra in test_outputs.jsonl.gz test_diagnostics.json; do
+  for extra in test_outputs.jsonl.gz test_diagnostics.json data_sources.json; do
     if [ -f "$run/$extra" ]; then cp "$run/$extra" "$published"/; fi
   done
 }

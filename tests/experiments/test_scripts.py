@@ -250,12 +250,17 @@ def test_own_data_end_to_end(tmp_path):
     assert result.returncode == 1 and "test.tsv (test) is not the file this run was trained on" in result.stderr
     result = run("evaluate.py", f"--run_dir={run_dir}", env=env, check=False)
     assert result.returncode == 1 and "Restore that file, or train into a new --output_dir" in result.stderr
-    # A run with no test split evaluates its validation split, and says so when asked for test.
-    no_test = [c for c in command if not c.startswith(("--test_file", "--output_dir"))] + ["--epochs=1",
-                                                                                           f"--output_dir={tmp_path / 'b'}"]
-    run("train.py", *no_test, env=env)
-    result = run("evaluate.py", f"--run_dir={tmp_path / 'b'}", env=env, check=False)
-    assert result.returncode == 1 and "no test split (it was trained without --test_file)" in result.stderr
+    # A run with no test split (this one, as if trained without --test_file) says so when asked for test.
+    no_test = tmp_path / "b"
+    shutil.copytree(run_dir, no_test)
+    for name in ("config.json", "data_sources.json"):
+        stored = json.loads((no_test / name).read_text())
+        stored.pop("test_file" if name == "config.json" else "test")
+        (no_test / name).write_text(json.dumps(stored))
+    (corpus / "test.tsv").unlink()  # nothing reads it
+    result = run("evaluate.py", f"--run_dir={no_test}", env=env, check=False)
+    assert result.returncode == 1 and "no test split (it was trained without --test_file); use one of its splits: " \
+        "--split=val" in result.stderr
 
 
 def test_a_different_config_is_refused_before_word2vec_and_a_second_trainer_is_locked_out(tmp_path, env):
