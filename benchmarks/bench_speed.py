@@ -24,11 +24,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags  # noqa: E402
 
 from tf_varattn.config import PRESETS  # noqa: E402
+from tf_varattn.config_flags import check_choices  # noqa: E402
 from tf_varattn.reporting.paper import table_presets  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("presets", table_presets("table2"), "Presets whose training step is timed (default: Table 2's).")
-flags.register_validator("presets", lambda names: set(names) <= set(PRESETS), message=f"--presets takes {', '.join(PRESETS)}")
+check_choices("presets", PRESETS)
 flags.DEFINE_integer("steps", 30, "Timed steps per preset (after warm-up).")
 flags.DEFINE_integer("warmup", 3, "Untimed steps first (tracing, caches).")
 flags.DEFINE_integer("decode_inputs", 1000, "Test inputs decoded (0: all).")

@@ -23,6 +23,7 @@ import_tensorflow_quietly()
 
 from absl import flags  # noqa: E402
 
+from tf_varattn.config_flags import check_choices, check_integers  # noqa: E402
 from tf_varattn.decoding.registry import SEARCHES, comparison_rows  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -34,11 +35,9 @@ flags.DEFINE_integer("max_inputs", None, "Decode only the first N inputs (quick 
 flags.DEFINE_integer("num_samples", 10, "Outputs per input of the sampling rows.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of every random draw (latents and tokens).")
 flags.DEFINE_list("searches", None, f"Only the rows of these searches ({', '.join(SEARCHES)}; default: every row).")
-flags.register_validator("searches", lambda names: names is None or set(names) <= set(SEARCHES),
-                         message=f"--searches takes {', '.join(SEARCHES)}")
+check_choices("searches", SEARCHES)
 flags.DEFINE_list("min_lengths", [], "Extra greedy rows (latent means) with EOS held back until this many tokens.")
-flags.register_validator("min_lengths", lambda values: all(v.isdigit() and int(v) >= 1 for v in values),
-                         message="--min_lengths takes whole numbers >= 1, e.g. 4,8")
+check_integers("min_lengths", minimum=1)
 flags.DEFINE_string("output", None, "Markdown file for the table (default: <run_dir>/<split>_searches.md); "
                     "a JSON file with the same numbers is written beside it.")
 

@@ -34,6 +34,7 @@ import_tensorflow_quietly()
 
 from absl import flags  # noqa: E402
 
+from tf_varattn.config_flags import check_integers  # noqa: E402
 from tf_varattn.decoding import define_search_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -44,6 +45,7 @@ flags.DEFINE_string("data_dir", None, "Data directory (default: $VARATTN_DATA_DI
 flags.DEFINE_enum("split", "test", ["val", "test"], "Split to evaluate.")
 flags.DEFINE_integer("num_samples", 10, "Samples per input for the sampling metrics.", lower_bound=1)
 flags.DEFINE_list("sampling_seeds", ["0", "1", "2"], "One sampling run per seed; the metrics average the runs.")
+check_integers("sampling_seeds", minimum=0, at_least_one=True)
 flags.DEFINE_integer("max_inputs", None, "Evaluate only the first N inputs (quick checks).")
 flags.DEFINE_integer("batch_size", 100, "Inputs decoded together (times num_samples when sampling).")
 flags.DEFINE_integer("num_examples_in_file", 100, "Inputs written to the sample file.")
@@ -66,13 +68,7 @@ def main(argv):
     from tf_varattn.training.checkpoints import checkpoint_fingerprint
     from tf_varattn.training.runs import RunError, load_run, write_json
 
-    try:
-        seeds = [int(seed) for seed in FLAGS.sampling_seeds]
-    except ValueError:
-        seeds = []
-    if not seeds:
-        print(f"error: --sampling_seeds must be one or more integers, got {','.join(FLAGS.sampling_seeds)!r}.", file=sys.stderr)
-        return 1
+    seeds = [int(seed) for seed in FLAGS.sampling_seeds]
     run_dir = Path(FLAGS.run_dir)
     try:
         search = search_from_flags()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from absl import app, flags
+from absl import flags
 
 from tf_varattn.runtime import import_tensorflow_quietly, run_script
 
@@ -19,6 +19,7 @@ import_tensorflow_quietly()
 
 from tf_varattn.reporting import (  # noqa: E402
     TABLES, preload_scores, render_bypass, render_case_study, render_claims, render_seeds, render_table, table_runs)
+from tf_varattn.config_flags import check_choices  # noqa: E402
 from tf_varattn.reporting.publish import PublishError, check_runs_root, publish, runs_behind  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -26,15 +27,13 @@ flags.DEFINE_string("runs_root", "runs", "Root holding <task>/<model>/ run direc
 flags.DEFINE_string("output_dir", "results", "Where the Markdown tables go.")
 EXTRA = {"case_study": render_case_study, "claims": render_claims, "bypass": render_bypass, "seeds": render_seeds}
 flags.DEFINE_list("tables", [*TABLES, *EXTRA], f"Tables to render ({', '.join([*TABLES, *EXTRA])}).")
+check_choices("tables", [*TABLES, *EXTRA])
 flags.DEFINE_integer("workers", None, "Processes that score the runs' outputs side by side (default: one per core).",
                      lower_bound=1)
 
 
 def main(argv):
     del argv
-    unknown = sorted(set(FLAGS.tables) - {*TABLES, *EXTRA})
-    if unknown:
-        raise app.UsageError(f"Unknown table(s) {unknown}; valid: {', '.join([*TABLES, *EXTRA])}.")
     try:
         check_runs_root(FLAGS.runs_root)
     except PublishError as error:

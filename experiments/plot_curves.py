@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from absl import app, flags
+from absl import flags
 
 from tf_varattn.runtime import import_tensorflow_quietly, run_script
 
 import_tensorflow_quietly()
 
+from tf_varattn.config_flags import check_choices  # noqa: E402
 from tf_varattn.reporting import plot_figure4, plot_figure5, plot_latent_curves  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -21,13 +22,11 @@ flags.DEFINE_string("runs_root", "runs", "Root holding <task>/<model>/ and <task
 flags.DEFINE_string("output_dir", "results", "Where the PNG figures go.")
 FIGURES = ("figure4", "figure5", "latents")
 flags.DEFINE_list("figures", list(FIGURES), f"Figures to draw ({', '.join(FIGURES)}).")
+check_choices("figures", FIGURES)
 
 
 def main(argv):
     del argv
-    unknown = sorted(set(FLAGS.figures) - set(FIGURES))
-    if unknown:
-        raise app.UsageError(f"Unknown figure(s) {unknown}; valid: {', '.join(FIGURES)}.")
     output = Path(FLAGS.output_dir)
     if "figure4" in FLAGS.figures:
         drawn = plot_figure4(FLAGS.runs_root, output / "figure4.png")

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from absl import flags
 
+from tf_varattn.config_flags import check_choices
 from tf_varattn.runtime import run_script
+from tf_varattn.tasks import TASKS
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("runs_root", "results/runs", "Root below which every run with test outputs is rescored.")
@@ -27,6 +29,7 @@ flags.DEFINE_string("data_dir", None, "Data directory, for the raw test targets 
 flags.DEFINE_bool("dry_run", False, "Print what would move; write nothing.")
 flags.DEFINE_list("variant_tasks", ["dialogue"], "Tasks whose runs also get test_scoring.json (every scoring; "
                   "minutes per qgen run).")
+check_choices("variant_tasks", TASKS)
 
 
 def _moved(old: dict, new: dict, prefix: str) -> list[str]:

@@ -68,3 +68,21 @@ def pairs_to_dict(pairs: list[str]) -> dict:
         except json.JSONDecodeError:
             result[name.strip()] = text
     return result
+
+
+def check_choices(name: str, choices, flag_values: flags.FlagValues = flags.FLAGS) -> None:
+    """A validator of the list flag ``--name``: every value one of ``choices`` (absl then stops a bad
+    value at parsing, naming the valid ones)."""
+    choices = list(choices)
+    flags.register_validator(name, lambda values: values is None or set(values) <= set(choices),
+                             message=f"--{name} takes {', '.join(map(str, choices))}", flag_values=flag_values)
+
+
+def check_integers(name: str, minimum: int = 0, at_least_one: bool = False,
+                   flag_values: flags.FlagValues = flags.FLAGS) -> None:
+    """A validator of the list flag ``--name``: whole numbers >= ``minimum`` (and one or more)."""
+    def valid(values):
+        return (not at_least_one or bool(values)) and all(v.lstrip("-").isdigit() and int(v) >= minimum for v in values)
+    flags.register_validator(name, valid, flag_values=flag_values,
+                             message=f"--{name} takes {'one or more ' if at_least_one else ''}whole numbers >= {minimum}, "
+                                     "e.g. 0,1,2")
