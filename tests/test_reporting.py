@@ -66,7 +66,7 @@ def test_latent_curves_draw_each_run_with_z_that_records_them(tmp_path):
     _write_run(tmp_path / "qgen" / "ved_vattn_mean")  # a history without the diagnostics
     assert plot_latent_curves(tmp_path, path) == [] and not path.exists()
     runs = {"retrain/ved_vattn_zero": (True, "variational"), "retrain/ved_dattn": (True, "deterministic"),
-            "ded_dattn": (False, "deterministic")}
+            "ded_dattn": (False, "deterministic"), "seeds/ved_dattn-seed1": (True, "deterministic")}  # seeds: Figure 4
     for name, (variational, attention) in runs.items():
         run = tmp_path / "qgen" / name
         run.mkdir(parents=True)
@@ -291,6 +291,10 @@ def test_seeds_table_and_a_claim_that_holds_in_two_of_three_seeds(tmp_path):
     # Entropy: means 2.2933 - 2.2333 = +0.060, within the seed spread; Dist-1 +0.010 with no spread at all.
     assert "Entropy +0.060 [" in line and "], within the seed spread" in line
     assert "Dist-1 +0.010 (no interval)" in line
+    # A model with one run has no spread: its claims stay out of the across-seeds section.
+    _metrics_run(qgen / "ved_vattn_zero", 0, {**base, "entropy": 2.4})
+    across = render_claims(tmp_path).split("## Across training seeds")[1].split("## Cells")[0]
+    assert "VED+VAttn-0" not in across and "VED+VAttn-h̄ more diverse" in across
 
 
 def test_table4_shows_the_controlled_runs_epoch_by_epoch(tmp_path):

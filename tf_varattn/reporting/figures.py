@@ -10,7 +10,7 @@ from pathlib import Path
 from tf_varattn.attention_registry import ATTENTION_POSTERIORS
 from tf_varattn.reporting.paper import NAMES, table_presets
 from tf_varattn.reporting.run_files import gamma_runs, latents_of, read_json, run_label
-from tf_varattn.reporting.seeds import seed_histories
+from tf_varattn.reporting.seeds import SEED_FOLDER, seed_histories
 
 
 CURVE_METRICS = (("bleu2", "BLEU-2"), ("bleu4", "BLEU-4"), ("entropy", "Entropy"), ("dist1", "Dist-1"))
@@ -132,13 +132,15 @@ def plot_figure5(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen") 
 
 def plot_latent_curves(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen") -> list[str]:
     """Which latent the decoder uses, per epoch (Sec. 2.4): I(x; z), active units of z, KL_z and
-    KL_att per token on the validation pairs, one line per run of ``task`` with a latent z whose
-    history records them (KL_att only where the attention is random). Without such a run no figure
+    KL_att per token on the validation pairs, one line per run of ``task`` (other seeds' runs left
+    out) with a latent z whose history records them (KL_att only where the attention is random). Without such a run no figure
     is written (and an old one is removed). Returns the runs drawn, by label."""
     task_root = Path(runs_root) / task
     panels, drawn = {m: [] for m, _ in LATENT_METRICS}, []
     for history_path in sorted(task_root.glob("**/history.json")):
         run, curves = history_path.parent, _curves(read_json(history_path), LATENT_METRICS)
+        if run.parent.name == SEED_FOLDER:  # other seeds of a model: its spread is Figure 4's band
+            continue
         has_z, has_random_attention = latents_of(run)
         if not has_z or not curves["mutual_information"][0]:  # no z, or a history from before the diagnostics
             continue

@@ -167,7 +167,8 @@ def render_table(table: str, runs_root: os.PathLike) -> str:
         lines[0] += " — some rows NOT with the paper's settings"
     lines += _length_table(root, {run_name: name for run_name, _, _, _, name, _ in rows})
     lines += _scoring_table(root, {run_name: name for run_name, _, _, _, name, _ in rows})
-    lines += _controlled_runs_table(root, spec["paper"])
+    if spec.get("controlled_epochs"):  # Table 4's gap traced epoch by epoch (session 15)
+        lines += _controlled_runs_table(root, spec["paper"], spec["controlled_epochs"])
     notes = []
     if missing:
         notes.append(f"Not run yet: {', '.join(dict.fromkeys(missing))}.")
