@@ -3,7 +3,6 @@ epoch, TensorBoard logs, and a stop with a clear error on a non-finite loss."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -153,8 +152,7 @@ class Trainer:
         if not pending.is_file():
             return
         try:
-            entries = json.loads(pending.read_text(encoding="utf-8"))
-            last = max(entry["epoch"] for entry in entries)
+            last = max(entry["epoch"] for entry in read_history(self.run_dir, PENDING_HISTORY))
         except (ValueError, KeyError, TypeError):
             last = None
         if last is not None and last <= done:

@@ -24,9 +24,10 @@ class RunError(ValueError):
 RESUMABLE_CHANGES = {"epochs", "eval_subset", "num_samples", "eval_epoch", "z_temperature", "attention_temperature"}
 
 
-def read_history(run_dir: os.PathLike) -> list[dict]:
-    """The run's per-epoch history (empty before the first epoch ends)."""
-    path = Path(run_dir) / "history.json"
+def read_history(run_dir: os.PathLike, name: str = "history.json") -> list[dict]:
+    """The run's per-epoch history (empty before the first epoch ends); ``name``: another history
+    file of the run (the pending one, written before its epoch's checkpoint)."""
+    path = Path(run_dir) / name
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
 
 
