@@ -51,3 +51,17 @@ def write_synthetic_qgen(root: Path, sizes=(120, 30, 30), seed: int = 0) -> Path
 @pytest.fixture
 def synthetic_data_dir(tmp_path) -> Path:
     return write_synthetic_qgen(tmp_path / "data")
+
+
+@pytest.fixture
+def registries_restored():
+    """The search and attention registries as they were before the test (for tests that register
+    a search or an attention of their own)."""
+    from tf_varattn.attention_registry import ATTENTION_POSTERIORS
+    from tf_varattn.decoding.registry import SEARCHES
+
+    saved = [(registry, dict(registry)) for registry in (SEARCHES, ATTENTION_POSTERIORS)]
+    yield
+    for registry, before in saved:
+        registry.clear()
+        registry.update(before)

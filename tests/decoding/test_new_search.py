@@ -41,13 +41,9 @@ class TypicalSampler(Sampler):
 
 
 @pytest.fixture
-def typical():
-    """TypicalSampler registered for one test (the registry as it was afterwards)."""
-    before = dict(SEARCHES)
-    register_search(TypicalSampler)
-    yield TypicalSampler
-    SEARCHES.clear()
-    SEARCHES.update(before)
+def typical(registries_restored):
+    """TypicalSampler registered for one test."""
+    return register_search(TypicalSampler)
 
 
 def test_typical_set_against_its_definition(typical):

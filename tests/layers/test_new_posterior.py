@@ -12,7 +12,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from absl import flags
 
-from tf_varattn.attention_registry import ATTENTION_POSTERIORS, AttentionKind, register_attention_posterior
+from tf_varattn.attention_registry import AttentionKind, register_attention_posterior
 from tf_varattn.layers import AttentionPosterior
 from tf_varattn.layers.latent import reparameterize
 
@@ -55,13 +55,9 @@ KIND = AttentionKind("learned_scale", LearnedScaleAttention, random=True, descri
 
 
 @pytest.fixture
-def learned_scale():
-    """The new attention registered for one test (the registry as it was afterwards)."""
-    before = dict(ATTENTION_POSTERIORS)
-    register_attention_posterior(KIND)
-    yield KIND
-    ATTENTION_POSTERIORS.clear()
-    ATTENTION_POSTERIORS.update(before)
+def learned_scale(registries_restored):
+    """The new attention registered for one test."""
+    return register_attention_posterior(KIND)
 
 
 def test_its_kl_is_the_closed_form_of_two_diagonal_gaussians(learned_scale):

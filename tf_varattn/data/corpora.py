@@ -82,26 +82,21 @@ def split_path(data_dir: os.PathLike, task: str, split: str) -> Path:
 def given_files(value: str) -> tuple[Path, ...]:
     """The paths of a ``--<split>_file`` value: ``TABLE`` or ``SOURCE,TARGET``."""
     paths = tuple(Path(part.strip()).expanduser() for part in value.split(","))
-    if not 1 <= len(paths) <= 2 or not all(str(path) not in ("", ".") for path in paths):
+    if not 1 <= len(paths) <= 2 or any(str(path) in ("", ".") for path in paths):
         raise DataError(f"{value!r}: expected one table file (.csv, .tsv) or two aligned text files as SOURCE,TARGET.")
     return paths
 
 
 def data_files(config, data_dir: Optional[str] = None) -> dict[str, tuple[Path, ...]]:
     """The files of every split a run reads, by split: the config's ``<split>_file`` values if it
-    gives any (test optional), else the task's own files in the data directory."""
-    spec, files = get_task(config.task), {}
+    gives any (test optional; :meth:`Config.validate` requires train and validation), else the
+    task's own files in the data directory."""
+    spec = get_task(config.task)
     given = {split: getattr(config, f"{split}_file", None) for split in SPLITS}
     if spec.files is not None and not any(given.values()):
         resolved = resolve_data_dir(data_dir)
         return {split: (resolved / spec.files.format(split=split),) for split in SPLITS}
-    for split, value in given.items():
-        if value:
-            files[split] = given_files(value)
-        elif split != "test":
-            raise DataError(f"Task {spec.name!r} reads your own files: give --train_file and --val_file (and "
-                            "optionally --test_file), each a CSV/TSV with a header row or SOURCE,TARGET text files.")
-    return files
+    return {split: given_files(value) for split, value in given.items() if value}
 
 
 def _decode_utf8(path: Path, raw: bytes) -> str:

@@ -8,8 +8,6 @@ from __future__ import annotations
 from tf_varattn.decoding.search import Search
 
 SEARCHES: dict[str, type[Search]] = {}
-# Options every search takes besides its own (the flags of define_search_flags).
-COMMON_OPTIONS = ("seed", "min_length")
 
 
 def register_search(cls: type[Search]) -> type[Search]:
@@ -36,9 +34,10 @@ def get_search(name: str, seed: int = 0, min_length: int = 0, **options) -> Sear
     samples tokens, ``min_length`` applies to every search."""
     if name not in SEARCHES:
         raise ValueError(f"search={name!r} is not valid; choose one of: {', '.join(SEARCHES)}.")
-    unknown = sorted(set(options) - set(search_options()))
+    known = search_options()
+    unknown = sorted(set(options) - set(known))
     if unknown:
-        raise ValueError(f"Unknown search option(s) {unknown}; the searches take: {', '.join(search_options())}.")
+        raise ValueError(f"Unknown search option(s) {unknown}; the searches take: {', '.join(known)}.")
     cls = SEARCHES[name]
     arguments = {option.argument: options.get(option.flag, option.default) for option in cls.options}
     if not cls.deterministic:
