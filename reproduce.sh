@@ -28,6 +28,8 @@
 #   VARATTN_DATA_DIR  data directory (default ./data, then ../shared/data)
 #   VARATTN_TF_LOGS   1 shows TensorFlow's start-up messages (hidden by default)
 #   VARATTN_VENV      virtual environment (default .venv); PYTHON the interpreter that creates it
+#   VARATTN_LAUNCHER  a command put before the Python of every script (the tests use it to fork the
+#                     scripts from a server that has TensorFlow imported: tests/script_server.py)
 # Every subcommand runs `setup` first, so a fresh clone needs no other step. A run is skipped only if
 # it holds exactly the asked config, trained for all its epochs, and is evaluated.
 set -euo pipefail
@@ -57,7 +59,7 @@ usage() {
   awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
 }
 
-py() { "$VENV/bin/python" "$@"; }
+py() { ${VARATTN_LAUNCHER:-} "$VENV/bin/python" "$@"; }
 
 # published_dir TASK RUN_DIR (absolute): where a run's small outputs go, the same place under
 # $RESULTS/runs as the run under $RUNS; a run directory outside $RUNS (VARATTN_RUN_DIR) goes to <task>/<its name>.

@@ -1,0 +1,169 @@
+"""Runs experiment scripts as their own processes, forked from a server that has TensorFlow imported.
+
+A script a test runs (directly, or through ``reproduce.sh``) is a fresh process with its own
+``sys.argv``, environment, working directory, standard streams, absl flags and TensorFlow
+runtime. It is forked from a server process that has imported TensorFlow and Keras but never
+used them, so what the tests leave out is only the import, which would otherwise be most of the
+time of a test that runs twenty scripts. The import as a user meets it (its start-up messages)
+and signals sent to a running script are tested with plain subprocesses.
+
+    python tests/script_server.py serve SOCKET        # the server (start_server does this)
+    python tests/script_server.py client PYTHON ARGS  # run `PYTHON ARGS` through $VARATTN_SCRIPT_SERVER
+
+``reproduce.sh`` puts ``$VARATTN_LAUNCHER`` before the Python of each script; the tests set it to
+the client. Only the standard library is imported here until the server preloads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SERVER_VARIABLE = "VARATTN_SCRIPT_SERVER"
+PRELOAD = ("tensorflow", "keras")
+HEADER = struct.Struct("!I")
+
+
+def run_as_main(script: str, args: list[str]) -> int:
+    """What ``python SCRIPT ARGS`` does in this process, from the start to the exit status."""
+    import atexit
+    import runpy
+    import threading
+    import traceback
+
+    sys.argv = [script, *args]
+    sys.path[0] = os.path.dirname(os.path.abspath(script))
+    try:
+        runpy.run_path(script, run_name="__main__")
+        code = 0
+    except SystemExit as exit:  # sys.exit's rules: None is 0; a message is printed and is 1
+        code = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
+        if not isinstance(exit.code, int) and exit.code is not None:
+            print(exit.code, file=sys.stderr)
+    except BaseException:  # noqa: BLE001  (uncaught: the traceback and status 1, as Python does)
+        traceback.print_exc()
+        code = 1
+    threading._shutdown()  # the interpreter's own exit: wait for threads, then the atexit handlers
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return code
+
+
+def _receive_exactly(connection: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = connection.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("the client went away")
+        data += chunk
+    return data
+
+
+def _serve_one(connection: socket.socket, listener: socket.socket) -> None:
+    header, fds, _, _ = socket.recv_fds(connection, HEADER.size, 3)
+    request = json.loads(_receive_exactly(connection, HEADER.unpack(header)[0]))
+    if os.fork() != 0:  # the server: the child owns the connection now
+        for fd in fds:
+            os.close(fd)
+        return
+    listener.close()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.setpgid(0, 0)  # a group of its own, so that the client can pass a signal on to the script's children too
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    os.sched_setaffinity(0, request["affinity"])
+    connection.sendall(f"{os.getpid()}\n".encode())
+    code = 1
+    try:
+        code = run_as_main(request["argv"][0], request["argv"][1:])
+    finally:
+        try:
+            connection.sendall(f"{code}\n".encode())
+        finally:
+            os._exit(code)
+
+
+def serve(path: str) -> None:
+    """Preload, then fork a child for each client until terminated."""
+    for module in PRELOAD:
+        __import__(module)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the children are reaped by the kernel
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path + ".part")
+    listener.listen(16)
+    os.rename(path + ".part", path)  # the socket appears once the server accepts
+    while True:
+        connection, _ = listener.accept()
+        try:
+            _serve_one(connection, listener)
+        except (ConnectionError, OSError, ValueError) as error:
+            print(f"script server: a request failed: {error}", file=sys.stderr)
+        finally:
+            connection.close()
+
+
+def client(python: str, args: list[str]) -> int:
+    """Runs ``python ARGS`` through the server named by $VARATTN_SCRIPT_SERVER when ARGS start with
+    a script file; anything else (``-c``, ``-m``, no server) runs as a plain process."""
+    path = os.environ.get(SERVER_VARIABLE)
+    if not path or not args or args[0].startswith("-") or not os.path.isfile(args[0]):
+        os.execv(python, [python, *args])
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.connect(path)
+    payload = json.dumps({"argv": args, "env": dict(os.environ), "cwd": os.getcwd(),
+                          "affinity": sorted(os.sched_getaffinity(0))}).encode()
+    socket.send_fds(connection, [HEADER.pack(len(payload))], [0, 1, 2])
+    connection.sendall(payload)
+    replies = connection.makefile("r")
+    pid = int(replies.readline())
+    for number in (signal.SIGINT, signal.SIGTERM):  # passed on, as if the script were this process
+        signal.signal(number, lambda received, frame: os.killpg(pid, received))
+    status = replies.readline().strip()
+    if not status:
+        print(f"script server: {args[0]} (PID {pid}) ended without an exit status (killed?)", file=sys.stderr)
+        return 1
+    return int(status)
+
+
+def start_server(folder: Path) -> tuple[subprocess.Popen, dict]:
+    """Starts a server with its socket in ``folder``; returns it and the environment variables
+    that make ``reproduce.sh`` (and :func:`run`) use it."""
+    path = folder / "scripts.sock"
+    server = subprocess.Popen([sys.executable, __file__, "serve", str(path)], stdin=subprocess.DEVNULL)
+    deadline = time.time() + 600  # a loaded machine imports TensorFlow slowly
+    while not path.exists():
+        if server.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"the script server did not start (status {server.poll()})")
+        time.sleep(0.05)
+    return server, {SERVER_VARIABLE: str(path), "VARATTN_LAUNCHER": f"{sys.executable} {__file__} client"}
+
+
+def run(script: Path, *args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    """``subprocess.run([python, script, *args], capture_output=True, text=True)`` through the
+    server named in ``env``."""
+    result = subprocess.run([sys.executable, __file__, "client", sys.executable, str(script), *args],
+                            capture_output=True, text=True, env=env, cwd=cwd)
+    result.args = [sys.executable, str(script), *args]
+    return result
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["serve"]:
+        serve(sys.argv[2])
+    elif sys.argv[1:2] == ["client"]:
+        sys.exit(client(sys.argv[2], sys.argv[3:]))
+    else:
+        sys.exit(__doc__)
