@@ -53,6 +53,17 @@ def synthetic_data_dir(tmp_path) -> Path:
     return write_synthetic_qgen(tmp_path / "data")
 
 
+@pytest.fixture(scope="session")
+def script_server(tmp_path_factory):
+    """Runs scripts as their own processes forked from a server with TensorFlow imported
+    (tests/script_server.py); one per test worker."""
+    from script_server import ScriptServer
+
+    server = ScriptServer(tmp_path_factory.mktemp("script-server"))
+    yield server
+    server.close()
+
+
 @pytest.fixture
 def registries_restored():
     """The search and attention registries as they were before the test (for tests that register

@@ -7,7 +7,7 @@ used them, so what the tests leave out is only the import, which would otherwise
 time of a test that runs twenty scripts. The import as a user meets it (its start-up messages)
 and signals sent to a running script are tested with plain subprocesses.
 
-    python tests/script_server.py serve SOCKET        # the server (start_server does this)
+    python tests/script_server.py serve SOCKET        # the server (ScriptServer starts one)
     python tests/script_server.py client PYTHON ARGS  # run `PYTHON ARGS` through $VARATTN_SCRIPT_SERVER
 
 ``reproduce.sh`` puts ``$VARATTN_LAUNCHER`` before the Python of each script; the tests set it to
@@ -47,8 +47,11 @@ def run_as_main(script: str, args: list[str]) -> int:
         code = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
         if not isinstance(exit.code, int) and exit.code is not None:
             print(exit.code, file=sys.stderr)
-    except BaseException:  # noqa: BLE001  (uncaught: the traceback and status 1, as Python does)
-        traceback.print_exc()
+    except BaseException as error:  # noqa: BLE001  (uncaught: the traceback and status 1, as Python does)
+        frames = error.__traceback__  # from the script's own frame on, as Python prints it
+        while frames is not None and frames.tb_frame.f_code.co_filename != script:
+            frames = frames.tb_next
+        traceback.print_exception(type(error), error, frames or error.__traceback__)
         code = 1
     threading._shutdown()  # the interpreter's own exit: wait for threads, then the atexit handlers
     atexit._run_exitfuncs()
@@ -68,32 +71,48 @@ def _receive_exactly(connection: socket.socket, size: int) -> bytes:
 
 
 def _serve_one(connection: socket.socket, listener: socket.socket) -> None:
+    """Forks a monitor that forks the script, waits for it and sends the client its exit status."""
     header, fds, _, _ = socket.recv_fds(connection, HEADER.size, 3)
     request = json.loads(_receive_exactly(connection, HEADER.unpack(header)[0]))
-    if os.fork() != 0:  # the server: the child owns the connection now
+    if os.fork() != 0:  # the server goes back to accepting
         for fd in fds:
             os.close(fd)
         return
     listener.close()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    os.setpgid(0, 0)  # a group of its own, so that the client can pass a signal on to the script's children too
-    for target, fd in enumerate(fds):
-        os.dup2(fd, target)
-        os.close(fd)
-    sys.stdin = open(0, closefd=False)  # noqa: SIM115
-    os.environ.clear()
-    os.environ.update(request["env"])
-    os.chdir(request["cwd"])
-    os.sched_setaffinity(0, request["affinity"])
-    connection.sendall(f"{os.getpid()}\n".encode())
-    code = 1
-    try:
-        code = run_as_main(request["argv"][0], request["argv"][1:])
-    finally:
+    script = os.fork()
+    if script == 0:
+        connection.close()
+        os.setpgid(0, 0)  # a group of its own: the client passes a signal on to the script and its children
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        # Standard streams as Python opens them at start-up (buffering decided by the new files).
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115
+        sys.stdout = open(1, "w", encoding=sys.stdout.encoding, errors=sys.stdout.errors, closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace",  # noqa: SIM115
+                          closefd=False)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        os.sched_setaffinity(0, request["affinity"])
+        code = 1
         try:
-            connection.sendall(f"{code}\n".encode())
+            code = run_as_main(request["argv"][0], request["argv"][1:])
         finally:
             os._exit(code)
+    for fd in fds:
+        os.close(fd)
+    try:
+        os.setpgid(script, script)  # (also done by the script: whichever comes first)
+    except OSError:
+        pass
+    try:
+        connection.sendall(f"{script}\n".encode())
+        # A status below 0 is the signal that ended the script.
+        connection.sendall(f"{os.waitstatus_to_exitcode(os.waitpid(script, 0)[1])}\n".encode())
+    finally:
+        os._exit(0)
 
 
 def serve(path: str) -> None:
@@ -133,31 +152,46 @@ def client(python: str, args: list[str]) -> int:
         signal.signal(number, lambda received, frame: os.killpg(pid, received))
     status = replies.readline().strip()
     if not status:
-        print(f"script server: {args[0]} (PID {pid}) ended without an exit status (killed?)", file=sys.stderr)
+        print(f"script server: lost {args[0]} (PID {pid})", file=sys.stderr)
         return 1
+    if int(status) < 0:  # ended by a signal: so does this process
+        if -int(status) not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(-int(status), signal.SIG_DFL)
+        os.kill(os.getpid(), -int(status))
     return int(status)
 
 
-def start_server(folder: Path) -> tuple[subprocess.Popen, dict]:
-    """Starts a server with its socket in ``folder``; returns it and the environment variables
-    that make ``reproduce.sh`` (and :func:`run`) use it."""
-    path = folder / "scripts.sock"
-    server = subprocess.Popen([sys.executable, __file__, "serve", str(path)], stdin=subprocess.DEVNULL)
-    deadline = time.time() + 600  # a loaded machine imports TensorFlow slowly
-    while not path.exists():
-        if server.poll() is not None or time.time() > deadline:
-            raise RuntimeError(f"the script server did not start (status {server.poll()})")
-        time.sleep(0.05)
-    return server, {SERVER_VARIABLE: str(path), "VARATTN_LAUNCHER": f"{sys.executable} {__file__} client"}
+class ScriptServer:
+    """A server with its socket in ``folder``; ``environment`` holds the variables that send
+    ``reproduce.sh``'s scripts to it, ``command`` and ``run`` send one script."""
 
+    def __init__(self, folder: Path):
+        path = folder / "scripts.sock"
+        self.process = subprocess.Popen([sys.executable, __file__, "serve", str(path)], stdin=subprocess.DEVNULL)
+        deadline = time.time() + 600  # a loaded machine imports TensorFlow slowly
+        while not path.exists():
+            if self.process.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"the script server did not start (status {self.process.poll()})")
+            time.sleep(0.05)
+        self.environment = {SERVER_VARIABLE: str(path), "VARATTN_LAUNCHER": f"{sys.executable} {__file__} client"}
 
-def run(script: Path, *args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
-    """``subprocess.run([python, script, *args], capture_output=True, text=True)`` through the
-    server named in ``env``."""
-    result = subprocess.run([sys.executable, __file__, "client", sys.executable, str(script), *args],
-                            capture_output=True, text=True, env=env, cwd=cwd)
-    result.args = [sys.executable, str(script), *args]
-    return result
+    def command(self, script: Path | str, *args: str) -> list[str]:
+        """The command that runs ``python SCRIPT ARGS`` through this server (its environment
+        must hold :attr:`environment`)."""
+        return [sys.executable, __file__, "client", sys.executable, str(script), *args]
+
+    def run(self, script: Path | str, *args: str, env: dict | None = None, cwd: Path | None = None
+            ) -> subprocess.CompletedProcess:
+        """``subprocess.run([python, script, *args], capture_output=True, text=True)`` through
+        this server (``env``: the environment, this server's variables added)."""
+        env = {**(os.environ if env is None else env), **self.environment}
+        result = subprocess.run(self.command(script, *args), capture_output=True, text=True, env=env, cwd=cwd)
+        result.args = [sys.executable, str(script), *args]
+        return result
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait()
 
 
 if __name__ == "__main__":

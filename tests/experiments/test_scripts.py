@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-import script_server as script_server_module
 from tf_varattn.evaluation import SplitOutputs, average_runs, score
 from tf_varattn.metrics import Pooling
 
@@ -22,33 +21,29 @@ TINY_FLAGS = ["--embedding_dim=16", "--encoder_units=8", "--decoder_units=16", "
               "--word2vec_epochs=2", "--max_decode_length=8"]
 
 
-SERVER = {}  # the environment variables that send scripts to this worker's script server
+SERVER = None  # this worker's script server (conftest.py)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def script_server(tmp_path_factory):
+@pytest.fixture(autouse=True)
+def _scripts_through_the_server(script_server):
     """Scripts run as their own processes, forked from a server with TensorFlow imported
-    (tests/script_server.py): directly through run(), and through reproduce.sh."""
-    server, variables = script_server_module.start_server(tmp_path_factory.mktemp("server"))
-    SERVER.update(variables)
-    yield
-    SERVER.clear()
-    server.terminate()
-    server.wait()
+    (tests/script_server.py): directly through run(), and through reproduce.sh (env)."""
+    global SERVER
+    SERVER = script_server
 
 
 def run(script, *args, env=None, check=True):
     """``python experiments/SCRIPT ARGS`` as its own process (forked from the script server)."""
-    env = {**(os.environ if env is None else env), **SERVER}
-    result = script_server_module.run(ROOT / "experiments" / script, *args, env=env, cwd=ROOT)
+    result = SERVER.run(ROOT / "experiments" / script, *args, env=env, cwd=ROOT)
     if check:
         assert result.returncode == 0, result.stderr[-3000:]
     return result
 
 
 @pytest.fixture
-def env(synthetic_data_dir):
-    return {**os.environ, "VARATTN_DATA_DIR": str(synthetic_data_dir), "TF_CPP_MIN_LOG_LEVEL": "3", **SERVER}
+def env(synthetic_data_dir, script_server):
+    return {**os.environ, "VARATTN_DATA_DIR": str(synthetic_data_dir), "TF_CPP_MIN_LOG_LEVEL": "3",
+            **script_server.environment}
 
 
 def test_killed_run_resumes_to_the_same_history_and_test_numbers(tmp_path, env):

@@ -1,5 +1,6 @@
-"""Two training steps under MirroredStrategy on two logical CPUs match one device (subprocess:
-logical devices must be set before TensorFlow starts)."""
+"""Two training steps under MirroredStrategy on two logical CPUs match one device (own process:
+logical devices must be set before TensorFlow starts), and two workers of a cluster match one
+process. Each script is its own process, forked from the script server (tests/script_server.py)."""
 
 import subprocess
 import sys
@@ -42,11 +43,17 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_mirrored_strategy_matches_single_device():
+def _script(folder, name, text):
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def test_mirrored_strategy_matches_single_device(tmp_path, script_server):
     import json
 
-    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                            env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
+    result = script_server.run(_script(tmp_path, "mirrored.py", SCRIPT),
+                               env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads(result.stdout.strip().splitlines()[-1])
     assert results["mirrored"]["replicas"] == 2
@@ -109,27 +116,29 @@ def _free_port():
         return handle.getsockname()[1]
 
 
-def _start_workers(crash_before=(-1, -1)):
+def _start_workers(server, folder, crash_before=(-1, -1)):
     import json
     import os
 
     cluster = {"worker": [f"127.0.0.1:{_free_port()}" for _ in range(2)]}
-    env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin", "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin", "PYTHONPATH": os.pathsep.join(sys.path),
+           **server.environment}
+    worker = _script(folder, "worker.py", WORKER)
     return [subprocess.Popen(
-        [sys.executable, "-c", WORKER, "multi", str(crash_before[index])], stdout=subprocess.PIPE,
+        server.command(worker, "multi", str(crash_before[index])), stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
         env={**env, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})},
     ) for index in range(2)]
 
 
-def test_two_workers_match_one_process_on_the_same_global_batch():
+def test_two_workers_match_one_process_on_the_same_global_batch(tmp_path, script_server):
     import json
 
-    single = subprocess.run([sys.executable, "-c", WORKER, "single", "-1"], capture_output=True, text=True,
-                            env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
+    single = script_server.run(_script(tmp_path, "single.py", WORKER), "single", "-1",
+                               env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
     assert single.returncode == 0, single.stderr[-3000:]
     expected = json.loads(single.stdout.strip().splitlines()[-1])["losses"]
-    for worker in _start_workers():
+    for worker in _start_workers(script_server, tmp_path):
         out, err = worker.communicate(timeout=300)
         assert worker.returncode == 0, err[-3000:]
         result = json.loads(out.strip().splitlines()[-1])
@@ -138,11 +147,11 @@ def test_two_workers_match_one_process_on_the_same_global_batch():
             assert abs(a - b) <= 1e-5 * abs(a)
 
 
-def test_a_dead_worker_stops_the_other_with_a_clear_error_not_a_hang():
+def test_a_dead_worker_stops_the_other_with_a_clear_error_not_a_hang(tmp_path, script_server):
     import time
 
     start = time.monotonic()
-    survivor, crashed = _start_workers(crash_before=(-1, 1))
+    survivor, crashed = _start_workers(script_server, tmp_path, crash_before=(-1, 1))
     _, err = survivor.communicate(timeout=240)  # bounded: a hang fails the test here
     crashed.communicate(timeout=60)
     assert crashed.returncode == 3

@@ -1,0 +1,42 @@
+"""The script server (tests/script_server.py) runs a script as ``python SCRIPT ARGS`` would."""
+
+import subprocess
+import sys
+
+import pytest
+
+PROBE = """
+import atexit, json, os, sys
+atexit.register(lambda: print("atexit ran"))
+print(json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd(), "probe": os.environ.get("PROBE"),
+                  "path0": sys.path[0], "name": __name__, "affinity": sorted(os.sched_getaffinity(0))}))
+print("to stderr", file=sys.stderr)
+how = sys.argv[1]
+if how == "code":
+    sys.exit(3)
+if how == "message":
+    sys.exit("a message")
+if how == "raise":
+    raise ValueError("boom")
+if how == "hard":
+    os._exit(4)
+if how == "signal":
+    sys.stdout.flush()
+    os.kill(os.getpid(), 9)
+"""
+
+
+@pytest.mark.parametrize("how", ["normal", "code", "message", "raise", "hard", "signal"])
+def test_a_script_through_the_server_behaves_as_a_plain_process(tmp_path, script_server, how):
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE)
+    env = {"PROBE": "value", "PATH": "/usr/bin:/bin"}
+    plain = subprocess.run([sys.executable, str(script), how, "two words"], capture_output=True, text=True,
+                           env=env, cwd=tmp_path)
+    served = script_server.run(script, how, "two words", env=env, cwd=tmp_path)
+    assert served.returncode == plain.returncode and served.stdout == plain.stdout
+    assert served.stderr.replace(str(script), "SCRIPT") == plain.stderr.replace(str(script), "SCRIPT")
+    # What the comparison covered: the buffered output is lost only where Python loses it.
+    assert ('"probe": "value"' in plain.stdout) == (how != "hard") and "to stderr" in plain.stderr
+    assert ("atexit ran" in plain.stdout) == (how in ("normal", "code", "message", "raise"))
+    assert plain.returncode == {"normal": 0, "code": 3, "message": 1, "raise": 1, "hard": 4, "signal": -9}[how]
