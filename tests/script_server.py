@@ -78,11 +78,31 @@ def _serve_one(connection: socket.socket, listener: socket.socket) -> None:
         for fd in fds:
             os.close(fd)
         return
-    listener.close()
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    script = os.fork()
-    if script == 0:
-        connection.close()
+    try:  # the monitor: never returns to the server's loop
+        listener.close()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        script = os.fork()
+        if script == 0:
+            connection.close()
+            _start_script(request, fds)
+        for fd in fds:
+            os.close(fd)
+        try:
+            os.setpgid(script, script)  # (the script does it too: whichever comes first)
+        except OSError:
+            pass
+        connection.sendall(f"{script}\n".encode())
+        # A status below 0 is the signal that ended the script.
+        connection.sendall(f"{os.waitstatus_to_exitcode(os.waitpid(script, 0)[1])}\n".encode())
+    finally:
+        os._exit(0)
+
+
+def _start_script(request: dict, fds: list[int]) -> None:
+    """The script's process: the client's streams, environment, directory and CPU affinity, then
+    the script; never returns."""
+    code = 1
+    try:
         os.setpgid(0, 0)  # a group of its own: the client passes a signal on to the script and its children
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
@@ -96,23 +116,13 @@ def _serve_one(connection: socket.socket, listener: socket.socket) -> None:
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
         os.sched_setaffinity(0, request["affinity"])
-        code = 1
-        try:
-            code = run_as_main(request["argv"][0], request["argv"][1:])
-        finally:
-            os._exit(code)
-    for fd in fds:
-        os.close(fd)
-    try:
-        os.setpgid(script, script)  # (also done by the script: whichever comes first)
-    except OSError:
-        pass
-    try:
-        connection.sendall(f"{script}\n".encode())
-        # A status below 0 is the signal that ended the script.
-        connection.sendall(f"{os.waitstatus_to_exitcode(os.waitpid(script, 0)[1])}\n".encode())
+        code = run_as_main(request["argv"][0], request["argv"][1:])
+    except BaseException:  # noqa: BLE001  (a failed start: said on the client's stderr)
+        import traceback
+
+        traceback.print_exc()
     finally:
-        os._exit(0)
+        os._exit(code)
 
 
 def serve(path: str) -> None:
