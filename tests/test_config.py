@@ -101,19 +101,18 @@ def test_list_flag_validators_stop_bad_values_at_parsing_with_the_valid_ones():
 
     from tf_varattn.config_flags import check_choices, check_integers
 
-    values = flags.FlagValues()
-    flags.DEFINE_list("tables", ["a"], "", flag_values=values)
-    flags.DEFINE_list("seeds", ["0"], "", flag_values=values)
-    check_choices("tables", ("a", "b"), flag_values=values)
-    check_integers("seeds", minimum=0, at_least_one=True, flag_values=values)
+    def checked_flags():
+        values = flags.FlagValues()
+        flags.DEFINE_list("tables", ["a"], "", flag_values=values)
+        flags.DEFINE_list("seeds", ["0"], "", flag_values=values)
+        check_choices("tables", ("a", "b"), flag_values=values)
+        check_integers("seeds", minimum=0, at_least_one=True, flag_values=values)
+        return values
+
+    values = checked_flags()
     values(["prog", "--tables=b,a", "--seeds=2,0"])
     assert (values.tables, values.seeds) == (["b", "a"], ["2", "0"])
     for argv, message in ((["--tables=c"], "--tables takes a, b"), (["--seeds=-1"], "whole numbers >= 0"),
                           (["--seeds=x"], "whole numbers >= 0"), (["--seeds="], "one or more")):
-        fresh = flags.FlagValues()
-        flags.DEFINE_list("tables", ["a"], "", flag_values=fresh)
-        flags.DEFINE_list("seeds", ["0"], "", flag_values=fresh)
-        check_choices("tables", ("a", "b"), flag_values=fresh)
-        check_integers("seeds", minimum=0, at_least_one=True, flag_values=fresh)
         with pytest.raises(flags.IllegalFlagValueError, match=message):
-            fresh(["prog", *argv])
+            checked_flags()(["prog", *argv])

@@ -3,7 +3,6 @@ logical devices must be set before TensorFlow starts), and two workers of a clus
 process. Each script is its own process, forked from the script server (tests/script_server.py)."""
 
 import subprocess
-import sys
 import textwrap
 
 SCRIPT = textwrap.dedent("""
@@ -118,11 +117,9 @@ def _free_port():
 
 def _start_workers(server, folder, crash_before=(-1, -1)):
     import json
-    import os
 
     cluster = {"worker": [f"127.0.0.1:{_free_port()}" for _ in range(2)]}
-    env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin", "PYTHONPATH": os.pathsep.join(sys.path),
-           **server.environment}
+    env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin", **server.environment}
     worker = _script(folder, "worker.py", WORKER)
     return [subprocess.Popen(
         server.command(worker, "multi", str(crash_before[index])), stdout=subprocess.PIPE,
