@@ -1,11 +1,12 @@
-"""Runs experiment scripts as their own processes, forked from a server that has TensorFlow imported.
+"""Runs experiment scripts as their own processes, forked from a server with their libraries imported.
 
 A script a test runs (directly, or through ``reproduce.sh``) is a fresh process with its own
 ``sys.argv``, environment, working directory, standard streams, absl flags and TensorFlow
-runtime. It is forked from a server process that has imported TensorFlow and Keras but never
-used them, so what the tests leave out is only the import, which would otherwise be most of the
-time of a test that runs twenty scripts. The import as a user meets it (its start-up messages)
-and signals sent to a running script are tested with plain subprocesses.
+runtime. It is forked from a server process that has imported TensorFlow, Keras, TensorFlow
+Probability and NLTK (``PRELOAD``) but never used them, so what the tests leave out is only the
+import, which would otherwise be most of the time of a test that runs twenty scripts. The
+import as a user meets it (its start-up messages) and signals sent to a running script are
+tested with plain subprocesses.
 
     python tests/script_server.py serve SOCKET        # the server (ScriptServer starts one)
     python tests/script_server.py client PYTHON ARGS  # run `PYTHON ARGS` through $VARATTN_SCRIPT_SERVER
@@ -27,21 +28,29 @@ import time
 from pathlib import Path
 
 SERVER_VARIABLE = "VARATTN_SCRIPT_SERVER"
-PRELOAD = ("tensorflow", "keras")
+PRELOAD = ("tensorflow", "keras", "tensorflow_probability", "nltk.tokenize")  # third-party only: the
+# package under test is imported by each script from the working tree, as a user's run would.
 HEADER = struct.Struct("!I")
 
 
 def run_as_main(script: str, args: list[str]) -> int:
-    """What ``python SCRIPT ARGS`` does in this process, from the start to the exit status."""
-    import atexit
-    import runpy
-    import threading
+    """What ``python SCRIPT ARGS`` does in this process, from the start to its exit status (the
+    exit itself is the caller's)."""
+    import builtins
+    import io
     import traceback
+    import types
 
     sys.argv = [script, *args]
     sys.path[0] = os.path.dirname(os.path.abspath(script))
+    # The script's globals live in sys.modules["__main__"] until the interpreter's exit, as they
+    # do in a plain process (runpy would drop them when the script ends, before atexit).
+    main = sys.modules["__main__"] = types.ModuleType("__main__")
+    main.__dict__.update(__file__=script, __cached__=None, __loader__=None, __package__=None, __spec__=None,
+                         __builtins__=builtins)
     try:
-        runpy.run_path(script, run_name="__main__")
+        with io.open_code(script) as source:
+            exec(compile(source.read(), script, "exec"), main.__dict__)
         code = 0
     except SystemExit as exit:  # sys.exit's rules: None is 0; a message is printed and is 1
         code = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
@@ -53,10 +62,6 @@ def run_as_main(script: str, args: list[str]) -> int:
             frames = frames.tb_next
         traceback.print_exception(type(error), error, frames or error.__traceback__)
         code = 1
-    threading._shutdown()  # the interpreter's own exit: wait for threads, then the atexit handlers
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
     return code
 
 
@@ -79,12 +84,15 @@ def _serve_one(connection: socket.socket, listener: socket.socket) -> None:
             os.close(fd)
         return
     try:  # the monitor: never returns to the server's loop
-        listener.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         script = os.fork()
-        if script == 0:
-            connection.close()
-            _start_script(request, fds)
+    except BaseException:  # noqa: BLE001
+        os._exit(1)
+    if script == 0:
+        listener.close()
+        connection.close()
+        _start_script(request, fds)
+    try:
         for fd in fds:
             os.close(fd)
         try:
@@ -100,7 +108,9 @@ def _serve_one(connection: socket.socket, listener: socket.socket) -> None:
 
 def _start_script(request: dict, fds: list[int]) -> None:
     """The script's process: the client's streams, environment, directory and CPU affinity, then
-    the script; never returns."""
+    the script. It ends as a Python process ends: its exit status raised as SystemExit through
+    the server's frames (which catch nothing of it) to the interpreter's own exit, whose
+    clean-up (threads joined, atexit, TensorFlow's shutdown) the script would otherwise miss."""
     code = 1
     try:
         os.setpgid(0, 0)  # a group of its own: the client passes a signal on to the script and its children
@@ -121,8 +131,7 @@ def _start_script(request: dict, fds: list[int]) -> None:
         import traceback
 
         traceback.print_exc()
-    finally:
-        os._exit(code)
+    raise SystemExit(code)
 
 
 def serve(path: str) -> None:

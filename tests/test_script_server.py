@@ -6,8 +6,17 @@ import sys
 import pytest
 
 PROBE = """
-import atexit, json, os, sys
+import atexit, json, os, sys, threading, time
 atexit.register(lambda: print("atexit ran"))
+
+
+class Finalized:
+    def __del__(self):
+        print("finalized at the interpreter's exit", flush=True)
+
+
+finalized = Finalized()  # a global: collected after atexit
+threading.Thread(target=lambda: (time.sleep(0.3), print("thread joined", flush=True))).start()
 print(json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd(), "probe": os.environ.get("PROBE"),
                   "path0": sys.path[0], "name": __name__, "affinity": sorted(os.sched_getaffinity(0))}))
 print("to stderr", file=sys.stderr)
@@ -38,5 +47,7 @@ def test_a_script_through_the_server_behaves_as_a_plain_process(tmp_path, script
     assert served.stderr.replace(str(script), "SCRIPT") == plain.stderr.replace(str(script), "SCRIPT")
     # What the comparison covered: the buffered output is lost only where Python loses it.
     assert ('"probe": "value"' in plain.stdout) == (how != "hard") and "to stderr" in plain.stderr
-    assert ("atexit ran" in plain.stdout) == (how in ("normal", "code", "message", "raise"))
+    exited = how in ("normal", "code", "message", "raise")
+    assert ("atexit ran" in plain.stdout) == exited == ("thread joined" in plain.stdout)
+    assert plain.stdout.endswith("thread joined\natexit ran\nfinalized at the interpreter's exit\n") == exited
     assert plain.returncode == {"normal": 0, "code": 3, "message": 1, "raise": 1, "hard": 4, "signal": -9}[how]

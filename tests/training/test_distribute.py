@@ -135,9 +135,10 @@ def test_two_workers_match_one_process_on_the_same_global_batch(tmp_path, script
                                env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
     assert single.returncode == 0, single.stderr[-3000:]
     expected = json.loads(single.stdout.strip().splitlines()[-1])["losses"]
-    for worker in _start_workers(script_server, tmp_path):
-        out, err = worker.communicate(timeout=300)
-        assert worker.returncode == 0, err[-3000:]
+    workers = _start_workers(script_server, tmp_path)
+    outputs = [worker.communicate(timeout=300) for worker in workers]
+    for worker, (out, _) in zip(workers, outputs):  # a failure shows both workers' errors
+        assert worker.returncode == 0, "\n".join(f"worker {i}: {e[-2000:]}" for i, (_, e) in enumerate(outputs))
         result = json.loads(out.strip().splitlines()[-1])
         assert result["replicas"] == 2 and len(result["losses"]) == 3
         for a, b in zip(expected, result["losses"]):
