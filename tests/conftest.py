@@ -55,8 +55,8 @@ def synthetic_data_dir(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def script_server(tmp_path_factory):
-    """Runs scripts as their own processes forked from a server with TensorFlow imported
-    (tests/script_server.py); one per test worker."""
+    """Runs scripts as their own processes forked from a server with the scripts' libraries
+    imported (tests/script_server.py); one per test worker."""
     from script_server import ScriptServer
 
     server = ScriptServer(tmp_path_factory.mktemp("script-server"))

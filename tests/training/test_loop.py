@@ -1,13 +1,20 @@
 import json
+import shutil
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
+from conftest import write_synthetic_qgen
 
 from tf_varattn.config import get_config
 from tf_varattn.data.prepare import prepare_task_data
 from tf_varattn.training import checkpoints
 from tf_varattn.training.loop import Trainer, TrainingError
 from tf_varattn.training.runs import RunError
+
+# With `pytest -n` (`--dist loadgroup`) these tests run on one worker, which trains `trained_run` once.
+pytestmark = pytest.mark.xdist_group("trained_run")
 
 TINY = dict(embedding_dim=16, encoder_units=8, decoder_units=16, latent_dim=4, attentional_dim=8, batch_size=16,
             epochs=3, eval_subset=10, num_samples=3, word2vec_epochs=2, max_decode_length=8)
@@ -26,6 +33,33 @@ def train(run_dir, data_dir, stop_after_epoch=None, checkpoint_minutes=None, **o
 
 def without_times(history):
     return [{k: v for k, v in entry.items() if not k.endswith("_seconds")} for entry in history]
+
+
+class TrainedRun(NamedTuple):
+    """The tiny run without word2vec, trained once for 3 epochs; its directory as it was after each."""
+
+    data_dir: Path
+    folder: Path
+    history: list  # of all 3 epochs
+    variables: list  # the weights after epoch 3
+
+    def copy_after(self, epoch: int, run_dir: Path) -> Path:
+        """A copy of the run directory as ``train(run_dir, data_dir, stop_after_epoch=epoch)`` leaves it."""
+        return Path(shutil.copytree(self.folder / f"after-epoch-{epoch}", run_dir))
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> TrainedRun:
+    """One training shared by the tests that stop, damage or resume a run: each starts from a copy
+    instead of training its own first epochs."""
+    folder = tmp_path_factory.mktemp("trained-run")
+    data_dir = write_synthetic_qgen(folder / "data")
+    config, run = tiny_config(pretrained_embeddings=False), folder / "run"
+    trainer = Trainer(config, run, prepare_task_data(config, run, str(data_dir)), log=lambda _: None, progress=False)
+    for epoch in (1, 2, 3):  # one trainer stopped after each epoch and resumed, as `train` would be
+        history = trainer.fit(epoch)
+        shutil.copytree(run, folder / f"after-epoch-{epoch}")
+    return TrainedRun(data_dir, folder, history, [variable.numpy() for variable in trainer.model.variables])
 
 
 def test_resumed_run_matches_uninterrupted_run(tmp_path, synthetic_data_dir):
@@ -52,12 +86,11 @@ class _Interrupted(Exception):
     pass
 
 
-def test_run_stopped_inside_an_epoch_resumes_there_exactly(tmp_path, synthetic_data_dir, monkeypatch):
-    full_trainer, full = train(tmp_path / "full", synthetic_data_dir, pretrained_embeddings=False)
+def test_run_stopped_inside_an_epoch_resumes_there_exactly(tmp_path, trained_run, monkeypatch):
     # Stop in the middle of epoch 2 (after its 4th batch), saving after every batch.
     config = tiny_config(pretrained_embeddings=False)
     run = tmp_path / "stopped"
-    trainer = Trainer(config, run, prepare_task_data(config, run, str(synthetic_data_dir)), log=lambda _: None,
+    trainer = Trainer(config, run, prepare_task_data(config, run, str(trained_run.data_dir)), log=lambda _: None,
                       progress=False, checkpoint_minutes=0)
     step, calls = trainer.train_step, []
 
@@ -71,13 +104,13 @@ def test_run_stopped_inside_an_epoch_resumes_there_exactly(tmp_path, synthetic_d
     with pytest.raises(_Interrupted):
         trainer.fit()
     messages = []
-    resumed_trainer = Trainer(config, run, prepare_task_data(config, run, str(synthetic_data_dir)),
+    resumed_trainer = Trainer(config, run, prepare_task_data(config, run, str(trained_run.data_dir)),
                               log=messages.append, progress=False, checkpoint_minutes=0)
     resumed = resumed_trainer.fit()
     assert messages[0].endswith("after epoch 1 and 4 batches of epoch 2.")
-    assert without_times(resumed) == without_times(full)
-    for a, b in zip(full_trainer.model.variables, resumed_trainer.model.variables):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert without_times(resumed) == without_times(trained_run.history)
+    for a, b in zip(trained_run.variables, resumed_trainer.model.variables, strict=True):
+        np.testing.assert_array_equal(a, b.numpy())
     assert not list((run / "checkpoints" / "mid_epoch").glob("step-*"))  # obsolete after the epoch ended
 
 
@@ -99,8 +132,11 @@ def test_per_epoch_diagnostics_leave_training_unchanged(tmp_path, synthetic_data
         assert with_diagnostics[1][name] == without[1][name], name
 
 
-def test_non_finite_loss_stops_with_step_and_checkpoint(tmp_path, synthetic_data_dir, monkeypatch):
-    trainer, _ = train(tmp_path / "run", synthetic_data_dir, stop_after_epoch=1, pretrained_embeddings=False)
+def test_non_finite_loss_stops_with_step_and_checkpoint(tmp_path, trained_run, monkeypatch):
+    run = trained_run.copy_after(1, tmp_path / "run")
+    config = tiny_config(pretrained_embeddings=False)
+    trainer = Trainer(config, run, prepare_task_data(config, run, str(trained_run.data_dir)), log=lambda _: None,
+                      progress=False)
     restore = checkpoints.RunCheckpoints.restore_latest
 
     def restore_then_poison(self):
@@ -113,24 +149,23 @@ def test_non_finite_loss_stops_with_step_and_checkpoint(tmp_path, synthetic_data
         trainer.fit()
 
 
-def test_run_directory_of_another_config_is_refused(tmp_path, synthetic_data_dir):
-    train(tmp_path / "run", synthetic_data_dir, stop_after_epoch=1, pretrained_embeddings=False)
+def test_run_directory_of_another_config_is_refused(tmp_path, trained_run):
+    run = trained_run.copy_after(1, tmp_path / "run")
     with pytest.raises(RunError, match="different config .*gamma_a: 0.1 -> 0.5"):
-        train(tmp_path / "run", synthetic_data_dir, pretrained_embeddings=False, gamma_a=0.5)
+        train(run, trained_run.data_dir, pretrained_embeddings=False, gamma_a=0.5)
 
 
-def test_run_resumes_after_a_default_changed_that_does_not_act_on_it(tmp_path, synthetic_data_dir):
+def test_run_resumes_after_a_default_changed_that_does_not_act_on_it(tmp_path, trained_run):
     """A VAttn run whose config.json has another Dirichlet floor (the default moved after it
     started) resumes; the same change on a Dirichlet run is refused by name."""
     from tf_varattn.training.runs import check_finished
 
-    run = tmp_path / "run"
-    train(run, synthetic_data_dir, stop_after_epoch=1, pretrained_embeddings=False)
+    run = trained_run.copy_after(1, tmp_path / "run")
     stored = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**stored, "dirichlet_floor": 0.1}))
     assert check_finished(run, tiny_config(pretrained_embeddings=False)) is False
-    _, history = train(run, synthetic_data_dir, stop_after_epoch=2, pretrained_embeddings=False)
-    assert [entry["epoch"] for entry in history] == [1, 2]
+    _, history = train(run, trained_run.data_dir, stop_after_epoch=2, pretrained_embeddings=False)
+    assert without_times(history) == without_times(trained_run.history[:2])
     dirichlet = tmp_path / "dirichlet"
     dirichlet.mkdir()
     config = get_config("ved_vattn_dirichlet", "qgen", **TINY)
@@ -156,9 +191,8 @@ def test_run_lock_is_exclusive_and_released(tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["truncate", "empty", "flip"])
-def test_damaged_checkpoint_names_itself_and_the_previous_good_one(tmp_path, synthetic_data_dir, damage):
-    run = tmp_path / "run"
-    train(run, synthetic_data_dir, stop_after_epoch=2, pretrained_embeddings=False)
+def test_damaged_checkpoint_names_itself_and_the_previous_good_one(tmp_path, trained_run, damage):
+    run = trained_run.copy_after(2, tmp_path / "run")
     path = next((run / "checkpoints").glob("epoch-2.data-*"))
     data = path.read_bytes()
     if damage == "truncate":
@@ -172,30 +206,28 @@ def test_damaged_checkpoint_names_itself_and_the_previous_good_one(tmp_path, syn
     with pytest.raises(TrainingError, match=r"epoch-2 cannot be read .*damaged, incomplete or from another config\. "
                                             r"The newest readable checkpoint is .*epoch-1 \(epoch 1\): "
                                             r"rerun with --restart_from_epoch=1"):
-        train(run, synthetic_data_dir, pretrained_embeddings=False)
+        train(run, trained_run.data_dir, pretrained_embeddings=False)
     if damage != "truncate":
         return
     # Restarting from the good checkpoint ends where an undamaged run ends.
-    _, full = train(tmp_path / "full", synthetic_data_dir, pretrained_embeddings=False)
     config = tiny_config(pretrained_embeddings=False)
-    trainer = Trainer(config, run, prepare_task_data(config, run, str(synthetic_data_dir)), log=lambda _: None,
+    trainer = Trainer(config, run, prepare_task_data(config, run, str(trained_run.data_dir)), log=lambda _: None,
                       progress=False)
     resumed = trainer.fit(restart_from_epoch=1)
     assert (run / "checkpoints" / "epoch-2.index.set-aside").is_file()
-    assert without_times(resumed) == without_times(full)
+    assert without_times(resumed) == without_times(trained_run.history)
 
 
-def test_a_checkpoint_missing_under_a_finished_epoch_stops_with_both_named(tmp_path, synthetic_data_dir):
-    run = tmp_path / "run"
-    train(run, synthetic_data_dir, stop_after_epoch=1, pretrained_embeddings=False)
+def test_a_checkpoint_missing_under_a_finished_epoch_stops_with_both_named(tmp_path, trained_run):
+    run = trained_run.copy_after(1, tmp_path / "run")
     (run / "checkpoints" / "epoch-1.index").unlink()
     with pytest.raises(TrainingError, match=r"history.json records epoch\(s\) \[1\] as finished.*"
                                             r"no checkpoint of them \(newest: epoch none\).*--restart_from_epoch=0"):
-        train(run, synthetic_data_dir, stop_after_epoch=1, pretrained_embeddings=False)
+        train(run, trained_run.data_dir, stop_after_epoch=1, pretrained_embeddings=False)
     assert [e["epoch"] for e in json.loads((run / "history.json").read_text())] == [1]  # nothing overwritten
     # The way out named in the message works: epoch 1 trained again, its history entry replaced.
     config = tiny_config(pretrained_embeddings=False)
-    trainer = Trainer(config, run, prepare_task_data(config, run, str(synthetic_data_dir)), log=lambda _: None,
+    trainer = Trainer(config, run, prepare_task_data(config, run, str(trained_run.data_dir)), log=lambda _: None,
                       progress=False)
     assert [e["epoch"] for e in trainer.fit(1, restart_from_epoch=0)] == [1]
     assert (run / "checkpoints" / "epoch-1.index").is_file()
@@ -228,14 +260,14 @@ def test_a_failed_checkpoint_save_leaves_the_history_behind_and_no_leftovers(tmp
     assert (run / "checkpoints" / "epoch-1.index").is_file() and not (run / "history.pending.json").exists()
 
 
-def test_a_history_whose_checkpoint_was_written_before_a_crash_is_recovered(tmp_path, synthetic_data_dir):
-    run = tmp_path / "run"
-    _, history = train(run, synthetic_data_dir, stop_after_epoch=1, pretrained_embeddings=False)
+def test_a_history_whose_checkpoint_was_written_before_a_crash_is_recovered(tmp_path, trained_run):
+    run = trained_run.copy_after(1, tmp_path / "run")
+    history = trained_run.history[:1]
     # As if the process died between the checkpoint save and the history's rename.
     (run / "history.json").rename(run / "history.pending.json")
     messages = []
     config = tiny_config(pretrained_embeddings=False)
-    trainer = Trainer(config, run, prepare_task_data(config, run, str(synthetic_data_dir)), log=messages.append,
+    trainer = Trainer(config, run, prepare_task_data(config, run, str(trained_run.data_dir)), log=messages.append,
                       progress=False)
     assert without_times(trainer.fit(1)) == without_times(history)
     assert any("Recovered the history of epoch 1" in m for m in messages)

@@ -32,9 +32,8 @@ def projected_cross_entropy(features, kernel, bias, labels, compute_dtype=tf.flo
     Equal to ``sparse_softmax_cross_entropy_with_logits(labels, features @ W + b)`` with a
     hand-written gradient: the softmax is exponentiated once (forward) and reused by the
     backward pass, and the element-wise work over the ``[N, V]`` logits runs as two XLA
-    fusions while the three matrix products stay with TensorFlow's (oneDNN) kernels. On a
-    2-core CPU at the paper's sizes this is 1.2x the cost of the matrix products alone,
-    against 1.9x for the unfused TensorFlow ops (``results/benchmarks.md``).
+    fusions while the three matrix products stay with TensorFlow's (oneDNN) kernels. Its cost
+    against the unfused ops is measured in ``results/benchmarks.md``.
     """
     @tf.custom_gradient
     def cross_entropy(features, kernel, bias):
