@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 SERVER_VARIABLE = "VARATTN_SCRIPT_SERVER"
+PID_VARIABLE = "VARATTN_SCRIPT_PID_FILE"  # where a client writes its script's PID (ScriptServer.start)
 PRELOAD = ("tensorflow", "keras", "tensorflow_probability", "nltk.tokenize")  # third-party only: the
 # package under test is imported by each script from the working tree, as a user's run would.
 HEADER = struct.Struct("!I")
@@ -161,12 +162,17 @@ def client(python: str, args: list[str]) -> int:
         os.execv(python, [python, *args])
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     connection.connect(path)
-    payload = json.dumps({"argv": args, "env": dict(os.environ), "cwd": os.getcwd(),
+    env = dict(os.environ)
+    pid_file = env.pop(PID_VARIABLE, None)
+    payload = json.dumps({"argv": args, "env": env, "cwd": os.getcwd(),
                           "affinity": sorted(os.sched_getaffinity(0))}).encode()
     socket.send_fds(connection, [HEADER.pack(len(payload))], [0, 1, 2])
     connection.sendall(payload)
     replies = connection.makefile("r")
     pid = int(replies.readline())
+    if pid_file:
+        Path(pid_file + ".part").write_text(f"{pid}\n")
+        os.replace(pid_file + ".part", pid_file)
     for number in (signal.SIGINT, signal.SIGTERM):  # passed on, as if the script were this process
         signal.signal(number, lambda received, frame: os.killpg(pid, received))
     status = replies.readline().strip()
@@ -182,10 +188,10 @@ def client(python: str, args: list[str]) -> int:
 
 class ScriptServer:
     """A server with its socket in ``folder``; ``environment`` holds the variables that send
-    ``reproduce.sh``'s scripts to it, ``command`` and ``run`` send one script."""
+    ``reproduce.sh``'s scripts to it, ``command``, ``run`` and ``start`` send one script."""
 
     def __init__(self, folder: Path):
-        path = folder / "scripts.sock"
+        path, self.folder, self._started = folder / "scripts.sock", folder, 0
         self.process = subprocess.Popen([sys.executable, __file__, "serve", str(path)], stdin=subprocess.DEVNULL)
         deadline = time.time() + 600  # a loaded machine imports TensorFlow slowly
         while not path.exists():
@@ -207,6 +213,26 @@ class ScriptServer:
         result = subprocess.run(self.command(script, *args), capture_output=True, text=True, env=env, cwd=cwd)
         result.args = [sys.executable, str(script), *args]
         return result
+
+    def start(self, script: Path | str, *args: str, env: dict | None = None, **popen) -> subprocess.Popen:
+        """``subprocess.Popen([python, script, *args], **popen)`` through this server. The Popen is
+        the client, which ends as the script ends (a signal that ends the script ends it too);
+        ``process.script_pid()`` waits for the script's own PID, to signal the script itself."""
+        self._started += 1
+        pid_file = self.folder / f"script-{self._started}.pid"
+        env = {**(os.environ if env is None else env), **self.environment, PID_VARIABLE: str(pid_file)}
+        process = subprocess.Popen(self.command(script, *args), env=env, **popen)
+
+        def script_pid(timeout: float = 600) -> int:
+            deadline = time.time() + timeout  # a loaded machine forks slowly
+            while not pid_file.exists():
+                if process.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"{script} did not start (client status {process.poll()})")
+                time.sleep(0.01)
+            return int(pid_file.read_text())
+
+        process.script_pid = script_pid
+        return process
 
     def close(self) -> None:
         self.process.terminate()

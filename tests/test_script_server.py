@@ -51,3 +51,16 @@ def test_a_script_through_the_server_behaves_as_a_plain_process(tmp_path, script
     assert ("atexit ran" in plain.stdout) == exited == ("thread joined" in plain.stdout)
     assert plain.stdout.endswith("thread joined\natexit ran\nfinalized at the interpreter's exit\n") == exited
     assert plain.returncode == {"normal": 0, "code": 3, "message": 1, "raise": 1, "hard": 4, "signal": -9}[how]
+
+
+def test_a_started_script_is_signalled_itself_and_its_client_ends_as_it_does(tmp_path, script_server):
+    import os
+    import signal
+
+    script = tmp_path / "wait.py"
+    script.write_text("import os, time\nprint(os.getpid(), flush=True)\ntime.sleep(600)\n")
+    process = script_server.start(script, stdout=subprocess.PIPE, text=True, env={"PATH": "/usr/bin:/bin"})
+    pid = int(process.stdout.readline())
+    assert process.script_pid() == pid != process.pid
+    os.kill(pid, signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL  # as a plain process killed so would

@@ -1,5 +1,6 @@
 """The experiment scripts end to end, as a user runs them (subprocesses, tiny synthetic data)."""
 
+import contextlib
 import json
 import os
 import random
@@ -40,6 +41,14 @@ def run(script, *args, env=None, check=True):
     return result
 
 
+def kill_script(process):
+    """SIGKILL to the script a ``SERVER.start`` process runs, unless it has ended; waits for its end."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):  # it may end just before the signal
+            os.kill(process.script_pid(), signal.SIGKILL)
+    process.wait()
+
+
 @pytest.fixture
 def env(synthetic_data_dir, script_server):
     return {**os.environ, "VARATTN_DATA_DIR": str(synthetic_data_dir), "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -56,16 +65,14 @@ def test_killed_run_resumes_to_the_same_history_and_test_numbers(tmp_path, env):
     assert (config["preset"], config["epochs"], config["latent_dim"], config["batch_size"]) == ("ved_vattn_mean", 3, 4, 16)
     # Killed at a random moment inside an epoch, with a checkpoint after every batch.
     killed = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, str(ROOT / "experiments" / "train.py"), *flags, "--checkpoint_minutes=0",
-                                f"--output_dir={killed}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=env, cwd=ROOT)
+    process = SERVER.start(ROOT / "experiments" / "train.py", *flags, "--checkpoint_minutes=0", f"--output_dir={killed}",
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
     deadline = time.time() + 600  # a loaded machine starts TensorFlow slowly
     while not list((killed / "checkpoints" / "mid_epoch").glob("step-*.index")) and process.poll() is None \
             and time.time() < deadline:
         time.sleep(0.05)
     time.sleep(random.uniform(0.0, 1.5))
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_script(process)
     assert not (killed / "checkpoints" / "epoch-3.index").exists(), "the run finished before it could be killed"
     resumed = run("train.py", *flags, f"--output_dir={killed}", env=env)
     assert "Resuming" in resumed.stdout + resumed.stderr, "killed before its first mid-epoch checkpoint"
@@ -74,14 +81,13 @@ def test_killed_run_resumes_to_the_same_history_and_test_numbers(tmp_path, env):
     assert strip(histories[0]) == strip(histories[1]) and len(histories[0]) == 3
     run("evaluate.py", f"--run_dir={tmp_path / 'full'}", "--num_samples=3", env=env)
     # The evaluation killed after its MAP pass and first sampling pass resumes after them.
-    process = subprocess.Popen([sys.executable, str(ROOT / "experiments" / "evaluate.py"), f"--run_dir={killed}",
-                                "--num_samples=3"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    process = SERVER.start(ROOT / "experiments" / "evaluate.py", f"--run_dir={killed}", "--num_samples=3",
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
     first_pass = killed / "test_evaluation_progress" / "sample-3-seed0.json.gz"
     deadline = time.time() + 600  # a loaded machine starts TensorFlow slowly
     while not first_pass.exists() and process.poll() is None and time.time() < deadline:
         time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_script(process)
     assert not (killed / "test_metrics.json").exists(), "the evaluation finished before it could be killed"
     resumed = run("evaluate.py", f"--run_dir={killed}", "--num_samples=3", env=env)
     assert "sample-3-seed0: reusing the pass finished earlier" in resumed.stdout

@@ -62,15 +62,19 @@ def trained_run(tmp_path_factory) -> TrainedRun:
     return TrainedRun(data_dir, folder, history, [variable.numpy() for variable in trainer.model.variables])
 
 
-def test_resumed_run_matches_uninterrupted_run(tmp_path, synthetic_data_dir):
-    full_trainer, full = train(tmp_path / "full", synthetic_data_dir)
-    _, first = train(tmp_path / "resumed", synthetic_data_dir, stop_after_epoch=1)
-    assert len(first) == 1
-    resumed_trainer, resumed = train(tmp_path / "resumed", synthetic_data_dir)
-    assert without_times(resumed) == without_times(full)
+def test_resumed_run_matches_uninterrupted_run(tmp_path, trained_run):
+    """Stopped after epoch 1 and resumed by a new trainer (a new process, as it were), or stopped
+    after every epoch in one trainer (``trained_run``): both end where an uninterrupted run ends.
+    (With word2vec embeddings: the kill -9 test in tests/experiments/test_scripts.py.)"""
+    full_trainer, full = train(tmp_path / "full", trained_run.data_dir, pretrained_embeddings=False)
     assert [e["epoch"] for e in full] == [1, 2, 3]
-    for a, b in zip(full_trainer.model.variables, resumed_trainer.model.variables):
+    resumed_trainer, resumed = train(trained_run.copy_after(1, tmp_path / "resumed"), trained_run.data_dir,
+                                     pretrained_embeddings=False)
+    assert without_times(resumed) == without_times(full) == without_times(trained_run.history)
+    for a, b, c in zip(full_trainer.model.variables, resumed_trainer.model.variables, trained_run.variables,
+                       strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_array_equal(a.numpy(), c)
     # History on disk, TensorBoard logs, kept checkpoints (eval epoch 7 > 3, so the last 2).
     assert json.loads((tmp_path / "resumed" / "history.json").read_text()) == resumed
     assert any((tmp_path / "full" / "tensorboard" / "train").iterdir())
@@ -121,12 +125,12 @@ def test_training_learns_on_tiny_data(tmp_path, synthetic_data_dir):
     assert {"val_kl_z_per_token", "val_kl_attention_per_token", "val_active_units", "val_mutual_information"} <= set(history[-1])
 
 
-def test_per_epoch_diagnostics_leave_training_unchanged(tmp_path, synthetic_data_dir, monkeypatch):
+def test_per_epoch_diagnostics_leave_training_unchanged(tmp_path, trained_run, monkeypatch):
     """The diagnostics pass after each epoch restores the random streams: the next epoch trains
-    exactly as it does without it."""
-    _, with_diagnostics = train(tmp_path / "with", synthetic_data_dir, epochs=2)
+    exactly as it does without it (``trained_run`` had the diagnostics)."""
     monkeypatch.setattr("tf_varattn.diagnostics.LatentDiagnostics.__call__", lambda self, pairs, limit=None: {})
-    _, without = train(tmp_path / "without", synthetic_data_dir, epochs=2)
+    _, without = train(tmp_path / "without", trained_run.data_dir, stop_after_epoch=2, pretrained_embeddings=False)
+    with_diagnostics = trained_run.history
     assert "val_mutual_information" in with_diagnostics[1] and "val_mutual_information" not in without[1]
     for name in ("train_loss", "train_reconstruction", "train_kl_z", "train_kl_attention", "val_bleu4", "val_entropy"):
         assert with_diagnostics[1][name] == without[1][name], name
