@@ -226,7 +226,7 @@ command=${1:-}
 [ $# -gt 0 ] && shift
 case "$command" in
   setup) setup ;;
-  test) setup; exec "$VENV/bin/python" -m pytest -n "${VARATTN_TEST_WORKERS:-auto}" --dist loadgroup --durations=15 "$@" ;;
+  test) setup; exec "$VENV/bin/python" -m pytest -n "${VARATTN_TEST_WORKERS:-auto}" --durations=15 "$@" ;;
   smoke) setup; smoke "$@" ;;
   table2|table4) setup; table "$command" "$@" ;;
   plan) setup; [ $# -ge 1 ] || { echo "usage: ./reproduce.sh plan table2|table4 [flags]" >&2; exit 2; }

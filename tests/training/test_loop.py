@@ -1,3 +1,4 @@
+import fcntl
 import json
 import shutil
 from pathlib import Path
@@ -12,9 +13,6 @@ from tf_varattn.data.prepare import prepare_task_data
 from tf_varattn.training import checkpoints
 from tf_varattn.training.loop import Trainer, TrainingError
 from tf_varattn.training.runs import RunError
-
-# With `pytest -n` (`--dist loadgroup`) these tests run on one worker, which trains `trained_run` once.
-pytestmark = pytest.mark.xdist_group("trained_run")
 
 TINY = dict(embedding_dim=16, encoder_units=8, decoder_units=16, latent_dim=4, attentional_dim=8, batch_size=16,
             epochs=3, eval_subset=10, num_samples=3, word2vec_epochs=2, max_decode_length=8)
@@ -48,18 +46,30 @@ class TrainedRun(NamedTuple):
         return Path(shutil.copytree(self.folder / f"after-epoch-{epoch}", run_dir))
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory) -> TrainedRun:
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, worker_id) -> TrainedRun:
     """One training shared by the tests that stop, damage or resume a run: each starts from a copy
-    instead of training its own first epochs."""
-    folder = tmp_path_factory.mktemp("trained-run")
-    data_dir = write_synthetic_qgen(folder / "data")
-    config, run = tiny_config(pretrained_embeddings=False), folder / "run"
-    trainer = Trainer(config, run, prepare_task_data(config, run, str(data_dir)), log=lambda _: None, progress=False)
-    for epoch in (1, 2, 3):  # one trainer stopped after each epoch and resumed, as `train` would be
-        history = trainer.fit(epoch)
-        shutil.copytree(run, folder / f"after-epoch-{epoch}")
-    return TrainedRun(data_dir, folder, history, [variable.numpy() for variable in trainer.model.variables])
+    instead of training its own first epochs. Under pytest-xdist the first worker to need it
+    trains it and the others wait for it (a lock in the folder the workers share)."""
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    folder, data_dir = shared / "trained-run", shared / "trained-run" / "data"
+    with open(shared / "trained-run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "variables.npz").exists():
+            write_synthetic_qgen(data_dir)
+            config, run = tiny_config(pretrained_embeddings=False), folder / "run"
+            trainer = Trainer(config, run, prepare_task_data(config, run, str(data_dir)), log=lambda _: None,
+                              progress=False)
+            for epoch in (1, 2, 3):  # one trainer stopped after each epoch and resumed, as `train` would be
+                trainer.fit(epoch)
+                shutil.copytree(run, folder / f"after-epoch-{epoch}")
+            np.savez(folder / "variables.part.npz", *[variable.numpy() for variable in trainer.model.variables])
+            (folder / "variables.part.npz").rename(folder / "variables.npz")
+    with np.load(folder / "variables.npz") as variables:
+        weights = [variables[f"arr_{index}"] for index in range(len(variables.files))]
+    return TrainedRun(data_dir, folder, json.loads((folder / "after-epoch-3" / "history.json").read_text()), weights)
 
 
 def test_resumed_run_matches_uninterrupted_run(tmp_path, trained_run):
