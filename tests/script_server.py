@@ -1,12 +1,13 @@
 """Runs experiment scripts as their own processes, forked from a server with their libraries imported.
 
 A script a test runs (directly, or through ``reproduce.sh``) is a fresh process with its own
-``sys.argv``, environment, working directory, standard streams, absl flags and TensorFlow
-runtime. It is forked from a server process that has imported TensorFlow, Keras, TensorFlow
-Probability and NLTK (``PRELOAD``) but never used them, so what the tests leave out is only the
-import, which would otherwise be most of the time of a test that runs twenty scripts. The
-import as a user meets it (its start-up messages) and signals sent to a running script are
-tested with plain subprocesses.
+``sys.argv``, environment, working directory, standard streams, CPU affinity, SIGINT handling,
+absl flags and TensorFlow runtime, and it ends with the interpreter's own exit. It is forked
+from a server process that has imported TensorFlow, Keras, TensorFlow Probability and NLTK
+(``PRELOAD``) but never used them, so what the tests leave out is only the import, which would
+otherwise be most of the time of a test that runs twenty scripts. Signals reach the script
+through its client (SIGINT, SIGTERM) or directly (``ScriptServer.start``'s ``script_pid``). The
+import as a user meets it (its start-up messages) is tested with a plain subprocess.
 
     python tests/script_server.py serve SOCKET        # the server (ScriptServer starts one)
     python tests/script_server.py client PYTHON ARGS  # run `PYTHON ARGS` through $VARATTN_SCRIPT_SERVER
@@ -127,6 +128,8 @@ def _start_script(request: dict, fds: list[int]) -> None:
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
         os.sched_setaffinity(0, request["affinity"])
+        # Python's start-up: SIGINT raises KeyboardInterrupt unless the parent ignored it.
+        signal.signal(signal.SIGINT, signal.SIG_IGN if request["sigint_ignored"] else signal.default_int_handler)
         code = run_as_main(request["argv"][0], request["argv"][1:])
     except BaseException:  # noqa: BLE001  (a failed start: said on the client's stderr)
         import traceback
@@ -164,8 +167,9 @@ def client(python: str, args: list[str]) -> int:
     connection.connect(path)
     env = dict(os.environ)
     pid_file = env.pop(PID_VARIABLE, None)
-    payload = json.dumps({"argv": args, "env": env, "cwd": os.getcwd(),
-                          "affinity": sorted(os.sched_getaffinity(0))}).encode()
+    payload = json.dumps({"argv": args, "env": env, "cwd": os.getcwd(), "affinity": sorted(os.sched_getaffinity(0)),
+                          # Ignored in this process's parent (pytest-xdist's workers), so in a plain child.
+                          "sigint_ignored": signal.getsignal(signal.SIGINT) is signal.SIG_IGN}).encode()
     socket.send_fds(connection, [HEADER.pack(len(payload))], [0, 1, 2])
     connection.sendall(payload)
     replies = connection.makefile("r")

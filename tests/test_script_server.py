@@ -6,7 +6,7 @@ import sys
 import pytest
 
 PROBE = """
-import atexit, json, os, sys, threading, time
+import atexit, json, os, signal, sys, threading, time
 atexit.register(lambda: print("atexit ran"))
 
 
@@ -18,7 +18,8 @@ class Finalized:
 finalized = Finalized()  # a global: collected after atexit
 threading.Thread(target=lambda: (time.sleep(0.3), print("thread joined", flush=True))).start()
 print(json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd(), "probe": os.environ.get("PROBE"),
-                  "path0": sys.path[0], "name": __name__, "affinity": sorted(os.sched_getaffinity(0))}))
+                  "path0": sys.path[0], "name": __name__, "affinity": sorted(os.sched_getaffinity(0)),
+                  "sigint": str(signal.getsignal(signal.SIGINT))}))
 print("to stderr", file=sys.stderr)
 how = sys.argv[1]
 if how == "code":

@@ -390,10 +390,10 @@ def test_make_tables_refuses_an_empty_runs_root_and_leaves_the_results_as_they_w
 def test_ctrl_c_says_where_the_run_stopped_and_bad_run_inputs_are_one_line(tmp_path, env):
     flags = ["--task=qgen", "--model=ded_dattn", "--epochs=50", "--checkpoint_minutes=0", *TINY_FLAGS,
              "--nopretrained_embeddings", f"--output_dir={tmp_path / 'run'}"]
-    # pytest-xdist's workers ignore SIGINT, and a child would inherit that: give it the default back.
-    process = subprocess.Popen([sys.executable, str(ROOT / "experiments" / "train.py"), *flags], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # pytest-xdist's workers ignore SIGINT, and a child would inherit that: give it the default back
+    # (the script server gives its script the client's SIGINT handling).
+    process = SERVER.start(ROOT / "experiments" / "train.py", *flags, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, env=env, cwd=ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 600
     while not (tmp_path / "run" / "checkpoints" / "epoch-1.index").exists() and process.poll() is None \
             and time.time() < deadline:
