@@ -88,7 +88,7 @@ def _serve_one(connection: socket.socket, listener: socket.socket) -> None:
     try:  # the monitor: never returns to the server's loop
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         script = os.fork()
-    except BaseException:  # noqa: BLE001
+    except BaseException:  # noqa: BLE001  (whatever failed, the monitor never returns to the server's loop)
         os._exit(1)
     if script == 0:
         listener.close()
@@ -109,8 +109,8 @@ def _serve_one(connection: socket.socket, listener: socket.socket) -> None:
 
 
 def _start_script(request: dict, fds: list[int]) -> None:
-    """The script's process: the client's streams, environment, directory and CPU affinity, then
-    the script. It ends as a Python process ends: its exit status raised as SystemExit through
+    """The script's process: the client's streams, environment, directory, CPU affinity and
+    SIGINT handling, then the script. It ends as a Python process ends: its exit status raised as SystemExit through
     the server's frames (which catch nothing of it) to the interpreter's own exit, whose
     clean-up (threads joined, atexit, TensorFlow's shutdown) the script would otherwise miss."""
     code = 1
