@@ -54,19 +54,22 @@ def trained_run(tmp_path_factory, worker_id) -> TrainedRun:
     shared = tmp_path_factory.getbasetemp()
     if worker_id != "master":
         shared = shared.parent
-    folder, data_dir = shared / "trained-run", shared / "trained-run" / "data"
+    folder = shared / "trained-run"
     with open(shared / "trained-run.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / "variables.npz").exists():
-            write_synthetic_qgen(data_dir)
-            config, run = tiny_config(pretrained_embeddings=False), folder / "run"
+        if not folder.exists():  # trained in a folder of its own, renamed once complete
+            building = shared / "trained-run.part"
+            shutil.rmtree(building, ignore_errors=True)  # left by a worker whose training failed
+            data_dir = write_synthetic_qgen(building / "data")
+            config, run = tiny_config(pretrained_embeddings=False), building / "run"
             trainer = Trainer(config, run, prepare_task_data(config, run, str(data_dir)), log=lambda _: None,
                               progress=False)
             for epoch in (1, 2, 3):  # one trainer stopped after each epoch and resumed, as `train` would be
                 trainer.fit(epoch)
-                shutil.copytree(run, folder / f"after-epoch-{epoch}")
-            np.savez(folder / "variables.part.npz", *[variable.numpy() for variable in trainer.model.variables])
-            (folder / "variables.part.npz").rename(folder / "variables.npz")
+                shutil.copytree(run, building / f"after-epoch-{epoch}")
+            np.savez(building / "variables.npz", *[variable.numpy() for variable in trainer.model.variables])
+            building.rename(folder)
+    data_dir = folder / "data"
     with np.load(folder / "variables.npz") as variables:
         weights = [variables[f"arr_{index}"] for index in range(len(variables.files))]
     return TrainedRun(data_dir, folder, json.loads((folder / "after-epoch-3" / "history.json").read_text()), weights)
