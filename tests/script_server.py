@@ -213,8 +213,8 @@ class ScriptServer:
             ) -> subprocess.CompletedProcess:
         """``subprocess.run([python, script, *args], capture_output=True, text=True)`` through
         this server (``env``: the environment, this server's variables added)."""
-        env = {**(os.environ if env is None else env), **self.environment}
-        result = subprocess.run(self.command(script, *args), capture_output=True, text=True, env=env, cwd=cwd)
+        result = subprocess.run(self.command(script, *args), capture_output=True, text=True, env=self._env(env),
+                                cwd=cwd)
         result.args = [sys.executable, str(script), *args]
         return result
 
@@ -224,8 +224,8 @@ class ScriptServer:
         ``process.script_pid()`` waits for the script's own PID, to signal the script itself."""
         self._started += 1
         pid_file = self.folder / f"script-{self._started}.pid"
-        env = {**(os.environ if env is None else env), **self.environment, PID_VARIABLE: str(pid_file)}
-        process = subprocess.Popen(self.command(script, *args), env=env, **popen)
+        process = subprocess.Popen(self.command(script, *args), env={**self._env(env), PID_VARIABLE: str(pid_file)},
+                                   **popen)
 
         def script_pid(timeout: float = 600) -> int:
             deadline = time.time() + timeout  # a loaded machine forks slowly
@@ -237,6 +237,10 @@ class ScriptServer:
 
         process.script_pid = script_pid
         return process
+
+    def _env(self, env: dict | None) -> dict:
+        """``env`` (default: this process's environment) with this server's variables."""
+        return {**(os.environ if env is None else env), **self.environment}
 
     def close(self) -> None:
         self.process.terminate()

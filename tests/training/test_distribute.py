@@ -119,12 +119,11 @@ def _start_workers(server, folder, crash_before=(-1, -1)):
     import json
 
     cluster = {"worker": [f"127.0.0.1:{_free_port()}" for _ in range(2)]}
-    env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin", **server.environment}
     worker = _script(folder, "worker.py", WORKER)
-    return [subprocess.Popen(
-        server.command(worker, "multi", str(crash_before[index])), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
-        env={**env, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})},
+    return [server.start(
+        worker, "multi", str(crash_before[index]), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin",
+             "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})},
     ) for index in range(2)]
 
 
