@@ -2,10 +2,11 @@
 
 A script a test runs (directly, or through ``reproduce.sh``) is a fresh process with its own
 ``sys.argv``, environment, working directory, standard streams, CPU affinity, SIGINT handling,
-absl flags and TensorFlow runtime, and it ends with the interpreter's own exit. It is forked
-from a server process that has imported TensorFlow, Keras, TensorFlow Probability and NLTK
-(``PRELOAD``) but never used them, so what the tests leave out is only the import, which would
-otherwise be most of the time of a test that runs twenty scripts. Signals reach the script
+absl flags and TensorFlow runtime. It is forked from a server process that has imported
+TensorFlow, Keras, TensorFlow Probability and NLTK (``PRELOAD``) but never used them, so what the
+tests leave out is the import, which would otherwise be most of the time of a test that runs
+twenty scripts, and the teardown of those libraries' modules at the exit (``end_as_python_does``;
+a script of a TensorFlow cluster keeps the interpreter's whole exit). Signals reach the script
 through its client (SIGINT, SIGTERM) or directly (``ScriptServer.start``'s ``script_pid``). The
 import as a user meets it (its start-up messages) is tested with a plain subprocess.
 
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 SERVER_VARIABLE = "VARATTN_SCRIPT_SERVER"
 PID_VARIABLE = "VARATTN_SCRIPT_PID_FILE"  # where a client writes its script's PID (ScriptServer.start)
@@ -65,6 +67,34 @@ def run_as_main(script: str, args: list[str]) -> int:
         traceback.print_exception(type(error), error, frames or error.__traceback__)
         code = 1
     return code
+
+
+def end_as_python_does(code: int) -> NoReturn:
+    """The exit of a script that ``run_as_main`` ran, as the interpreter's own exit would end it
+    for what the script can see: its non-daemon threads joined, its atexit functions run, its
+    globals cleared and collected (their finalizers run), the standard streams flushed, the status.
+
+    Left out: the teardown of every module, most of it TensorFlow's, which costs a second or two of
+    CPU per script and changes nothing a script leaves behind, except in a TensorFlow cluster
+    (``TF_CONFIG``): there the coordination service's shutdown lets a worker's peers finish their
+    last collective before it leaves, so such a script ends with the interpreter's own exit.
+    """
+    if os.environ.get("TF_CONFIG"):
+        raise SystemExit(code)
+    import atexit
+    import gc
+    import threading
+
+    threading._shutdown()  # what the interpreter's exit calls first: waits for non-daemon threads
+    atexit._run_exitfuncs()
+    sys.modules["__main__"].__dict__.clear()
+    gc.collect()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or 120  # Python's status when flushing at the exit fails
+    os._exit(code)
 
 
 def _receive_exactly(connection: socket.socket, size: int) -> bytes:
@@ -110,9 +140,7 @@ def _serve_one(connection: socket.socket, listener: socket.socket) -> None:
 
 def _start_script(request: dict, fds: list[int]) -> None:
     """The script's process: the client's streams, environment, directory, CPU affinity and
-    SIGINT handling, then the script. It ends as a Python process ends: its exit status raised as SystemExit through
-    the server's frames (which catch nothing of it) to the interpreter's own exit, whose
-    clean-up (threads joined, atexit, TensorFlow's shutdown) the script would otherwise miss."""
+    SIGINT handling, then the script, which ends as a Python process ends (``end_as_python_does``)."""
     code = 1
     try:
         os.setpgid(0, 0)  # a group of its own: the client passes a signal on to the script and its children
@@ -135,7 +163,7 @@ def _start_script(request: dict, fds: list[int]) -> None:
         import traceback
 
         traceback.print_exc()
-    raise SystemExit(code)
+    end_as_python_does(code)
 
 
 def serve(path: str) -> None:

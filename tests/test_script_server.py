@@ -36,11 +36,13 @@ if how == "signal":
 """
 
 
-@pytest.mark.parametrize("how", ["normal", "code", "message", "raise", "hard", "signal"])
+@pytest.mark.parametrize("how", ["normal", "code", "message", "raise", "hard", "signal", "cluster"])
 def test_a_script_through_the_server_behaves_as_a_plain_process(tmp_path, script_server, how):
     script = tmp_path / "probe.py"
     script.write_text(PROBE)
     env = {"PROBE": "value", "PATH": "/usr/bin:/bin"}
+    if how == "cluster":  # a TensorFlow cluster's script ends with the interpreter's own exit
+        env["TF_CONFIG"] = "{}"
     plain = subprocess.run([sys.executable, str(script), how, "two words"], capture_output=True, text=True,
                            env=env, cwd=tmp_path)
     served = script_server.run(script, how, "two words", env=env, cwd=tmp_path)
@@ -48,10 +50,10 @@ def test_a_script_through_the_server_behaves_as_a_plain_process(tmp_path, script
     assert served.stderr.replace(str(script), "SCRIPT") == plain.stderr.replace(str(script), "SCRIPT")
     # What the comparison covered: the buffered output is lost only where Python loses it.
     assert ('"probe": "value"' in plain.stdout) == (how != "hard") and "to stderr" in plain.stderr
-    exited = how in ("normal", "code", "message", "raise")
+    exited = how in ("normal", "code", "message", "raise", "cluster")
     assert ("atexit ran" in plain.stdout) == exited == ("thread joined" in plain.stdout)
     assert plain.stdout.endswith("thread joined\natexit ran\nfinalized at the interpreter's exit\n") == exited
-    assert plain.returncode == {"normal": 0, "code": 3, "message": 1, "raise": 1, "hard": 4, "signal": -9}[how]
+    assert plain.returncode == {"normal": 0, "code": 3, "message": 1, "raise": 1, "hard": 4, "signal": -9, "cluster": 0}[how]
 
 
 def test_a_started_script_is_signalled_itself_and_its_client_ends_as_it_does(tmp_path, script_server):
