@@ -131,6 +131,43 @@ def test_run_stopped_inside_an_epoch_resumes_there_exactly(tmp_path, trained_run
     assert not list((run / "checkpoints" / "mid_epoch").glob("step-*"))  # obsolete after the epoch ended
 
 
+def test_ctrl_c_inside_an_epoch_saves_that_step_and_the_run_resumes_there_exactly(tmp_path, trained_run):
+    """Ctrl-C stops after the step it came in (not inside TensorFlow's tracing), saving the place
+    first although no timed save was due, and the run resumes from there as if never stopped."""
+    import os
+    import signal
+
+    config = tiny_config(pretrained_embeddings=False)
+    run = trained_run.copy_after(1, tmp_path / "stopped")
+    messages = []
+    trainer = Trainer(config, run, prepare_task_data(config, run, str(trained_run.data_dir)), log=messages.append,
+                      progress=False, checkpoint_minutes=60)
+    step, calls = trainer.train_step, []
+
+    def ctrl_c_at_batch_4(batch):
+        calls.append(1)
+        if len(calls) == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+        return step(batch)
+
+    trainer.train_step = ctrl_c_at_batch_4
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a plain process
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            trainer.fit()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert len(calls) == 4 and messages[-1] == "Saving epoch 2 after 4 batches before stopping."
+    messages = []
+    resumed_trainer = Trainer(config, run, prepare_task_data(config, run, str(trained_run.data_dir)),
+                              log=messages.append, progress=False, checkpoint_minutes=60)
+    resumed = resumed_trainer.fit()
+    assert messages[0].endswith("after epoch 1 and 4 batches of epoch 2.")
+    assert without_times(resumed) == without_times(trained_run.history)
+    for a, b in zip(trained_run.variables, resumed_trainer.model.variables, strict=True):
+        np.testing.assert_array_equal(a, b.numpy())
+
+
 def test_training_learns_on_tiny_data(tmp_path, synthetic_data_dir):
     _, history = train(tmp_path / "run", synthetic_data_dir, epochs=6, learning_rate=0.01, pretrained_embeddings=False)
     assert history[-1]["train_reconstruction"] < 0.8 * history[0]["train_reconstruction"]

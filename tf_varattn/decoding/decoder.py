@@ -19,6 +19,7 @@ import tensorflow as tf
 from tf_varattn.data.pipeline import pad_sequences
 from tf_varattn.decoding.registry import get_search
 from tf_varattn.decoding.search import Search
+from tf_varattn.interrupts import stop_point
 from tf_varattn.progress import Progress
 
 MODES = ("map", "sample", "z_prior", "attention_prior")
@@ -99,6 +100,7 @@ class Decoder:
             results.append(self.decode_batch(ids, lengths, mode, num_samples, z_temperature, attention_temperature))
             if bar is not None:
                 bar.add(len(chunk))
+            stop_point()  # a Ctrl-C deferred by the caller (tf_varattn.interrupts) stops here
         in_length_order = np.concatenate(results, axis=0)
         decoded = np.empty_like(in_length_order)
         decoded[order] = in_length_order

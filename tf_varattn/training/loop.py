@@ -21,6 +21,7 @@ from tf_varattn.decoding import Decoder
 from tf_varattn.diagnostics import LatentDiagnostics
 from tf_varattn.evaluation import evaluate_split, output_length
 from tf_varattn.models import build_model
+from tf_varattn.interrupts import stop_point, stop_points
 from tf_varattn.progress import Progress
 from tf_varattn.training import checkpoints
 from tf_varattn.training.distribute import make_strategy
@@ -96,7 +97,12 @@ class Trainer:
         return "No readable checkpoint: rerun with --restart_from_epoch=0 to train from the start."
 
     def fit(self, stop_after_epoch: Optional[int] = None, restart_from_epoch: Optional[int] = None) -> list[dict]:
-        """Trains the remaining epochs (up to ``stop_after_epoch`` if given) and returns the history."""
+        """Trains the remaining epochs (up to ``stop_after_epoch`` if given) and returns the history.
+        Ctrl-C stops it between two steps (:mod:`tf_varattn.interrupts`) with a KeyboardInterrupt."""
+        with stop_points():
+            return self._fit(stop_after_epoch, restart_from_epoch)
+
+    def _fit(self, stop_after_epoch: Optional[int], restart_from_epoch: Optional[int]) -> list[dict]:
         config = self.config
         self._remove_failed_saves()
         position = self.restore(restart_from_epoch)
@@ -114,6 +120,7 @@ class Trainer:
         history = [entry for entry in history if entry["epoch"] <= done]
         last = config.epochs if stop_after_epoch is None else min(config.epochs, stop_after_epoch)
         for epoch in range(done + 1, last + 1):
+            stop_point()
             entry = self.train_epoch(epoch, position if epoch == done + 1 else checkpoints.Position(epoch - 1))
             entry.update(self.validate(epoch))
             history.append(entry)
@@ -181,7 +188,7 @@ class Trainer:
         totals = dict(zip(LOGGED, start.sums.tolist() if resumed else [0.0] * len(LOGGED)))
         values = dict(zip(LOGGED, start.last.tolist())) if resumed else {}
         begin = last_save = time.perf_counter()
-        batches = start.batches
+        batches = saved = start.batches
         for batch in dataset:
             logs = self.train_step(batch)
             batches += 1
@@ -204,11 +211,21 @@ class Trainer:
                     tf.summary.histogram("z_log_sigma", logs["z_log_sigma"])
             if bar is not None:
                 bar.update(batches, [(name, values[name]) for name in LOGGED])
+            position = checkpoints.Position(
+                epoch - 1, batches, np.array([totals[n] for n in LOGGED]), np.array([values[n] for n in LOGGED]))
             if self.checkpoint_seconds is not None and time.perf_counter() - last_save >= self.checkpoint_seconds:
-                position = checkpoints.Position(
-                    epoch - 1, batches, np.array([totals[n] for n in LOGGED]), np.array([values[n] for n in LOGGED]))
                 self._write(lambda: self.checkpoints.save_mid_epoch(position), self.run_dir / "checkpoints" / "mid_epoch")
-                last_save = time.perf_counter()
+                last_save, saved = time.perf_counter(), batches
+            try:
+                stop_point()
+            except KeyboardInterrupt:  # Ctrl-C: the steps since the last save are saved first (one process:
+                # in a cluster every worker would have to save together)
+                cluster = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                if self.checkpoint_seconds is not None and saved != batches and not cluster:
+                    self.log(f"Saving epoch {epoch} after {batches} batches before stopping.")
+                    self._write(lambda: self.checkpoints.save_mid_epoch(position),
+                                self.run_dir / "checkpoints" / "mid_epoch")
+                raise
         count = max(batches, 1)
         entry = {"epoch": epoch, "steps": int(model.optimizer.iterations.numpy()), "train_seconds": round(time.perf_counter() - begin, 1)}
         entry.update({f"train_{name}": totals[name] / count for name in LOGGED})
