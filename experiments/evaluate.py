@@ -63,10 +63,10 @@ def main(argv):
     from tf_varattn.data.corpora import DataError
     from tf_varattn.data.prepare import prepare_task_data
     from tf_varattn.decoding import Decoder, search_from_flags
-    from tf_varattn.diagnostics import LatentDiagnostics, bypass_probe
     from tf_varattn.evaluation import DecodingPasses
+    from tf_varattn.interrupts import stop_points
     from tf_varattn.training.checkpoints import checkpoint_fingerprint
-    from tf_varattn.training.runs import RunError, load_run, write_json
+    from tf_varattn.training.runs import RunError, load_run
 
     seeds = [int(seed) for seed in FLAGS.sampling_seeds]
     run_dir = Path(FLAGS.run_dir)
@@ -89,6 +89,23 @@ def main(argv):
     passes = DecodingPasses(run_dir / f"{FLAGS.split}_evaluation_progress{suffix}",
                             {"checkpoint_epoch": epoch, "checkpoint_sha256": checkpoint_fingerprint(run_dir, epoch),
                              "split": FLAGS.split, "search": search.describe()})
+    try:
+        with stop_points():  # Ctrl-C stops after a decoded batch (tf_varattn/interrupts.py)
+            evaluate_and_diagnose(run_dir, config, data, model, decoder, search, epoch, suffix, seeds, passes)
+    except KeyboardInterrupt:
+        kept = sorted(passes.directory.glob("*.json.gz")) if passes.directory.is_dir() else []
+        print(f"\nStopped (Ctrl-C): {len(kept)} finished decoding pass(es) kept in {passes.directory}; rerun the same "
+              "command to resume after them.", file=sys.stderr)
+        return 130
+    passes.clear()
+    return 0
+
+
+def evaluate_and_diagnose(run_dir, config, data, model, decoder, search, epoch, suffix, seeds, passes):
+    """The test metrics (unless --diagnostics_only) and the latent diagnostics with the bypass probe, written."""
+    from tf_varattn.diagnostics import LatentDiagnostics, bypass_probe
+    from tf_varattn.training.runs import write_json
+
     sources, references = data.encoded[FLAGS.split].source_ids, data.references(FLAGS.split)
     results = None if FLAGS.diagnostics_only else evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds,
                                                            passes)
@@ -112,8 +129,6 @@ def main(argv):
         path = run_dir / f"{FLAGS.split}_metrics{suffix}.json"
         write_json(path, results)
         print(f"Wrote {path}: {results}")
-    passes.clear()
-    return 0
 
 
 def evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds, passes):
