@@ -103,6 +103,18 @@ class _Interrupted(Exception):
     pass
 
 
+def assert_resumes_where_stopped_and_ends_as_uninterrupted(config, run, trained_run, where):
+    """A new trainer on ``run`` says it resumes ``where`` and ends with ``trained_run``'s history and weights."""
+    messages = []
+    trainer = Trainer(config, run, prepare_task_data(config, run, str(trained_run.data_dir)), log=messages.append,
+                      progress=False)
+    resumed = trainer.fit()
+    assert messages[0].endswith(where)
+    assert without_times(resumed) == without_times(trained_run.history)
+    for a, b in zip(trained_run.variables, trainer.model.variables, strict=True):
+        np.testing.assert_array_equal(a, b.numpy())
+
+
 def test_run_stopped_inside_an_epoch_resumes_there_exactly(tmp_path, trained_run, monkeypatch):
     # Stop in the middle of epoch 2 (after its 4th batch), saving after every batch.
     config = tiny_config(pretrained_embeddings=False)
@@ -120,14 +132,7 @@ def test_run_stopped_inside_an_epoch_resumes_there_exactly(tmp_path, trained_run
     trainer.train_step = stop_inside_epoch_2
     with pytest.raises(_Interrupted):
         trainer.fit()
-    messages = []
-    resumed_trainer = Trainer(config, run, prepare_task_data(config, run, str(trained_run.data_dir)),
-                              log=messages.append, progress=False, checkpoint_minutes=0)
-    resumed = resumed_trainer.fit()
-    assert messages[0].endswith("after epoch 1 and 4 batches of epoch 2.")
-    assert without_times(resumed) == without_times(trained_run.history)
-    for a, b in zip(trained_run.variables, resumed_trainer.model.variables, strict=True):
-        np.testing.assert_array_equal(a, b.numpy())
+    assert_resumes_where_stopped_and_ends_as_uninterrupted(config, run, trained_run, "after epoch 1 and 4 batches of epoch 2.")
     assert not list((run / "checkpoints" / "mid_epoch").glob("step-*"))  # obsolete after the epoch ended
 
 
@@ -158,14 +163,7 @@ def test_ctrl_c_inside_an_epoch_saves_that_step_and_the_run_resumes_there_exactl
     finally:
         signal.signal(signal.SIGINT, previous)
     assert len(calls) == 4 and messages[-1] == "Saving epoch 2 after 4 batches before stopping."
-    messages = []
-    resumed_trainer = Trainer(config, run, prepare_task_data(config, run, str(trained_run.data_dir)),
-                              log=messages.append, progress=False, checkpoint_minutes=60)
-    resumed = resumed_trainer.fit()
-    assert messages[0].endswith("after epoch 1 and 4 batches of epoch 2.")
-    assert without_times(resumed) == without_times(trained_run.history)
-    for a, b in zip(trained_run.variables, resumed_trainer.model.variables, strict=True):
-        np.testing.assert_array_equal(a, b.numpy())
+    assert_resumes_where_stopped_and_ends_as_uninterrupted(config, run, trained_run, "after epoch 1 and 4 batches of epoch 2.")
 
 
 def test_training_learns_on_tiny_data(tmp_path, synthetic_data_dir):
