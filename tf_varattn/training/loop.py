@@ -20,8 +20,8 @@ from tf_varattn.data.prepare import TaskData
 from tf_varattn.decoding import Decoder
 from tf_varattn.diagnostics import LatentDiagnostics
 from tf_varattn.evaluation import evaluate_split, output_length
-from tf_varattn.models import build_model
 from tf_varattn.interrupts import stop_point, stop_points
+from tf_varattn.models import build_model
 from tf_varattn.progress import Progress
 from tf_varattn.training import checkpoints
 from tf_varattn.training.distribute import make_strategy
