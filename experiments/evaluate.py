@@ -93,7 +93,7 @@ def main(argv):
         with stop_points():  # Ctrl-C stops after a decoded batch (tf_varattn/interrupts.py)
             evaluate_and_diagnose(run_dir, config, data, model, decoder, search, epoch, suffix, seeds, passes)
     except KeyboardInterrupt:
-        kept = sorted(passes.directory.glob("*.json.gz")) if passes.directory.is_dir() else []
+        kept = list(passes.directory.glob("*.json.gz"))  # (none when the folder was never made)
         print(f"\nStopped (Ctrl-C): {len(kept)} finished decoding pass(es) kept in {passes.directory}; rerun the same "
               "command to resume after them.", file=sys.stderr)
         return 130

@@ -65,6 +65,18 @@ def script_server(tmp_path_factory):
 
 
 @pytest.fixture
+def sigint_as_in_a_plain_process():
+    """SIGINT raises KeyboardInterrupt in this process, as in a plain Python process (pytest-xdist's
+    workers ignore it); yields a function that sends this process a Ctrl-C."""
+    import os
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield lambda: os.kill(os.getpid(), signal.SIGINT)
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
 def registries_restored():
     """The search and attention registries as they were before the test (for tests that register
     a search or an attention of their own)."""

@@ -8,19 +8,11 @@ import pytest
 from tf_varattn.interrupts import stop_point, stop_points
 
 
-@pytest.fixture
-def ctrl_c_raises():
-    """SIGINT handled as in a plain Python process (pytest-xdist's workers ignore it)."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield lambda: os.kill(os.getpid(), signal.SIGINT)
-    signal.signal(signal.SIGINT, previous)
-
-
-def test_a_ctrl_c_waits_for_the_next_stop_point_and_a_second_one_does_not(ctrl_c_raises, capsys):
+def test_a_ctrl_c_waits_for_the_next_stop_point_and_a_second_one_does_not(sigint_as_in_a_plain_process, capsys):
     reached = []
     with pytest.raises(KeyboardInterrupt):
         with stop_points():
-            ctrl_c_raises()
+            sigint_as_in_a_plain_process()
             reached.append("after the signal")  # not interrupted here
             stop_point()
             reached.append("after the stop point")
@@ -28,9 +20,9 @@ def test_a_ctrl_c_waits_for_the_next_stop_point_and_a_second_one_does_not(ctrl_c
     assert "stopping after this step (press it again to stop at once)" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     with stop_points():
-        ctrl_c_raises()
+        sigint_as_in_a_plain_process()
         with pytest.raises(KeyboardInterrupt):  # the second Ctrl-C: at once
-            ctrl_c_raises()
+            sigint_as_in_a_plain_process()
             reached.append("after the second signal")
         with pytest.raises(KeyboardInterrupt):  # the first one still stops at the next stop point
             stop_point()
@@ -38,17 +30,17 @@ def test_a_ctrl_c_waits_for_the_next_stop_point_and_a_second_one_does_not(ctrl_c
     stop_point()  # nothing pending: nothing raised
 
 
-def test_a_ctrl_c_that_meets_no_stop_point_stops_at_the_end_of_the_block(ctrl_c_raises):
+def test_a_ctrl_c_that_meets_no_stop_point_stops_at_the_end_of_the_block(sigint_as_in_a_plain_process):
     reached = []
     with pytest.raises(KeyboardInterrupt):
         with stop_points():
-            ctrl_c_raises()
+            sigint_as_in_a_plain_process()
             reached.append("the rest of the block")
         reached.append("after the block")
     assert reached == ["the rest of the block"]
     with pytest.raises(ValueError):  # another error leaves the block: it wins, and nothing stays pending
         with stop_points():
-            ctrl_c_raises()
+            sigint_as_in_a_plain_process()
             raise ValueError
     stop_point()
 

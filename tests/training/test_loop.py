@@ -136,12 +136,10 @@ def test_run_stopped_inside_an_epoch_resumes_there_exactly(tmp_path, trained_run
     assert not list((run / "checkpoints" / "mid_epoch").glob("step-*"))  # obsolete after the epoch ended
 
 
-def test_ctrl_c_inside_an_epoch_saves_that_step_and_the_run_resumes_there_exactly(tmp_path, trained_run):
+def test_ctrl_c_inside_an_epoch_saves_that_step_and_the_run_resumes_there_exactly(tmp_path, trained_run,
+                                                                                  sigint_as_in_a_plain_process):
     """Ctrl-C stops after the step it came in (not inside TensorFlow's tracing), saving the place
     first although no timed save was due, and the run resumes from there as if never stopped."""
-    import os
-    import signal
-
     config = tiny_config(pretrained_embeddings=False)
     run = trained_run.copy_after(1, tmp_path / "stopped")
     messages = []
@@ -152,16 +150,12 @@ def test_ctrl_c_inside_an_epoch_saves_that_step_and_the_run_resumes_there_exactl
     def ctrl_c_at_batch_4(batch):
         calls.append(1)
         if len(calls) == 4:
-            os.kill(os.getpid(), signal.SIGINT)
+            sigint_as_in_a_plain_process()
         return step(batch)
 
     trainer.train_step = ctrl_c_at_batch_4
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a plain process
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            trainer.fit()
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
     assert len(calls) == 4 and messages[-1] == "Saving epoch 2 after 4 batches before stopping."
     assert_resumes_where_stopped_and_ends_as_uninterrupted(config, run, trained_run, "after epoch 1 and 4 batches of epoch 2.")
 

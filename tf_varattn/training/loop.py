@@ -211,10 +211,8 @@ class Trainer:
                     tf.summary.histogram("z_log_sigma", logs["z_log_sigma"])
             if bar is not None:
                 bar.update(batches, [(name, values[name]) for name in LOGGED])
-            position = checkpoints.Position(
-                epoch - 1, batches, np.array([totals[n] for n in LOGGED]), np.array([values[n] for n in LOGGED]))
             if self.checkpoint_seconds is not None and time.perf_counter() - last_save >= self.checkpoint_seconds:
-                self._write(lambda: self.checkpoints.save_mid_epoch(position), self.run_dir / "checkpoints" / "mid_epoch")
+                self._save_mid_epoch(epoch, batches, totals, values)
                 last_save, saved = time.perf_counter(), batches
             try:
                 stop_point()
@@ -223,14 +221,19 @@ class Trainer:
                 cluster = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
                 if self.checkpoint_seconds is not None and saved != batches and not cluster:
                     self.log(f"Saving epoch {epoch} after {batches} batches before stopping.")
-                    self._write(lambda: self.checkpoints.save_mid_epoch(position),
-                                self.run_dir / "checkpoints" / "mid_epoch")
+                    self._save_mid_epoch(epoch, batches, totals, values)
                 raise
         count = max(batches, 1)
         entry = {"epoch": epoch, "steps": int(model.optimizer.iterations.numpy()), "train_seconds": round(time.perf_counter() - begin, 1)}
         entry.update({f"train_{name}": totals[name] / count for name in LOGGED})
         entry["kl_weight"], entry["learning_rate"] = values["kl_weight"], values["learning_rate"]
         return entry
+
+    def _save_mid_epoch(self, epoch: int, batches: int, totals: dict, values: dict) -> None:
+        """Saves the place after ``batches`` batches of ``epoch`` (with the running sums and last values)."""
+        position = checkpoints.Position(
+            epoch - 1, batches, np.array([totals[n] for n in LOGGED]), np.array([values[n] for n in LOGGED]))
+        self._write(lambda: self.checkpoints.save_mid_epoch(position), self.run_dir / "checkpoints" / "mid_epoch")
 
     def validate(self, epoch: int) -> dict:
         """BLEU-1..4 and entropy / Dist-1 / Dist-2 of sampled outputs on the first ``eval_subset`` val
