@@ -19,6 +19,7 @@ import tensorflow as tf
 from tf_varattn.attention_registry import get_attention
 from tf_varattn.data.pipeline import EncodedSplit, make_dataset
 from tf_varattn.evaluation import DecodingPasses, evaluate_split
+from tf_varattn.ops.graph_function import graph_function
 
 ACTIVE_UNIT_THRESHOLD = 0.01
 
@@ -82,8 +83,8 @@ class LatentDiagnostics:
 
     def __init__(self, model, batch_size: int = 100, seed: int = 0):
         self.model, self.batch_size, self.seed = model, batch_size, seed
-        self._decode = tf.function(lambda batch: model.decode_teacher_forced(batch, training=False),
-                                   reduce_retracing=True)
+        self._decode = graph_function(lambda batch: model.decode_teacher_forced(batch, training=False),
+                                      reduce_retracing=True)
 
     def __call__(self, pairs: EncodedSplit, limit: Optional[int] = None) -> dict:
         if limit is not None:

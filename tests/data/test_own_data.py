@@ -170,15 +170,13 @@ def test_paper_task_settings_on_other_files(tmp_path):
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_preset_trains_on_own_pairs_and_its_loss_falls(tmp_path, preset):
     """Every preset learns from pairs read as your own data (its KL terms weighted from the start)."""
-    import functools
-
     import keras
     import numpy as np
     import tensorflow as tf
 
     from tf_varattn.data.pipeline import make_dataset
     from tf_varattn.models import build_model
-    from tf_varattn.training.step import train_step
+    from tf_varattn.training.step import make_train_step
 
     words = [f"w{i}" for i in range(12)]
     pairs = [(" ".join(words[i % 12:i % 12 + 4]), " ".join(words[i % 12:i % 12 + 2])) for i in range(24)]
@@ -190,7 +188,7 @@ def test_every_preset_trains_on_own_pairs_and_its_loss_falls(tmp_path, preset):
     data = prepare_task_data(config, tmp_path / "run")
     keras.utils.set_random_seed(0)
     model = build_model(data.sized(config))
-    step = tf.function(functools.partial(train_step, model))
+    step = make_train_step(model, tf.distribute.get_strategy())
     batches = list(make_dataset(data.encoded["train"], config.batch_size))
     assert len(batches) == 3
     losses = [float(step(batch)["loss"]) for _ in range(14) for batch in batches]

@@ -8,7 +8,6 @@ and say what moved and why:
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import tensorflow as tf
 from tf_varattn.config import get_config
 from tf_varattn.data.pipeline import pad_sequences
 from tf_varattn.models import build_model
-from tf_varattn.training.step import train_step
+from tf_varattn.training.step import make_train_step
 
 PATH = Path(__file__).parent / "data" / "reference_outputs.json"
 PRESETS = ("ded", "ded_dattn", "ved_dattn", "ved_dattn_2stage", "ved_vattn_zero", "ved_vattn_mean")
@@ -47,7 +46,7 @@ def reference_outputs(preset: str, decode) -> dict:
     keras.utils.set_random_seed(0)
     model = build_model(get_config(preset, **SMALL))
     sources, batch = toy_data()
-    step = tf.function(functools.partial(train_step, model))
+    step = make_train_step(model, tf.distribute.get_strategy())
     train_losses = [float(step(batch)["loss"]) for _ in range(TRAIN_STEPS)]
     evaluation = model.compute_losses(batch, 0.5, training=False)
     map_ids = decode(model, sources, "map", 1)

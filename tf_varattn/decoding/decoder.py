@@ -20,6 +20,7 @@ from tf_varattn.data.pipeline import pad_sequences
 from tf_varattn.decoding.registry import get_search
 from tf_varattn.decoding.search import Search
 from tf_varattn.interrupts import stop_point
+from tf_varattn.ops.graph_function import graph_function
 from tf_varattn.progress import Progress
 
 MODES = ("map", "sample", "z_prior", "attention_prior")
@@ -45,7 +46,7 @@ class Decoder:
         self.model = model
         self.search = search if isinstance(search, Search) else get_search(search or "greedy", **options)
         self.max_length = max_length or model.settings.max_decode_length
-        self._decode_batch = tf.function(self._decode_graph, reduce_retracing=True)
+        self._decode_batch = graph_function(self._decode_graph, reduce_retracing=True)
 
     def _decode_graph(self, source_ids, source_length, z_temperature, attention_temperature, z_from_prior=False,
                       attention_from_prior=False):

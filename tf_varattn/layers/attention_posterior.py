@@ -13,7 +13,9 @@ the decoder uses, the attention weights behind it and that step's KL term. Two k
 
 A new attention distribution is one subclass and one registry entry
 (:func:`tf_varattn.attention_registry.register_attention_posterior`): its name becomes a config
-``attention`` value, its options travel in the config, and the cell builds it by name.
+``attention`` value, its options travel in the config, and the cell builds it by name. Its graph
+code is traced without AutoGraph (:mod:`tf_varattn.ops.graph_function`): a branch on a tensor's
+value is a ``tf.where`` or ``tf.cond``, as in the layers here.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import functools
 
 import tensorflow as tf
 
+from tf_varattn.ops.graph_function import graph_function
 from tf_varattn.training.schedules import kl_weight as kl_weight_schedule
 
 LOGGED = ("loss", "reconstruction", "kl_z", "kl_attention", "kl_weight", "learning_rate")
@@ -47,9 +48,9 @@ def make_train_step(model, strategy: tf.distribute.Strategy):
     """The compiled training step; under a multi-replica strategy it runs on every replica and
     returns the summed loss and the replica-averaged other terms."""
     if strategy.num_replicas_in_sync == 1:
-        return tf.function(functools.partial(train_step, model), input_signature=[BATCH_SIGNATURE])
+        return graph_function(functools.partial(train_step, model), input_signature=[BATCH_SIGNATURE])
 
-    @tf.function
+    @graph_function
     def replicated_step(batch):
         logs = strategy.run(train_step, args=(model, batch))
         reduced = {name: strategy.reduce("mean", logs[name], axis=None) for name in LOGGED if name != "loss"}
