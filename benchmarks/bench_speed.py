@@ -12,7 +12,6 @@ projection of the tokens actually generated.
 
 from __future__ import annotations
 
-import functools
 import os
 import platform
 import statistics
@@ -71,7 +70,7 @@ def main(argv):
     from tf_varattn.data.pipeline import EncodedSplit, make_dataset
     from tf_varattn.decoding import Decoder
     from tf_varattn.models import build_model
-    from tf_varattn.training.step import BATCH_SIGNATURE, train_step
+    from tf_varattn.training.step import make_train_step
 
     print(f"machine: {os.cpu_count()} cores, {cpu_name()}; TensorFlow {tf.__version__}; "
           f"mixed_precision={FLAGS.mixed_precision}, xla_projection={FLAGS.xla_projection}")
@@ -135,7 +134,7 @@ def main(argv):
                             xla_projection=FLAGS.xla_projection, **sizes)
         model = build_model(config)
         batch_floors = step_floors(model.decoder_cell.output_size)
-        step = tf.function(functools.partial(train_step, model), input_signature=[BATCH_SIGNATURE])
+        step = make_train_step(model, tf.distribute.get_strategy())  # the training runs' step
         # Warm-up: every timed batch once, so each XLA shape bucket is compiled before timing
         # (a training run compiles each bucket once, then reuses it for thousands of steps).
         for batch in batches:
@@ -213,7 +212,7 @@ def main(argv):
         config = get_config("ved_vattn_mean", "qgen", pretrained_embeddings=False, mixed_precision=FLAGS.mixed_precision,
                             xla_projection=FLAGS.xla_projection, **sizes)
         model = build_model(config)
-        step = tf.function(functools.partial(train_step, model), input_signature=[BATCH_SIGNATURE])
+        step = make_train_step(model, tf.distribute.get_strategy())  # the training runs' step
         start = time.perf_counter()
         for batch in make_dataset(train, 100, shuffle=True, seed=0, bucket_pool=bucket_pool):
             float(step(batch)["loss"])
