@@ -134,7 +134,7 @@ def main(argv):
                             xla_projection=FLAGS.xla_projection, **sizes)
         model = build_model(config)
         batch_floors = step_floors(model.decoder_cell.output_size)
-        step = make_train_step(model, tf.distribute.get_strategy())  # the training runs' step
+        step = make_train_step(model)  # the training runs' step
         # Warm-up: every timed batch once, so each XLA shape bucket is compiled before timing
         # (a training run compiles each bucket once, then reuses it for thousands of steps).
         for batch in batches:
@@ -212,7 +212,7 @@ def main(argv):
         config = get_config("ved_vattn_mean", "qgen", pretrained_embeddings=False, mixed_precision=FLAGS.mixed_precision,
                             xla_projection=FLAGS.xla_projection, **sizes)
         model = build_model(config)
-        step = make_train_step(model, tf.distribute.get_strategy())  # the training runs' step
+        step = make_train_step(model)  # the training runs' step
         start = time.perf_counter()
         for batch in make_dataset(train, 100, shuffle=True, seed=0, bucket_pool=bucket_pool):
             float(step(batch)["loss"])

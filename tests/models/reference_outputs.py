@@ -46,7 +46,7 @@ def reference_outputs(preset: str, decode) -> dict:
     keras.utils.set_random_seed(0)
     model = build_model(get_config(preset, **SMALL))
     sources, batch = toy_data()
-    step = make_train_step(model, tf.distribute.get_strategy())
+    step = make_train_step(model)
     train_losses = [float(step(batch)["loss"]) for _ in range(TRAIN_STEPS)]
     evaluation = model.compute_losses(batch, 0.5, training=False)
     map_ids = decode(model, sources, "map", 1)

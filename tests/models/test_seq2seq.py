@@ -135,7 +135,7 @@ def test_fused_cross_entropy_gives_the_losses_and_gradients_of_plain_tensorflow(
 
 def test_train_step_logs_terms_and_follows_schedules():
     model = small_model("ved_vattn_mean")
-    step = make_train_step(model, tf.distribute.get_strategy())
+    step = make_train_step(model)
     logs = [step(random_batch()) for _ in range(3)]
     expected = [0.0] + [round((math.tanh((i - 4500) / 1000) + 1) / 2, 6) for i in (1, 2)]
     assert [float(l["kl_weight"]) for l in logs] == pytest.approx(expected, abs=1e-7)
@@ -184,7 +184,7 @@ def toy_batch(sources, targets):
 def test_small_model_overfits_toy_set_and_reloads_with_identical_outputs(tmp_path):
     sources, targets = toy_pairs()
     model = small_model("ved_vattn_mean", dropout=0.0, word_dropout=0.0, l2_weight=0.0, learning_rate=0.01)
-    step = make_train_step(model, tf.distribute.get_strategy())
+    step = make_train_step(model)
     batch = toy_batch(sources, targets)
     decoder = Decoder(model)
     for _ in range(40):

@@ -37,7 +37,7 @@ def model_for(preset):
 def test_the_training_step_is_autographs_graph(preset):
     model = model_for(preset)
     with_autograph = tf.function(lambda batch: train_step(model, batch), input_signature=[BATCH_SIGNATURE])
-    ours = make_train_step(model, tf.distribute.get_strategy())
+    ours = make_train_step(model)
     assert canonical(ours.get_concrete_function().graph) == canonical(with_autograph.get_concrete_function().graph)
 
 

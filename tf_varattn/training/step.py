@@ -5,6 +5,7 @@ element-wise, one optimiser update; and its compiled (optionally replicated) for
 from __future__ import annotations
 
 import functools
+from typing import Optional
 
 import tensorflow as tf
 
@@ -44,9 +45,11 @@ def train_step(model, batch):
             "learning_rate": tf.convert_to_tensor(model.optimizer.learning_rate)}
 
 
-def make_train_step(model, strategy: tf.distribute.Strategy):
-    """The compiled training step; under a multi-replica strategy it runs on every replica and
-    returns the summed loss and the replica-averaged other terms."""
+def make_train_step(model, strategy: Optional[tf.distribute.Strategy] = None):
+    """The compiled training step (under ``strategy``, default: the current one); under a
+    multi-replica strategy it runs on every replica and returns the summed loss and the
+    replica-averaged other terms."""
+    strategy = strategy or tf.distribute.get_strategy()
     if strategy.num_replicas_in_sync == 1:
         return graph_function(functools.partial(train_step, model), input_signature=[BATCH_SIGNATURE])
 
