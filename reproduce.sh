@@ -7,6 +7,8 @@
 #   table4   train + evaluate the three Table 4 models (dialogue), render results/table4.md
 #   figure4  the Table 2 runs' validation curves -> results/figure4.png
 #   figure5  VED+VAttn-h̄ for each gamma_a in $VARATTN_GAMMAS -> results/figure5.png (0.1 is the Table 2 run)
+#   latents  the collapse study: VED+DAttn and VED+VAttn-h̄, each with no remedy, free bits, a bag-of-words
+#            loss, cyclical and logistic KL weights (qgen, 10 runs) -> results/latents.md, latents.png
 #   plan     TABLE: the runs `TABLE` trains, one "MODEL RUN_DIR [flags]" line each (nothing is trained)
 #   tables   every table, figure (latents.png too) and the case study from the committed results/runs (no training)
 #   all      table2, table4, figure4, figure5, tables
@@ -229,7 +231,8 @@ case "$command" in
   test) setup; exec "$VENV/bin/python" -m pytest -n "${VARATTN_TEST_WORKERS:-auto}" --durations=15 "$@" ;;
   smoke) setup; smoke "$@" ;;
   table2|table4) setup; table "$command" "$@" ;;
-  plan) setup; [ $# -ge 1 ] || { echo "usage: ./reproduce.sh plan table2|table4 [flags]" >&2; exit 2; }
+  latents) setup; table latents "$@" ;;
+  plan) setup; [ $# -ge 1 ] || { echo "usage: ./reproduce.sh plan table2|table4|latents [flags]" >&2; exit 2; }
     table_specs "$@" ;;
   figure4) setup; table table2 "$@"; py experiments/plot_curves.py --runs_root "$RUNS" --output_dir "$RESULTS" --figures figure4 ;;
   figure5) setup; figure5 "$@" ;;

@@ -116,3 +116,12 @@ def test_list_flag_validators_stop_bad_values_at_parsing_with_the_valid_ones():
                           (["--seeds=x"], "whole numbers >= 0"), (["--seeds="], "one or more")):
         with pytest.raises(flags.IllegalFlagValueError, match=message):
             checked_flags()(["prog", *argv])
+
+
+def test_collapse_remedies_need_a_latent_and_valid_values():
+    from tf_varattn.config import get_config
+    with pytest.raises(ValueError, match="free_bits act on the latent z"):
+        get_config("ded_dattn", free_bits=0.1)
+    with pytest.raises(ValueError, match="bow_loss_weight must be in"):
+        get_config("ved_dattn", bow_loss_weight=-1.0)
+    assert get_config("ved_dattn", bow_loss_weight=1.0, free_bits=0.1).free_bits == 0.1

@@ -32,7 +32,7 @@ DIRICHLET_TRANSFORMS = ("softplus", "exp")
 DECODER_INITS = ("zero", "encoder")
 ATTENTION_KL_MODES = ("last_step", "sum")
 LOSS_REDUCTIONS = ("sentence_mean", "sum")
-KL_SCHEDULES = ("capped_tanh", "logistic", "linear", "constant")
+KL_SCHEDULES = ("capped_tanh", "logistic", "linear", "constant", "cyclical")
 # Config fields restricted to a fixed set of values (checked by Config.validate, enum flags in config_flags).
 FIELD_CHOICES = {
     "task": tuple(TASKS),
@@ -70,12 +70,14 @@ FIELD_RANGES = {
     **dict.fromkeys(("embedding_dim", "encoder_units", "decoder_units", "latent_dim", "attentional_dim",
                      "max_decode_length", "epochs", "batch_size", "word2vec_epochs", "num_samples",
                      "eval_subset", "eval_epoch", "max_examples", "kl_warmup_steps", "max_source_length",
-                     "max_target_length"), _AT_LEAST_ONE),
+                     "max_target_length", "kl_cycles", "bow_hidden_units"), _AT_LEAST_ONE),
     "max_vocab_size": "[5, inf)",
     "dropout": _FRACTION,
     "word_dropout": _FRACTION,
     **dict.fromkeys(("gamma_a", "l2_weight", "kl_stop_step", "kl_constant", "min_learning_rate", "bucket_pool",
-                     "seed", "z_temperature", "attention_temperature"), _NON_NEGATIVE),
+                     "seed", "z_temperature", "attention_temperature", "free_bits", "bow_loss_weight"),
+                  _NON_NEGATIVE),
+    "kl_ramp": "(0, 1]",
     "adam_epsilon": _POSITIVE,
     **dict.fromkeys(("kl_width", "learning_rate", "clip_value", "dirichlet_floor", "dirichlet_prior"), _POSITIVE),
     "learning_rate_decay": "(0, 1]",
@@ -168,6 +170,12 @@ class Config:
     kl_stop_step: int = _field(3000, 'capped_tanh: lambda_KL frozen after this step.')
     kl_warmup_steps: int = _field(10_000, 'linear: steps for lambda_KL to reach 1.')
     kl_constant: float = _field(1.0, 'constant: the value of lambda_KL.')
+    kl_cycles: int = _field(4, 'cyclical (Fu et al. 2019): annealing cycles over the whole training.')
+    kl_ramp: float = _field(0.5, 'cyclical: share of each cycle over which lambda_KL rises from 0 to 1 (then held at 1).')
+    # Remedies for a collapsed z (off by default: the paper's runs do not use them).
+    free_bits: float = _field(0.0, 'Free bits (Kingma et al. 2016): KL_z of each dimension, averaged over the batch, floored at this many nats (0: off).')
+    bow_loss_weight: float = _field(0.0, "Bag-of-words loss (Zhao et al. 2017): weight of -log p(target's words | z), order ignored (0: off).")
+    bow_hidden_units: int = _field(400, 'Hidden units of the bag-of-words network from z.')
     # Optimisation.
     epochs: int = _field(10, 'Training epochs.')
     batch_size: int = _field(100, 'Sentence pairs per step.')
@@ -222,6 +230,9 @@ class Config:
             raise ValueError(f"attention_options must be a dict of constructor arguments, got {self.attention_options!r}.")
         if not self.variational and get_attention(self.attention).random:
             raise ValueError(f"attention={self.attention!r} needs variational=True (a VED); see the ved_vattn_* presets.")
+        remedies = [name for name in ("free_bits", "bow_loss_weight") if getattr(self, name) > 0]
+        if remedies and not self.variational:
+            raise ValueError(f"{', '.join(remedies)} act on the latent z, which a DED has not; use a ved_* preset.")
         if self.decoder_init == "encoder" and 2 * self.encoder_units != self.decoder_units:
             raise ValueError("decoder_init='encoder' needs decoder_units == 2 * encoder_units.")
 

@@ -220,3 +220,29 @@ def test_word_dropout_replaces_decoder_inputs_by_pad_only_while_training():
     assert 0.2 < rate < 0.3 and set(np.unique(dropped[:, 1:])) == {0, 7}
     assert (model.decoder_input_ids(targets, training=False).numpy()[:, 1:] == 7).all()
     assert (small_model("ded_dattn").decoder_input_ids(targets, training=True).numpy()[:, 1:] == 7).all()
+
+
+def test_collapse_remedies_add_their_terms_to_the_objective_and_leave_the_model_as_it_was():
+    batch, weight = random_batch(seed=3), 0.5
+    plain = small_model("ved_dattn")
+    with_bow = small_model("ved_dattn", bow_loss_weight=2.0, bow_hidden_units=6)
+    floored = small_model("ved_dattn", free_bits=0.3)
+    # The remedies add variables after the paper's, so the paper's start from the same values.
+    for a, b in zip(plain.weights, with_bow.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert len(with_bow.trainable_variables) == len(plain.trainable_variables) + 4
+    base = plain.compute_losses(batch, weight)
+    bow = with_bow.compute_losses(batch, weight)
+    assert float(bow["bag_of_words"]) > 0
+    assert float(bow["kl_z"]) == pytest.approx(float(base["kl_z"]), rel=1e-6)
+    l2_extra = 0.001 * sum(float(tf.nn.l2_loss(v)) for v in with_bow.bag_of_words.trainable_variables if "bias" not in v.path)
+    size = int(batch["source_ids"].shape[0])
+    assert float(bow["loss"]) == pytest.approx(float(base["loss"]) + 2.0 * size * float(bow["bag_of_words"]) + l2_extra,
+                                               rel=1e-5)
+    # Free bits: the batch's KL_z term becomes B * sum_i max(0.3, mean KL_i); the logged KL_z stays the KL.
+    free = floored.compute_losses(batch, weight)
+    assert float(free["kl_z"]) == pytest.approx(float(base["kl_z"]), rel=1e-6)
+    mean_per_dim = np.mean(0.5 * (np.exp(2 * base["z_log_sigma"]) + base["z_mean"] ** 2 - 1) - base["z_log_sigma"], 0)
+    floor_term = size * np.maximum(mean_per_dim, 0.3).sum()
+    assert float(free["loss"]) == pytest.approx(float(base["loss"]) + weight * (floor_term - size * float(base["kl_z"])),
+                                                rel=1e-5)

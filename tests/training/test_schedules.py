@@ -1,6 +1,7 @@
 import math
 
 import pytest
+import tensorflow as tf
 
 from tf_varattn.config import get_config
 from tf_varattn.training.schedules import kl_weight, learning_rate
@@ -33,3 +34,25 @@ def test_learning_rate_decays_per_epoch_with_floor():
     assert learning_rate(config, 0) == 0.005
     assert learning_rate(config, 2) == pytest.approx(0.005 * 0.75**2)
     assert learning_rate(config, 100) == 1e-5
+
+
+def test_cyclical_schedule_at_cycle_boundaries():
+    # Fu et al. (2019): 100 steps in 4 cycles of 25; lambda rises over the first half of each cycle.
+    config = get_config("ved_vattn_mean", kl_schedule="cyclical", kl_cycles=4, kl_ramp=0.5)
+    values = {step: float(kl_weight(config, step, total_steps=100)) for step in (0, 5, 12, 13, 24, 25, 30, 50, 75, 99)}
+    assert values == pytest.approx({0: 0.0, 5: 0.4, 12: 0.96, 13: 1.0, 24: 1.0, 25: 0.0, 30: 0.4, 50: 0.0, 75: 0.0,
+                                    99: 1.0}, abs=1e-6)
+    # A cycle of a fractional length: 10 steps in 3 cycles of 3.33 start again at steps 4 and 8.
+    config = get_config("ved_vattn_mean", kl_schedule="cyclical", kl_cycles=3, kl_ramp=1.0)
+    assert [float(kl_weight(config, s, total_steps=10)) for s in (0, 3, 4, 8)] == pytest.approx([0.0, 0.9, 0.0, 0.0])
+    with pytest.raises(ValueError, match="total_steps"):
+        kl_weight(config, 3)
+    with pytest.raises(ValueError, match="kl_ramp"):
+        get_config("ved_vattn_mean", kl_schedule="cyclical", kl_ramp=0.0)
+
+
+@pytest.mark.parametrize("schedule", ["capped_tanh", "logistic", "linear", "constant", "cyclical"])
+def test_every_schedule_compiles_into_the_training_graph(schedule):
+    config = get_config("ved_vattn_mean", kl_schedule=schedule, kl_warmup_steps=200)
+    compiled = tf.function(lambda step: kl_weight(config, step, total_steps=400))
+    assert float(compiled(tf.constant(50, tf.int64))) == pytest.approx(float(kl_weight(config, 50, total_steps=400)))

@@ -1,6 +1,7 @@
 """Keras layers of the paper's models, each serialisable with ``get_config``."""
 
 from tf_varattn.layers.attention import BilinearAttention, masked_mean
+from tf_varattn.layers.bag_of_words import BagOfWords
 from tf_varattn.layers.attention_posterior import AttentionPosterior, AttentionSample, DeterministicAttention
 from tf_varattn.layers.dirichlet_attention import DirichletAttention, masked_dirichlet_kl
 from tf_varattn.layers.decoder_cell import AttentionDecoderCell, CellState, Memory, make_attention_posterior
@@ -12,6 +13,7 @@ __all__ = [
     "AttentionDecoderCell",
     "AttentionPosterior",
     "AttentionSample",
+    "BagOfWords",
     "BidirectionalEncoder",
     "BilinearAttention",
     "CellState",

@@ -9,12 +9,17 @@ import tensorflow_probability as tfp
 tfd = tfp.distributions
 
 
-def gaussian_kl(mean, log_sigma, prior_mean=None):
-    """KL(N(mean, exp(log_sigma)) || N(prior_mean, I)), summed over the last axis (tfp, analytic)."""
+def gaussian_kl_per_dimension(mean, log_sigma, prior_mean=None):
+    """KL(N(mean, exp(log_sigma)) || N(prior_mean, I)) of each dimension (tfp, analytic)."""
     prior_mean = tf.zeros_like(mean) if prior_mean is None else prior_mean
     posterior = tfd.Normal(loc=mean, scale=tf.exp(log_sigma))
     prior = tfd.Normal(loc=prior_mean, scale=tf.ones_like(mean))
-    return tf.reduce_sum(tfd.kl_divergence(posterior, prior), axis=-1)
+    return tfd.kl_divergence(posterior, prior)
+
+
+def gaussian_kl(mean, log_sigma, prior_mean=None):
+    """KL(N(mean, exp(log_sigma)) || N(prior_mean, I)), summed over the last axis (tfp, analytic)."""
+    return tf.reduce_sum(gaussian_kl_per_dimension(mean, log_sigma, prior_mean), axis=-1)
 
 
 def reparameterize(mean, log_sigma, temperature, noise):

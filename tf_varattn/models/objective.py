@@ -10,6 +10,8 @@ Two switches (``docs/reference-notes.md``, "Training"):
   plain negative ELBO ``sum_j CE_j + lambda * (KL_z + gamma_a * KL_att)``.
 
 Both sum the per-sentence terms over the batch.
+
+Two remedies for a collapsed z, off by default (:func:`free_bits_kl`, :func:`bag_of_words_loss`).
 """
 
 from __future__ import annotations
@@ -49,3 +51,30 @@ def l2_penalty(variables, weight: float, layer_norm_shifts: bool = False):
     if not penalised or weight == 0:
         return tf.constant(0.0)
     return weight * tf.add_n([tf.nn.l2_loss(v) for v in penalised])
+
+
+def free_bits_kl(kl_z_per_dimension, free_bits: float):
+    """Free bits (Kingma et al. 2016, Eq. 15): ``kl_z_per_dimension [B, K]`` -> the KL_z term ``[B]``
+    of each sentence, sum_i max(free_bits, mean over the batch of KL_i), the same for every sentence
+    (so the batch sums to B times it). A dimension under the floor gets no gradient; 0 is plain KL_z."""
+    kl = kl_z_per_dimension
+    if free_bits <= 0:
+        return tf.reduce_sum(kl, axis=-1)
+    floored = tf.reduce_sum(tf.maximum(tf.reduce_mean(kl, axis=0), tf.cast(free_bits, kl.dtype)))
+    return tf.fill(tf.shape(kl)[:1], floored)
+
+
+def bag_of_words_loss(word_log_probs, target_ids, target_length, reduction: str, ignored_ids=()):
+    """The bag-of-words loss ``[B]`` (Zhao et al. 2017, Eq. 8's L_bow): -sum over the real target
+    tokens (``ignored_ids``, e.g. EOS, left out) of log p(y_t | z) from ``word_log_probs [B, V]``;
+    divided by the target length under the ``sentence_mean`` reduction, as the reconstruction is."""
+    mask = tf.sequence_mask(target_length, tf.shape(target_ids)[1])
+    for ignored in ignored_ids:
+        mask = tf.logical_and(mask, tf.not_equal(target_ids, ignored))
+    picked = tf.gather(word_log_probs, target_ids, axis=1, batch_dims=1)
+    loss = -tf.reduce_sum(tf.where(mask, picked, tf.zeros_like(picked)), axis=1)
+    if reduction == "sentence_mean":
+        return loss / tf.cast(target_length, loss.dtype)
+    if reduction == "sum":
+        return loss
+    raise ValueError(f"loss_reduction={reduction!r} is not valid; choose one of: sentence_mean, sum.")

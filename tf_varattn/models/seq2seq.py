@@ -10,8 +10,10 @@ import tensorflow as tf
 
 from tf_varattn.attention_registry import get_attention, posterior_options
 from tf_varattn.config import Config
-from tf_varattn.data.vocab import GO_ID, PAD_ID
-from tf_varattn.layers import AttentionDecoderCell, BidirectionalEncoder, CellState, GaussianLatent, Memory, masked_mean
+from tf_varattn.data.vocab import EOS_ID, GO_ID, PAD_ID
+from tf_varattn.layers import (AttentionDecoderCell, BagOfWords, BidirectionalEncoder, CellState, GaussianLatent, Memory,
+                               masked_mean)
+from tf_varattn.layers.latent import gaussian_kl_per_dimension
 from tf_varattn.models import objective
 from tf_varattn.ops.fused_cross_entropy import projected_cross_entropy
 from tf_varattn.ops.gradient_taps import deferred_gradient_taps
@@ -103,6 +105,12 @@ class Seq2Seq(keras.Model):
         )
         # The decoder's random stream: word dropout, then the attention posterior's draws (see start).
         self.noise = keras.random.SeedGenerator(seed + 4)
+        # The bag-of-words remedy's network from z (Zhao et al. 2017), built last and only when on, so
+        # that the paper's models keep their variables and their initial values.
+        self.bag_of_words = None
+        if config.bow_loss_weight > 0:
+            self.bag_of_words = BagOfWords(config.target_vocab_size, config.bow_hidden_units, config.latent_dim,
+                                           name="bag_of_words")
         self.built = True
 
     # -- configuration -------------------------------------------------------------------------
@@ -286,6 +294,7 @@ class Seq2Seq(keras.Model):
             "outputs": packed.unpack(stacked["outputs"]),
             "kl_attention": packed.unpack(stacked["kl_attention"]),
             "kl_z": latent.kl,
+            "z": latent.z,
             "z_mean": latent.mean,
             "z_log_sigma": latent.log_sigma,
         }
@@ -318,10 +327,12 @@ class Seq2Seq(keras.Model):
         return cross_entropy[:count]
 
     def compute_losses(self, batch, kl_weight, training=False):
-        """Eq. (8) summed over the batch (see :mod:`tf_varattn.models.objective`), plus L2.
+        """Eq. (8) summed over the batch (see :mod:`tf_varattn.models.objective`), plus L2, and
+        the remedies for a collapsed z where they are on (free bits on KL_z, the bag-of-words loss).
 
         Logits are computed only for real target tokens, so padding costs nothing and
-        changes nothing. Returns the scalar ``loss`` and batch means of its terms.
+        changes nothing. Returns the scalar ``loss`` and batch means of its terms (``kl_z`` is the
+        KL itself, without the free-bits floor).
         """
         settings = self.settings
         decoded = self.decode_teacher_forced(batch, training)
@@ -332,12 +343,23 @@ class Seq2Seq(keras.Model):
         )
         cross_entropy_sum = tf.math.unsorted_segment_sum(cross_entropy, positions[:, 0], tf.shape(target_ids)[0])
         kl_attention = objective.attention_kl_per_sentence(decoded["kl_attention"], target_length, settings.attention_kl)
+        kl_z_term = decoded["kl_z"]
+        if settings.free_bits > 0:
+            kl_z_term = objective.free_bits_kl(
+                gaussian_kl_per_dimension(decoded["z_mean"], decoded["z_log_sigma"]), settings.free_bits)
         total, reconstruction = objective.sentence_losses(
-            cross_entropy_sum, target_length, decoded["kl_z"], kl_attention, kl_weight, settings.gamma_a,
+            cross_entropy_sum, target_length, kl_z_term, kl_attention, kl_weight, settings.gamma_a,
             settings.loss_reduction,
         )
+        extra = {}
+        if self.bag_of_words is not None:
+            bag_of_words = objective.bag_of_words_loss(self.bag_of_words(decoded["z"]), target_ids, target_length,
+                                                       settings.loss_reduction, ignored_ids=(EOS_ID,))
+            total += settings.bow_loss_weight * bag_of_words
+            extra["bag_of_words"] = tf.reduce_mean(bag_of_words)
         l2 = objective.l2_penalty(self.trainable_variables, settings.l2_weight, settings.l2_layer_norm_shifts)
         return {
+            **extra,
             "loss": tf.reduce_sum(total) + l2,
             "reconstruction": tf.reduce_mean(reconstruction),
             "kl_z": tf.reduce_mean(decoded["kl_z"]),

@@ -53,13 +53,37 @@ TABLES = {
 REPRODUCED_EXTRAS = {"table2": ("ved_vattn_mean_kl_sum",), "table4": ()}
 
 
+# The collapse study (results/latents.md): each attention with each standard remedy for a collapsed
+# z, trained into <task>/latents/<preset>-<remedy> with the paper's settings otherwise.
+LATENT_STUDY = {"task": "qgen", "folder": "latents", "presets": ("ved_dattn", "ved_vattn_mean")}
+# remedy -> (label, config fields changed from the preset), in the order the study trains them.
+LATENT_REMEDIES = {
+    "bow": ("bag-of-words loss, weight 1", {"bow_loss_weight": 1.0}),
+    "free_bits": ("free bits, 0.1 nat per dimension", {"free_bits": 0.1}),
+    "logistic": ("logistic KL weight to 1", {"kl_schedule": "logistic", "kl_midpoint": 2500, "kl_width": 500}),
+    "cyclical": ("cyclical KL weight, 4 cycles, ramp 0.5", {"kl_schedule": "cyclical", "kl_cycles": 4, "kl_ramp": 0.5}),
+    "none": ("nothing (the baseline)", {}),
+}
+
+
+def study_runs() -> list[tuple[str, str, list[str]]]:
+    """The collapse study's runs, ``(preset, run directory under the task, train.py flags)``, a
+    remedy's runs side by side."""
+    return [(preset, f"{LATENT_STUDY['folder']}/{preset}-{remedy}",
+             [f"--{field}={value}" for field, value in changes.items()])
+            for remedy, (_, changes) in LATENT_REMEDIES.items() for preset in LATENT_STUDY["presets"]]
+
+
 def table_presets(table: str) -> list[str]:
     return list(dict.fromkeys(preset for preset, _ in TABLES[table]["paper"]))
 
 
 def table_runs(table: str) -> list[tuple[str, str, list[str]]]:
     """Every run `./reproduce.sh <table>` trains, ``(preset, run directory name, train.py flags)``:
-    the table's models, then its reproduced extra rows (the one source of a table's composition)."""
+    the table's models, then its reproduced extra rows (the one source of a table's composition);
+    ``"latents"``: the collapse study's runs."""
+    if table == "latents":
+        return study_runs()
     if table not in TABLES:
         raise ValueError(f"Unknown table {table!r}; valid tables: {', '.join(TABLES)}.")
     runs = [(preset, preset, []) for preset in table_presets(table)]
@@ -77,7 +101,10 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         if argv[0] == "task":
-            print(TABLES[argv[1]]["task"] if argv[1] in TABLES else table_runs(argv[1]))
+            if argv[1] == "latents":
+                print(LATENT_STUDY["task"])
+            else:
+                print(TABLES[argv[1]]["task"] if argv[1] in TABLES else table_runs(argv[1]))
         else:
             for preset, name, flags in table_runs(argv[1]):
                 print(" ".join([preset, name, *flags]))

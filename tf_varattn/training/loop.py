@@ -27,7 +27,7 @@ from tf_varattn.training import checkpoints
 from tf_varattn.training.distribute import make_strategy
 from tf_varattn.training.runs import check_config, read_history, write_json
 from tf_varattn.training.schedules import learning_rate
-from tf_varattn.training.step import LOGGED, make_train_step
+from tf_varattn.training.step import logged_terms, make_train_step
 
 PENDING_HISTORY = "history.pending.json"
 
@@ -56,11 +56,12 @@ class Trainer:
         self.strategy = make_strategy(distribution_strategy)
         with self.strategy.scope():
             self.model = build_model(self.config, data.embeddings)
-        self.checkpoints = checkpoints.RunCheckpoints(self.run_dir, self.model, LOGGED, keep_checkpoints,
+        self.logged = logged_terms(self.config)
+        self.checkpoints = checkpoints.RunCheckpoints(self.run_dir, self.model, self.logged, keep_checkpoints,
                                                       keep_epochs=(self.config.eval_epoch,))
         self.decoder = Decoder(self.model)
         self.diagnostics = LatentDiagnostics(self.model, self.config.batch_size)
-        self.train_step = make_train_step(self.model, self.strategy)
+        self.train_step = make_train_step(self.model, self.strategy, self.config.epochs * self.steps_per_epoch())
         self.writers = {
             name: tf.summary.create_file_writer(str(self.run_dir / "tensorboard" / name)) for name in ("train", "val")
         }
@@ -169,6 +170,11 @@ class Trainer:
             pending.unlink()
             self.log(f"Dropped the unfinished history of epoch {last} (its checkpoint was never written).")
 
+    def steps_per_epoch(self) -> int:
+        """Optimiser steps in one pass over the training split."""
+        count, size = len(self.data.encoded["train"]), self.config.batch_size
+        return count // size if self.config.drop_remainder else math.ceil(count / size)
+
     def train_epoch(self, epoch: int, start: checkpoints.Position) -> dict:
         """One pass over the training split (epoch counted from 1), from ``start.batches`` on when
         resuming inside it (the batches are the same: their order depends on seed and epoch only)."""
@@ -181,19 +187,19 @@ class Trainer:
         ).skip(start.batches)
         if self.strategy.num_replicas_in_sync > 1:
             dataset = self.strategy.experimental_distribute_dataset(dataset)
-        steps = len(train) // config.batch_size if config.drop_remainder else math.ceil(len(train) / config.batch_size)
+        steps = self.steps_per_epoch()
         bar = Progress(steps, f"epoch {epoch}", stateful=("kl_weight", "learning_rate"),
                        initial=start.batches) if self.progress else None
         resumed = start.batches > 0
-        totals = dict(zip(LOGGED, start.sums.tolist() if resumed else [0.0] * len(LOGGED)))
-        values = dict(zip(LOGGED, start.last.tolist())) if resumed else {}
+        totals = dict(zip(self.logged, start.sums.tolist() if resumed else [0.0] * len(self.logged)))
+        values = dict(zip(self.logged, start.last.tolist())) if resumed else {}
         begin = last_save = time.perf_counter()
         batches = saved = start.batches
         for batch in dataset:
             logs = self.train_step(batch)
             batches += 1
             step = int(model.optimizer.iterations.numpy())
-            values = {name: float(logs[name]) for name in LOGGED}
+            values = {name: float(logs[name]) for name in self.logged}
             if not math.isfinite(values["loss"]):
                 finished = self.checkpoints.finished_epochs()
                 raise TrainingError(
@@ -210,7 +216,7 @@ class Trainer:
                     tf.summary.histogram("z_mean", logs["z_mean"])
                     tf.summary.histogram("z_log_sigma", logs["z_log_sigma"])
             if bar is not None:
-                bar.update(batches, [(name, values[name]) for name in LOGGED])
+                bar.update(batches, [(name, values[name]) for name in self.logged])
             if self.checkpoint_seconds is not None and time.perf_counter() - last_save >= self.checkpoint_seconds:
                 self._save_mid_epoch(epoch, batches, totals, values)
                 last_save, saved = time.perf_counter(), batches
@@ -225,14 +231,14 @@ class Trainer:
                 raise
         count = max(batches, 1)
         entry = {"epoch": epoch, "steps": int(model.optimizer.iterations.numpy()), "train_seconds": round(time.perf_counter() - begin, 1)}
-        entry.update({f"train_{name}": totals[name] / count for name in LOGGED})
+        entry.update({f"train_{name}": totals[name] / count for name in self.logged})
         entry["kl_weight"], entry["learning_rate"] = values["kl_weight"], values["learning_rate"]
         return entry
 
     def _save_mid_epoch(self, epoch: int, batches: int, totals: dict, values: dict) -> None:
         """Saves the place after ``batches`` batches of ``epoch`` (with the running sums and last values)."""
         position = checkpoints.Position(
-            epoch - 1, batches, np.array([totals[n] for n in LOGGED]), np.array([values[n] for n in LOGGED]))
+            epoch - 1, batches, np.array([totals[n] for n in self.logged]), np.array([values[n] for n in self.logged]))
         self._write(lambda: self.checkpoints.save_mid_epoch(position), self.run_dir / "checkpoints" / "mid_epoch")
 
     def validate(self, epoch: int) -> dict:
