@@ -15,6 +15,8 @@
 #   model    TASK PRESET: train + evaluate one model into $VARATTN_RUNS/TASK/PRESET
 #   bypass   latent diagnostics + bypass probe of every trained run under $VARATTN_RUNS that lacks
 #            them (evaluate.py --diagnostics_only) -> results/runs/.../test_diagnostics.json, results/bypass.md
+#   likelihood  the negative ELBO and importance-weighted NLL of every trained run under $VARATTN_RUNS
+#            that lacks them (evaluate.py --likelihood_only) -> results/runs/.../test_likelihood.json
 #   attention  the attention of the paper's two Table 3 sources -> results/attention-*.png, one row per
 #            run directory given (default: $VARATTN_RUNS/qgen/ved_vattn_mean and .../ved_dattn)
 #   bench    speed benchmark -> results/benchmarks.md (appends the printed tables)
@@ -91,7 +93,7 @@ run_model() {
   mkdir -p "$published"
   cp "$run"/{config.json,history.json,test_metrics.json,test_samples.txt} "$published"/
   local extra
-  for extra in test_outputs.jsonl.gz test_diagnostics.json data_sources.json; do
+  for extra in test_outputs.jsonl.gz test_diagnostics.json test_likelihood.json data_sources.json; do
     if [ -f "$run/$extra" ]; then cp "$run/$extra" "$published"/; fi
   done
 }
@@ -175,20 +177,26 @@ tables() {
   py experiments/plot_curves.py --runs_root "$RESULTS/runs" --output_dir "$RESULTS"
 }
 
-# bypass: diagnostics for every trained, evaluated run without them; then results/bypass.md.
-bypass() {
-  local run published
+# backfill FILE FLAG: evaluate.py FLAG (--diagnostics_only, --likelihood_only) on every trained, evaluated
+# run under $RUNS without FILE; then FILE of every such run copied to its place under $RESULTS/runs.
+backfill() {
+  local file=$1 flag=$2 run published
   while IFS= read -r run; do
     run=$(dirname "$run")
     [ -f "$run/test_metrics.json" ] && [ -d "$run/checkpoints" ] || continue
     published=$(published_dir "$(basename "$(dirname "$run")")" "$run")
-    if [ ! -f "$run/test_diagnostics.json" ]; then
-      echo "[bypass] $run"
-      py experiments/evaluate.py --run_dir "$run" --diagnostics_only
+    if [ ! -f "$run/$file" ]; then
+      echo "[$flag] $run"
+      py experiments/evaluate.py --run_dir "$run" "$flag"
     fi
     mkdir -p "$published"
-    cp "$run/test_diagnostics.json" "$published"/
+    cp "$run/$file" "$published"/
   done < <(find "$RUNS" -name config.json -not -path "*/trial/*" | sort)
+}
+
+# bypass: diagnostics for every trained, evaluated run without them; then results/bypass.md.
+bypass() {
+  backfill test_diagnostics.json --diagnostics_only
   py experiments/make_tables.py --runs_root "$RESULTS/runs" --output_dir "$RESULTS" --tables bypass
 }
 
@@ -239,6 +247,7 @@ case "$command" in
   model) setup; [ $# -ge 2 ] || { echo "usage: ./reproduce.sh model TASK PRESET [flags]" >&2; exit 2; }
     task=$1 model=$2; shift 2; run_model "$task" "$model" "${VARATTN_RUN_DIR:-$RUNS/$task/$model}" "$@" ;;
   bypass) setup; bypass ;;
+  likelihood) setup; backfill test_likelihood.json --likelihood_only ;;
   attention) setup; attention "$@" ;;
   bench) setup; mkdir -p "$RESULTS"; py benchmarks/bench_speed.py "$@" | tee -a "$RESULTS/benchmarks.md" ;;
   tables) setup; tables ;;

@@ -13,6 +13,12 @@ token, active units and I(x; z) on the first ``--diagnostics_inputs`` pairs, and
 (greedy BLEU with the posterior means against z, then the attention, drawn from its prior) on
 every evaluated input. ``--diagnostics_only`` writes just that file.
 
+And ``<split>_likelihood.json`` (:mod:`tf_varattn.likelihood`): per target token, the negative ELBO
+at KL weight 1 (reconstruction, KL_z, KL_att summed over every step), the importance-weighted
+estimate of -log p(y | x) with ``--likelihood_samples`` joint draws of z and the attention path,
+and its perplexity, on the first ``--likelihood_inputs`` pairs, with 95% bootstrap intervals and the
+estimate at fewer draws. ``--likelihood_only`` writes just that file.
+
 A stopped evaluation resumes after its last finished decoding pass (MAP, each sampling seed, each
 probe decoding): the passes are kept in ``<run_dir>/<split>_evaluation_progress/`` until the results are
 written, and ``<split>_metrics.json``, the sign of a finished evaluation, is written last.
@@ -20,6 +26,7 @@ written, and ``<split>_metrics.json``, the sign of a finished evaluation, is wri
     python experiments/evaluate.py --run_dir runs/qgen/ved_vattn_mean [--checkpoint 7]
     python experiments/evaluate.py --run_dir runs/qgen/ved_vattn_mean --search beam --beam_size 5
     python experiments/evaluate.py --run_dir runs/qgen/ved_vattn_mean --diagnostics_only
+    python experiments/evaluate.py --run_dir runs/qgen/ved_vattn_mean --likelihood_only --likelihood_samples 200
 """
 
 from __future__ import annotations
@@ -51,6 +58,13 @@ flags.DEFINE_integer("batch_size", 100, "Inputs decoded together (times num_samp
 flags.DEFINE_integer("num_examples_in_file", 100, "Inputs written to the sample file.")
 flags.DEFINE_integer("diagnostics_inputs", 1000, "Pairs for KL per token, active units and I(x; z) (as after each epoch).")
 flags.DEFINE_bool("diagnostics_only", False, "Write only <split>_diagnostics.json (latent diagnostics and bypass probe).")
+flags.DEFINE_bool("likelihood_only", False, "Write only <split>_likelihood.json (negative ELBO, importance-weighted NLL).")
+flags.DEFINE_integer("likelihood_samples", 50, "Joint draws of z and the attention path per input for the "
+                     "importance-weighted NLL (1: the ELBO of one draw).", lower_bound=1)
+flags.DEFINE_integer("likelihood_inputs", 1000, "Pairs for the likelihood figures (the first N of the split).",
+                     lower_bound=1)
+flags.DEFINE_integer("likelihood_batch_size", 20, "Inputs whose draws are decoded together (times --likelihood_samples "
+                     "sentences).", lower_bound=1)
 flags.DEFINE_enum("scoring", None, ["ours", "reference", "reference_cut"],
                   "How the metrics are scored: ours; reference, the released code's (without the last partial batch, "
                   "references word_tokenize'd from the raw CSV, outputs re-tokenized); reference_cut, that with "
@@ -101,10 +115,34 @@ def main(argv):
     return 0
 
 
+def write_likelihood(run_dir, model, data, epoch, suffix):
+    """<split>_likelihood.json: the negative ELBO and the importance-weighted NLL per target token."""
+    from tf_varattn.likelihood import split_likelihood
+    from tf_varattn.training.runs import write_json
+
+    pairs = data.encoded[FLAGS.split]
+    count = min(FLAGS.likelihood_inputs, len(pairs))
+    print(f"Likelihood on {FLAGS.split} (first {count} pairs, {FLAGS.likelihood_samples} draws each)")
+    start = time.perf_counter()
+    result = {"checkpoint_epoch": epoch, "split": FLAGS.split,
+              **split_likelihood(model, pairs, FLAGS.likelihood_samples, FLAGS.likelihood_inputs,
+                                 FLAGS.likelihood_batch_size, progress=True)}
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    path = run_dir / f"{FLAGS.split}_likelihood{suffix}.json"
+    write_json(path, result)
+    print(f"Wrote {path}: NLL {result['nll']['value']:.4f} nats per token (perplexity {result['perplexity']['value']:.2f}), "
+          f"negative ELBO {result['negative_elbo']['value']:.4f}")
+
+
 def evaluate_and_diagnose(run_dir, config, data, model, decoder, search, epoch, suffix, seeds, passes):
-    """The test metrics (unless --diagnostics_only) and the latent diagnostics with the bypass probe, written."""
+    """The test metrics (unless --diagnostics_only), the latent diagnostics with the bypass probe and
+    the likelihood (or only the likelihood: --likelihood_only), written."""
     from tf_varattn.diagnostics import LatentDiagnostics, bypass_probe
     from tf_varattn.training.runs import write_json
+
+    if FLAGS.likelihood_only:
+        write_likelihood(run_dir, model, data, epoch, suffix)
+        return
 
     sources, references = data.encoded[FLAGS.split].source_ids, data.references(FLAGS.split)
     results = None if FLAGS.diagnostics_only else evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds,
@@ -125,6 +163,8 @@ def evaluate_and_diagnose(run_dir, config, data, model, decoder, search, epoch, 
     path = run_dir / f"{FLAGS.split}_diagnostics{suffix}.json"
     write_json(path, diagnostics)
     print(f"Wrote {path}: {diagnostics}")
+    if not FLAGS.diagnostics_only:
+        write_likelihood(run_dir, model, data, epoch, suffix)
     if results is not None:
         path = run_dir / f"{FLAGS.split}_metrics{suffix}.json"
         write_json(path, results)

@@ -27,8 +27,10 @@ def test_variational_cell_at_temperature_zero_equals_deterministic_cell():
     mem = Memory(states, deterministic.keys(states), mask, masked_mean(states, mask))
     inputs = tf.constant(rng.normal(size=(2, 3)), tf.float32)
     state = deterministic.initial_state(2)
-    out_d, state_d, (_, _, kl_d, _) = deterministic(inputs, state=state, memory=mem)
-    out_v, state_v, (_, _, kl_v, _) = variational(inputs, state=state, memory=mem, attention_temperature=0.0)
+    out_d, state_d, attention_d = deterministic(inputs, state=state, memory=mem)
+    kl_d = attention_d.kl
+    out_v, state_v, attention_v = variational(inputs, state=state, memory=mem, attention_temperature=0.0)
+    kl_v = attention_v.kl
     np.testing.assert_array_equal(out_v, out_d)
     np.testing.assert_array_equal(state_v.attentional, state_d.attentional)
     np.testing.assert_array_equal(kl_d, 0.0)
@@ -50,7 +52,9 @@ def test_input_feeding_and_gate():
     out_b, _, _ = cell(inputs, state=state._replace(attentional=state.attentional * 0), memory=mem, attention_temperature=0.0)
     assert not np.allclose(out_a, out_b)
     # Gate 0 (first stage of 2-stage training): no context, no KL.
-    gated, _, (_, _, kl, _) = cell(inputs, state=state, memory=mem, attention_gate=0.0, attention_temperature=0.0)
+    gated, _, attention = cell(inputs, state=state, memory=mem, attention_gate=0.0, attention_temperature=0.0)
+    kl = attention.kl
+    np.testing.assert_array_equal(attention.log_ratio, np.zeros(2))  # a gated-off attention adds no weight factor
     expected = tf.concat([cell.lstm(tf.concat([inputs, state.attentional], -1), [state.h, state.c])[0], tf.zeros([2, 6])], -1)
     np.testing.assert_allclose(gated, cell.attentional_layer(expected), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(kl, 0.0)
@@ -58,7 +62,8 @@ def test_input_feeding_and_gate():
 
 def test_no_attention_cell_outputs_h_and_rejects_bad_attention():
     cell = make_cell("none")
-    out, state, (_, _, kl, _) = cell(tf.ones([2, 3]), state=cell.initial_state(2), memory=None)
+    out, state, attention = cell(tf.ones([2, 3]), state=cell.initial_state(2), memory=None)
+    kl = attention.kl
     np.testing.assert_array_equal(out, state.h)
     assert cell.output_size == 5
     with pytest.raises(ValueError, match="choose one of: none, deterministic, variational"):

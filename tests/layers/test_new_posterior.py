@@ -128,3 +128,17 @@ def test_unknown_options_and_a_ded_are_refused_in_one_line(learned_scale):
     config = get_config("ved_vattn_mean", attention="learned_scale", attention_options={"scale": 2.0})
     with pytest.raises(ValueError, match=r"LearnedScaleAttention does not take the options \['scale'\]"):
         build_model(config)
+
+
+def test_a_posterior_without_its_density_ratio_is_told_what_the_likelihood_needs(learned_scale):
+    from tf_varattn.config import get_config
+    from tf_varattn.likelihood import log_weights
+    from tf_varattn.models import build_model
+
+    config = get_config("ved_vattn_mean", attention="learned_scale", source_vocab_size=20, target_vocab_size=20,
+                        embedding_dim=8, encoder_units=4, decoder_units=8, latent_dim=2, attentional_dim=6)
+    model = build_model(config)
+    batch = {"source_ids": tf.constant([[5, 6, 7]]), "source_length": tf.constant([3]),
+             "target_ids": tf.constant([[8, 3]]), "target_length": tf.constant([2])}
+    with pytest.raises(ValueError, match="LearnedScaleAttention gives no log density ratio.*log_density_ratio"):
+        log_weights(model, batch, 2)

@@ -15,12 +15,14 @@ A new attention distribution is one subclass and one registry entry
 (:func:`tf_varattn.attention_registry.register_attention_posterior`): its name becomes a config
 ``attention`` value, its options travel in the config, and the cell builds it by name. Its graph
 code is traced without AutoGraph (:mod:`tf_varattn.ops.graph_function`): a branch on a tensor's
-value is a ``tf.where`` or ``tf.cond``, as in the layers here.
+value is a ``tf.where`` or ``tf.cond``, as in the layers here. Its :meth:`~AttentionPosterior.log_density_ratio`
+(log q - log p at a draw) is optional: without it a model trains and decodes, but its
+importance-weighted likelihood (:mod:`tf_varattn.likelihood`) cannot be estimated.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import keras
 import tensorflow as tf
@@ -35,6 +37,9 @@ class AttentionSample(NamedTuple):
     # The standard deviation of what the posterior draws: [B, D] sigma_a of the Gaussian, [B, S] of
     # each Dirichlet weight; [B, 0] for the deterministic attention.
     sigma: tf.Tensor
+    # [B] log q(a_j) - log p(a_j) at the draw (the importance weight's attention factor,
+    # tf_varattn.likelihood); None where a posterior does not give its density.
+    log_ratio: Optional[tf.Tensor] = None
 
 
 class AttentionPosterior(keras.layers.Layer):
@@ -66,11 +71,16 @@ class AttentionPosterior(keras.layers.Layer):
         ``memory`` (:class:`~tf_varattn.layers.decoder_cell.Memory`), then this posterior's context."""
         context, weights = bilinear(query, memory=memory.states, memory_mask=memory.mask, keys=memory.keys)
         used, kl, sigma = self.sample_context(context, memory.mean, temperature, noise, from_prior)
-        return AttentionSample(used, weights, kl, sigma)
+        return AttentionSample(used, weights, kl, sigma, self.log_density_ratio(context, memory.mean, used, sigma))
 
     def sample_context(self, context, prior_mean=None, temperature=1.0, noise=None, from_prior=False):
         """``(context used [B, D], kl [B], sigma [B, D] or [B, 0])`` for the deterministic context ``[B, D]``."""
         raise NotImplementedError(f"{type(self).__name__} is not a posterior over the context vector.")
+
+    def log_density_ratio(self, context, prior_mean, sample, sigma):
+        """``[B]`` log q(sample | context) - log p(sample) for a draw of :meth:`sample_context` (its
+        ``sigma``), or None (the default): then no importance-weighted likelihood can be estimated."""
+        return None
 
     def call(self, context, prior_mean=None, temperature=1.0, noise=None, from_prior=False):
         used, kl, _ = self.sample_context(context, prior_mean, temperature, noise, from_prior)
@@ -87,3 +97,6 @@ class DeterministicAttention(AttentionPosterior):
 
     def sample_context(self, context, prior_mean=None, temperature=1.0, noise=None, from_prior=False):
         return context, tf.zeros(tf.shape(context)[:1], context.dtype), context[:, :0]
+
+    def log_density_ratio(self, context, prior_mean, sample, sigma):
+        return tf.zeros(tf.shape(context)[:1], context.dtype)  # no random variable

@@ -119,7 +119,8 @@ class AttentionDecoderCell(keras.layers.Layer):
         attention_from_prior: bool = False,
     ):
         """``inputs [B, input_dim]`` -> ``(output, new state, attention)``, ``attention`` the step's
-        :class:`AttentionSample` (its KL times the attention gate; empty tensors without attention).
+        :class:`AttentionSample` (its KL and log density ratio times the attention gate; empty tensors
+        without attention).
 
         Dropout is the caller's (``feed_dropout_mask`` for the fed-back part). Teacher forcing
         passes ``input_gates`` (:meth:`LayerNormLSTMCell.input_gates` of every step's inputs,
@@ -137,13 +138,16 @@ class AttentionDecoderCell(keras.layers.Layer):
         h, c = self.lstm.update(input_gates + recurrent, state.c)
         if not self.attends:
             empty = h[:, :0]
-            return h, CellState(h, c, state.attentional), AttentionSample(empty, empty, tf.zeros(tf.shape(h)[:1], h.dtype), empty)
+            zero = tf.zeros(tf.shape(h)[:1], h.dtype)
+            return h, CellState(h, c, state.attentional), AttentionSample(empty, empty, zero, empty, zero)
         bilinear = self.bilinear if attention_taps is None else TappedAttention(self.bilinear, attention_taps)
         attention = self.posterior.attend(bilinear, h, memory, attention_temperature, attention_noise,
                                           attention_from_prior)
         gate = tf.cast(attention_gate, h.dtype)
         attentional = self.attentional_layer(tf.concat([h, gate * attention.context], axis=-1))
-        return attentional, CellState(h, c, attentional), attention._replace(kl=gate * attention.kl)
+        # A gated-off attention (2-stage training) is not used: no KL, and no factor of the importance weight.
+        log_ratio = None if attention.log_ratio is None else gate * attention.log_ratio
+        return attentional, CellState(h, c, attentional), attention._replace(kl=gate * attention.kl, log_ratio=log_ratio)
 
     def get_config(self):
         return {

@@ -33,8 +33,27 @@ def masked_dirichlet_kl(posterior, prior, mask):
 def dirichlet_sample(concentration, mask, seed):
     """A reparameterised draw of Dir(``concentration``) over the positions of ``mask [B, S]``
     (exactly 0 elsewhere): log-gamma draws normalised by a masked softmax."""
+    return dirichlet_sample_and_log(concentration, mask, seed)[0]
+
+
+def dirichlet_sample_and_log(concentration, mask, seed):
+    """:func:`dirichlet_sample`'s draw and its logarithm (from the same log-gamma draws, so that a
+    weight too small for float32 still has a finite log; 0 at padded positions)."""
     log_gamma = tfd.ExpGamma(concentration=concentration, rate=tf.ones_like(concentration)).sample(seed=seed)
-    return tf.nn.softmax(tf.where(mask, log_gamma, tf.cast(-1e30, log_gamma.dtype)), axis=-1) * tf.cast(mask, log_gamma.dtype)
+    masked = tf.where(mask, log_gamma, tf.cast(-1e30, log_gamma.dtype))
+    weights = tf.nn.softmax(masked, axis=-1) * tf.cast(mask, log_gamma.dtype)
+    log_weights = tf.where(mask, tf.nn.log_softmax(masked, axis=-1), tf.zeros_like(masked))
+    return weights, log_weights
+
+
+def masked_dirichlet_log_ratio(posterior, prior, mask, log_weights):
+    """log Dir(w; posterior) - log Dir(w; prior) over the positions of ``mask``, ``[B]``, for the
+    draw with logarithm ``log_weights``: lnG(sum a) - sum lnG(a) - lnG(sum b) + sum lnG(b) + sum (a - b) ln w."""
+    real = tf.cast(mask, posterior.dtype)
+    masked_sum = lambda values: tf.reduce_sum(tf.where(mask, values, tf.zeros_like(values)), axis=-1)  # noqa: E731
+    return (tf.math.lgamma(tf.reduce_sum(posterior * real, axis=-1)) - masked_sum(tf.math.lgamma(posterior))
+            - tf.math.lgamma(tf.reduce_sum(prior * real, axis=-1)) + masked_sum(tf.math.lgamma(prior))
+            + masked_sum((posterior - prior) * log_weights))
 
 
 def dirichlet_mean(concentration, mask):
@@ -94,12 +113,13 @@ class DirichletAttention(AttentionPosterior):
 
     def call(self, scores, mask, temperature=1.0, noise=None, from_prior=False):
         """``scores [B, S]`` (Eq. 4, before the softmax), ``mask [B, S]`` -> ``(alpha_j [B, S], kl [B])``."""
-        weights, kl, _ = self.draw(scores, mask, temperature, noise, from_prior)
+        weights, kl, _, _ = self.draw(scores, mask, temperature, noise, from_prior)
         return weights, kl
 
     def draw(self, scores, mask, temperature=1.0, noise=None, from_prior=False):
-        """``(alpha_j [B, S], kl [B], std [B, S])``: :meth:`call`'s weights and KL, and each weight's
-        standard deviation under the distribution drawn from, from one computation of the concentrations."""
+        """``(alpha_j [B, S], kl [B], std [B, S], log_ratio [B])``: :meth:`call`'s weights and KL, each
+        weight's standard deviation under the distribution drawn from, and log q - log p at the draw
+        (for temperature 1), from one computation of the concentrations."""
         posterior = self.concentration(scores, mask)
         prior = tf.fill(tf.shape(posterior), tf.cast(self.prior_concentration, posterior.dtype))
         kl = masked_dirichlet_kl(posterior, prior, mask)
@@ -110,15 +130,16 @@ class DirichletAttention(AttentionPosterior):
             seed = tf.cast(tf.reduce_max(tf.concat([noise, tf.zeros_like(noise[:1])], 0), axis=0), tf.int32)
         drawn_from = prior if from_prior else posterior
         mean = dirichlet_mean(drawn_from, mask)
-        sample = dirichlet_sample(drawn_from, mask, seed)
+        sample, log_sample = dirichlet_sample_and_log(drawn_from, mask, seed)
         weights = mean + tf.cast(temperature, mean.dtype) * (sample - mean)
-        return weights, kl, dirichlet_std(drawn_from, mask)
+        log_ratio = masked_dirichlet_log_ratio(posterior, prior, mask, log_sample)
+        return weights, kl, dirichlet_std(drawn_from, mask), log_ratio
 
     def attend(self, bilinear, query, memory, temperature=1.0, noise=None, from_prior=False) -> AttentionSample:
         scores = bilinear.scores(query, memory.keys, memory.mask)
-        weights, kl, std = self.draw(scores, memory.mask, temperature, noise, from_prior)
+        weights, kl, std, log_ratio = self.draw(scores, memory.mask, temperature, noise, from_prior)
         context = tf.einsum("bs,bsd->bd", weights, memory.states)
-        return AttentionSample(context, weights, kl, std)
+        return AttentionSample(context, weights, kl, std, log_ratio)
 
     def get_config(self):
         return {**super().get_config(), "transform": self.transform, "floor": self.floor,

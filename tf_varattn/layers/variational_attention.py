@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import keras
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from tf_varattn.config import ATTENTION_PRIORS
 from tf_varattn.layers.attention_posterior import AttentionPosterior
 from tf_varattn.layers.latent import gaussian_kl, reparameterize
+
+tfd = tfp.distributions
 
 
 @keras.saving.register_keras_serializable(package="tf_varattn")
@@ -56,6 +59,13 @@ class VariationalAttention(AttentionPosterior):
         else:
             sample = reparameterize(context, log_sigma, temperature, noise)
         return sample, gaussian_kl(context, log_sigma, prior_mean), tf.exp(log_sigma)
+
+    def log_density_ratio(self, context, prior_mean, sample, sigma):
+        """log N(a_j; mu_a, sigma_a) - log N(a_j; prior mean, I), summed over the dimensions."""
+        prior_mean = prior_mean if self.prior == "mean" else tf.zeros_like(context)
+        posterior = tfd.Normal(loc=context, scale=sigma)
+        prior = tfd.Normal(loc=prior_mean, scale=tf.ones_like(context))
+        return tf.reduce_sum(posterior.log_prob(sample) - prior.log_prob(sample), axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "prior": self.prior, "seed": self.seed}

@@ -186,7 +186,8 @@ class Seq2Seq(keras.Model):
         attentional vector), ``kl_attention [B]``, ``queries`` (h_j), ``attention_weights [B, S]``
         and ``attention_sigma`` (the standard deviation of what the posterior draws: sigma_a ``[B, D]``
         of the Gaussian, each Dirichlet weight's ``[B, S]``; ``[B, 0]`` for deterministic attention).
-        ``attention_from_prior`` draws a_j from its prior instead (the bypass probe).
+        ``attention_from_prior`` draws a_j from its prior instead (the bypass probe). Where the
+        posterior gives its density, ``attention_log_ratio [B]`` is log q(a_j) - log p(a_j) at the draw.
 
         Teacher forcing passes ``prepared`` (:class:`PreparedStep`: this step's parts computed for
         all steps at once) instead of ``tokens``, and gets no logits (``None``): the loss projects
@@ -212,8 +213,11 @@ class Seq2Seq(keras.Model):
         logits = None
         if prepared is None:
             logits = self.output_projection(output if logit_rows is None else tf.gather(output, logit_rows))
-        return logits, {"outputs": output, "kl_attention": attention.kl, "queries": cell_state.h,
-                        "attention_weights": attention.weights, "attention_sigma": attention.sigma}, state
+        outputs = {"outputs": output, "kl_attention": attention.kl, "queries": cell_state.h,
+                   "attention_weights": attention.weights, "attention_sigma": attention.sigma}
+        if attention.log_ratio is not None:
+            outputs["attention_log_ratio"] = attention.log_ratio
+        return logits, outputs, state
 
     # -- teacher-forced decoder ----------------------------------------------------------------
     def decoder_input_ids(self, target_ids, training=False):
@@ -226,9 +230,10 @@ class Seq2Seq(keras.Model):
             inputs = tf.where(keep, inputs, tf.cast(PAD_ID, inputs.dtype))
         return inputs
 
-    def decode_teacher_forced(self, batch, training=False):
+    def decode_teacher_forced(self, batch, training=False, log_ratios=False):
         """:meth:`start`, then :meth:`step` over the target; returns outputs ``[B, T, D]``, KL_att
-        ``[B, T]`` and z's terms.
+        ``[B, T]`` and z's terms (with ``log_ratios``, also ``attention_log_ratio [B, T]``, log q(a_j) -
+        log p(a_j) at each step's draw, for the importance-weighted likelihood).
 
         Every step computes only the sentences whose target is still running (the recurrence
         is packed with :class:`~tf_varattn.ops.recurrence.PackedSteps`), so padding costs
@@ -278,6 +283,8 @@ class Seq2Seq(keras.Model):
         }
         if tapped:
             output_specs["queries"] = tf.TensorSpec([None, self.decoder_cell.units], dtype)
+        if log_ratios:
+            output_specs["attention_log_ratio"] = tf.TensorSpec([None], dtype)
 
         def body(cell_state, elements):
             rows = tf.shape(cell_state.h)[0]  # the sentences still running, in packed order
@@ -285,12 +292,18 @@ class Seq2Seq(keras.Model):
             prepared = PreparedStep(elements["gates"], elements["noise"], elements["feed_mask"],
                                     elements.get("taps"), recurrent_kernel)
             _, outputs, running = self.step(None, running, prepared=prepared)
+            if log_ratios and "attention_log_ratio" not in outputs:
+                raise ValueError(f"The attention posterior {type(self.decoder_cell.posterior).__name__} gives no "
+                                 "log density ratio, which the importance-weighted likelihood needs: define its "
+                                 "log_density_ratio (tf_varattn/layers/attention_posterior.py).")
             return running.cell, {name: outputs[name] for name in output_specs}
 
         stacked, _ = recurrence(body, elements, state.cell, output_specs, packed=packed)
         if tapped:
             record_queries(packed.unpack(stacked["queries"], time_major=True))
+        decoded = {"attention_log_ratio": packed.unpack(stacked["attention_log_ratio"])} if log_ratios else {}
         return {
+            **decoded,
             "outputs": packed.unpack(stacked["outputs"]),
             "kl_attention": packed.unpack(stacked["kl_attention"]),
             "kl_z": latent.kl,
@@ -326,6 +339,15 @@ class Seq2Seq(keras.Model):
         )
         return cross_entropy[:count]
 
+    def sentence_cross_entropy(self, outputs, target_ids, target_length):
+        """-log p(y | x, z, a) ``[B]``: the cross-entropy summed over each sentence's real target
+        tokens, from the teacher-forced ``outputs [B, T, D]``."""
+        positions = tf.where(tf.sequence_mask(target_length, tf.shape(target_ids)[1]))
+        cross_entropy = self.token_cross_entropy(
+            tf.gather_nd(outputs, positions), tf.gather_nd(target_ids, positions)
+        )
+        return tf.math.unsorted_segment_sum(cross_entropy, positions[:, 0], tf.shape(target_ids)[0])
+
     def compute_losses(self, batch, kl_weight, training=False):
         """Eq. (8) summed over the batch (see :mod:`tf_varattn.models.objective`), plus L2, and
         the remedies for a collapsed z where they are on (free bits on KL_z, the bag-of-words loss).
@@ -337,11 +359,7 @@ class Seq2Seq(keras.Model):
         settings = self.settings
         decoded = self.decode_teacher_forced(batch, training)
         target_ids, target_length = batch["target_ids"], batch["target_length"]
-        positions = tf.where(tf.sequence_mask(target_length, tf.shape(target_ids)[1]))
-        cross_entropy = self.token_cross_entropy(
-            tf.gather_nd(decoded["outputs"], positions), tf.gather_nd(target_ids, positions)
-        )
-        cross_entropy_sum = tf.math.unsorted_segment_sum(cross_entropy, positions[:, 0], tf.shape(target_ids)[0])
+        cross_entropy_sum = self.sentence_cross_entropy(decoded["outputs"], target_ids, target_length)
         kl_attention = objective.attention_kl_per_sentence(decoded["kl_attention"], target_length, settings.attention_kl)
         kl_z_term = decoded["kl_z"]
         if settings.free_bits > 0:

@@ -1,0 +1,137 @@
+"""How likely is the test set? The negative ELBO and an importance-weighted estimate of -log p(y | x).
+
+The generative model of a VED with variational attention is p(y | x) = integral over z and the
+attention path a_1..a_T of p(y | x, z, a) p(z) prod_j p(a_j), with p(z) = N(0, I) and p(a_j)
+the attention prior (N(0, I) or N(h̄, I), Sec. 3.2). Under teacher forcing the model's posteriors
+q(z | x) and q(a_j | ...) (each a_j depends on the steps before it) give a joint proposal, and
+
+* the negative ELBO at KL weight 1 (Eq. 8 with lambda_KL = gamma_a = 1 and KL_att summed over
+  every step, as Eq. 8 is written): E_q[-log p(y | x, z, a)] + KL_z + sum_j KL_att_j, its KL terms
+  in closed form;
+* the importance-weighted bound (Burda et al. 2016): with K joint draws (z_k, a_k) from q,
+  log p(y | x) >= log (1/K) sum_k w_k, w_k = p(y | x, z_k, a_k) p(z_k) p(a_k) / q(z_k, a_k),
+  which tightens as K grows and is the ELBO of the same draws at K = 1.
+
+Deterministic parts have no latent term: a DED's weights are all p(y | x), so its estimate is its
+exact likelihood. :func:`log_weights` gives the weights of a batch; :func:`split_likelihood` the
+per-token figures of a split, with a bootstrap interval over its inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tf_varattn.data.pipeline import EncodedSplit, make_dataset
+from tf_varattn.diagnostics import preserved_random_state
+from tf_varattn.models.objective import attention_kl_per_sentence
+from tf_varattn.ops.graph_function import graph_function
+from tf_varattn.progress import Progress
+
+tfd = tfp.distributions
+
+# The K of the estimate's convergence table (those up to the K asked for).
+CONVERGENCE_SAMPLES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+def latent_log_ratio(z, mean, log_sigma):
+    """``[B]`` log q(z | x) - log p(z) at the draw ``z``, p = N(0, I) (0 without z: ``[B, 0]``)."""
+    posterior = tfd.Normal(loc=mean, scale=tf.exp(log_sigma))
+    prior = tfd.Normal(loc=tf.zeros_like(mean), scale=tf.ones_like(mean))
+    return tf.reduce_sum(posterior.log_prob(z) - prior.log_prob(z), axis=-1)
+
+
+def log_weights(model, batch, num_samples: int) -> dict:
+    """K = ``num_samples`` joint draws per sentence from q under teacher forcing (inference mode: no
+    dropout). Returns ``log_weights [B, K]`` (log p(y | x, z, a) + log p(z) + log p(a) - log q(z, a)),
+    and the negative ELBO's terms ``reconstruction [B]`` (-log p(y | x, z, a) averaged over the K
+    draws), ``kl_z [B]`` and ``kl_attention [B]`` (closed form, KL_att summed over every step)."""
+    size = tf.shape(batch["target_ids"])[0]
+    repeated = {name: tf.repeat(values, num_samples, axis=0) for name, values in batch.items()}
+    decoded = model.decode_teacher_forced(repeated, training=False, log_ratios=True)
+    negative_log_likelihood = model.sentence_cross_entropy(decoded["outputs"], repeated["target_ids"],
+                                                           repeated["target_length"])
+    attention_ratio = tf.reduce_sum(decoded["attention_log_ratio"], axis=1)  # 0 at padded steps
+    weights = -negative_log_likelihood - attention_ratio - latent_log_ratio(decoded["z"], decoded["z_mean"],
+                                                                             decoded["z_log_sigma"])
+    per_draw = lambda values: tf.reshape(values, [size, num_samples])  # noqa: E731
+    kl_attention = attention_kl_per_sentence(decoded["kl_attention"], repeated["target_length"], "sum")
+    return {
+        "log_weights": per_draw(weights),
+        "reconstruction": tf.reduce_mean(per_draw(negative_log_likelihood), axis=1),
+        "kl_z": tf.reduce_mean(per_draw(decoded["kl_z"]), axis=1),
+        "kl_attention": tf.reduce_mean(per_draw(kl_attention), axis=1),
+    }
+
+
+def importance_weighted_log_likelihood(weights: np.ndarray, num_samples: Optional[int] = None) -> np.ndarray:
+    """``[B]`` log (1/K) sum_k w_k from ``weights [B, K']`` (log weights), with the first K =
+    ``num_samples`` of them (default all)."""
+    weights = np.asarray(weights, np.float64)[:, :num_samples]
+    top = weights.max(axis=1, keepdims=True)
+    return (top[:, 0] + np.log(np.exp(weights - top).mean(axis=1)))
+
+
+def per_token_interval(values: np.ndarray, tokens: np.ndarray, resamples: int = 1000, seed: int = 0,
+                       level: float = 0.95) -> dict:
+    """sum(values) / sum(tokens) and its percentile bootstrap interval over the inputs."""
+    from tf_varattn.uncertainty import resample_weights
+
+    resampled = resample_weights(len(values), resamples, seed)
+    ratios = (resampled @ values) / (resampled @ tokens)
+    low, high = np.percentile(ratios, [50 * (1 - level), 50 * (1 + level)])
+    return {"value": float(values.sum() / tokens.sum()), "low": float(low), "high": float(high)}
+
+
+def split_likelihood(model, pairs: EncodedSplit, num_samples: int = 50, limit: Optional[int] = 1000,
+                    batch_size: int = 20, seed: int = 0, progress: bool = False,
+                    convergence: Sequence[int] = CONVERGENCE_SAMPLES) -> dict:
+    """The likelihood figures of the first ``limit`` pairs (all with None), per target token (EOS
+    included, as the training objective counts it): ``negative_elbo`` and its three terms,
+    ``nll`` (the importance-weighted estimate of -log p(y | x) with ``num_samples`` draws),
+    ``perplexity`` = exp(nll), each with a 95% bootstrap interval over the inputs, and
+    ``convergence``: the estimate with the first K draws for each K in ``convergence`` up to
+    ``num_samples``. ``batch_size`` inputs are decoded together (times ``num_samples`` sentences).
+    The draws start from ``seed``; the model's random streams are left as they were."""
+    if limit is not None:
+        pairs = EncodedSplit(pairs.source_ids[:limit], pairs.target_ids[:limit])
+    if not len(pairs):
+        raise ValueError("split_likelihood needs at least one pair.")
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be at least 1, got {num_samples}.")
+    compute = graph_function(lambda batch: log_weights(model, batch, num_samples), reduce_retracing=True)
+    parts = {name: [] for name in ("log_weights", "reconstruction", "kl_z", "kl_attention")}
+    tokens = []
+    batches = math.ceil(len(pairs) / batch_size)
+    bar = Progress(batches, "likelihood", unit="batch") if progress else None
+    with preserved_random_state(model):
+        model.reseed(seed)  # the draws depend on the weights and the seed only
+        for index, batch in enumerate(make_dataset(pairs, batch_size, shuffle=False)):
+            for name, values in compute(batch).items():
+                parts[name].append(values.numpy().astype(np.float64))
+            tokens.append(batch["target_length"].numpy().astype(np.float64))
+            if bar:
+                bar.update(index + 1)
+    values = {name: np.concatenate(chunks) for name, chunks in parts.items()}
+    tokens = np.concatenate(tokens)
+    negative_elbo = values["reconstruction"] + values["kl_z"] + values["kl_attention"]
+    nll = -importance_weighted_log_likelihood(values["log_weights"])
+    result = {
+        "inputs": len(tokens), "tokens": int(tokens.sum()), "num_samples": num_samples, "seed": seed,
+        "batch_size": batch_size,
+        "negative_elbo": per_token_interval(negative_elbo, tokens),
+        **{name: per_token_interval(values[name], tokens) for name in ("reconstruction", "kl_z", "kl_attention")},
+        "nll": per_token_interval(nll, tokens),
+    }
+    nll_interval = result["nll"]
+    result["perplexity"] = {key: math.exp(value) for key, value in nll_interval.items()}
+    result["convergence"] = [
+        {"num_samples": k, "nll": float(-importance_weighted_log_likelihood(values["log_weights"], k).sum() / tokens.sum())}
+        for k in convergence if k <= num_samples]
+    if num_samples not in [row["num_samples"] for row in result["convergence"]]:
+        result["convergence"].append({"num_samples": num_samples, "nll": nll_interval["value"]})
+    return result
