@@ -8,7 +8,7 @@
 #   figure4  the Table 2 runs' validation curves -> results/figure4.png
 #   figure5  VED+VAttn-h̄ for each gamma_a in $VARATTN_GAMMAS -> results/figure5.png (0.1 is the Table 2 run)
 #   latents  the collapse study: VED+DAttn and VED+VAttn-h̄, each with no remedy, free bits, a bag-of-words
-#            loss, cyclical and logistic KL weights (qgen, 10 runs) -> results/latents.md, latents.png
+#            loss, cyclical and logistic KL weights (qgen, 10 runs) -> results/latents.md, latents-study.png
 #   plan     TABLE: the runs `TABLE` trains, one "MODEL RUN_DIR [flags]" line each (nothing is trained)
 #   tables   every table, figure (latents.png too) and the case study from the committed results/runs (no training)
 #   all      table2, table4, figure4, figure5, tables
@@ -177,10 +177,11 @@ tables() {
   py experiments/plot_curves.py --runs_root "$RESULTS/runs" --output_dir "$RESULTS"
 }
 
-# backfill FILE FLAG: evaluate.py FLAG (--diagnostics_only, --likelihood_only) on every trained, evaluated
-# run under $RUNS without FILE; then FILE of every such run copied to its place under $RESULTS/runs.
+# backfill FILE FLAG [ROOT]: evaluate.py FLAG (--diagnostics_only, --likelihood_only, --diversity_sources) on
+# every trained, evaluated run under ROOT (default $RUNS) without FILE; then FILE of every such run copied
+# to its place under $RESULTS/runs.
 backfill() {
-  local file=$1 flag=$2 run published
+  local file=$1 flag=$2 root=${3:-$RUNS} run published
   while IFS= read -r run; do
     run=$(dirname "$run")
     [ -f "$run/test_metrics.json" ] && [ -d "$run/checkpoints" ] || continue
@@ -191,7 +192,17 @@ backfill() {
     fi
     mkdir -p "$published"
     cp "$run/$file" "$published"/
-  done < <(find "$RUNS" -name config.json -not -path "*/trial/*" | sort)
+  done < <(find "$root" -name config.json -not -path "*/trial/*" | sort)
+}
+
+# latents [flags]: the collapse study's runs (paper.py), where their diversity comes from, its report.
+latents() {
+  local specs=() spec
+  while IFS= read -r spec; do specs+=("$spec"); done < <(table_specs latents "$@")
+  in_parallel qgen "${specs[@]}"
+  backfill test_diversity_sources.json --diversity_sources "$RUNS/qgen/latents"
+  py experiments/make_tables.py --runs_root "$RESULTS/runs" --output_dir "$RESULTS" --tables latents
+  py experiments/plot_curves.py --runs_root "$RESULTS/runs" --output_dir "$RESULTS" --figures latents_study
 }
 
 # bypass: diagnostics for every trained, evaluated run without them; then results/bypass.md.
@@ -239,7 +250,7 @@ case "$command" in
   test) setup; exec "$VENV/bin/python" -m pytest -n "${VARATTN_TEST_WORKERS:-auto}" --durations=15 "$@" ;;
   smoke) setup; smoke "$@" ;;
   table2|table4) setup; table "$command" "$@" ;;
-  latents) setup; table latents "$@" ;;
+  latents) setup; latents "$@" ;;
   plan) setup; [ $# -ge 1 ] || { echo "usage: ./reproduce.sh plan table2|table4|latents [flags]" >&2; exit 2; }
     table_specs "$@" ;;
   figure4) setup; table table2 "$@"; py experiments/plot_curves.py --runs_root "$RUNS" --output_dir "$RESULTS" --figures figure4 ;;

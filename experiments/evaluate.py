@@ -19,6 +19,10 @@ estimate of -log p(y | x) with ``--likelihood_samples`` joint draws of z and the
 and its perplexity, on the first ``--likelihood_inputs`` pairs, with 95% bootstrap intervals and the
 estimate at fewer draws. ``--likelihood_only`` writes just that file.
 
+``--diversity_sources`` writes only ``<split>_diversity_sources.json``: where the diversity of
+sampling comes from, as three sampling passes (seed 0): only z random (the attention at its
+posterior mean), only the attention random (z at its mean), and both.
+
 A stopped evaluation resumes after its last finished decoding pass (MAP, each sampling seed, each
 probe decoding): the passes are kept in ``<run_dir>/<split>_evaluation_progress/`` until the results are
 written, and ``<split>_metrics.json``, the sign of a finished evaluation, is written last.
@@ -59,6 +63,8 @@ flags.DEFINE_integer("num_examples_in_file", 100, "Inputs written to the sample 
 flags.DEFINE_integer("diagnostics_inputs", 1000, "Pairs for KL per token, active units and I(x; z) (as after each epoch).")
 flags.DEFINE_bool("diagnostics_only", False, "Write only <split>_diagnostics.json (latent diagnostics and bypass probe).")
 flags.DEFINE_bool("likelihood_only", False, "Write only <split>_likelihood.json (negative ELBO, importance-weighted NLL).")
+flags.DEFINE_bool("diversity_sources", False, "Write only <split>_diversity_sources.json: sampling with only z "
+                  "random, only the attention random, and both (seed 0).")
 flags.DEFINE_integer("likelihood_samples", 50, "Joint draws of z and the attention path per input for the "
                      "importance-weighted NLL (1: the ELBO of one draw).", lower_bound=1)
 flags.DEFINE_integer("likelihood_inputs", 1000, "Pairs for the likelihood figures (the first N of the split).",
@@ -134,6 +140,45 @@ def write_likelihood(run_dir, model, data, epoch, suffix):
           f"negative ELBO {result['negative_elbo']['value']:.4f}")
 
 
+# Where the diversity comes from: (z's temperature, the attention's) of each sampling pass, as
+# factors of the config's (0: that latent at its posterior mean).
+DIVERSITY_SOURCES = {"z": (1.0, 0.0), "attention": (0.0, 1.0), "both": (1.0, 1.0)}
+
+
+def write_diversity_sources(run_dir, config, data, decoder, search, epoch, suffix):
+    """<split>_diversity_sources.json: the sampling metrics with only z random, only the attention
+    random, and both (seed 0), each pass resumable (kept until the file is written)."""
+    from tf_varattn.evaluation import DecodingPasses, evaluate_split, sampling_batch_size
+    from tf_varattn.training.checkpoints import checkpoint_fingerprint
+    from tf_varattn.training.runs import write_json
+
+    sources, references = data.encoded[FLAGS.split].source_ids, data.references(FLAGS.split)
+    folder = run_dir / f"{FLAGS.split}_diversity_progress{suffix}"
+    identity = {"checkpoint_epoch": epoch, "checkpoint_sha256": checkpoint_fingerprint(run_dir, epoch),
+                "split": FLAGS.split, "search": search.describe()}
+    passes = {name: DecodingPasses(folder / name, identity) for name in DIVERSITY_SOURCES}
+    result = {"checkpoint_epoch": epoch, "split": FLAGS.split, "search": search.describe(), "seed": 0,
+              "num_samples": FLAGS.num_samples, "batch_size": FLAGS.batch_size, "sources": {}}
+    for name, (z_factor, attention_factor) in DIVERSITY_SOURCES.items():
+        temperatures = dict(z_temperature=z_factor * config.z_temperature,
+                            attention_temperature=attention_factor * config.attention_temperature)
+        print(f"Sampling with {name} random ({temperatures})")
+        metrics, _ = evaluate_split(
+            decoder, data.vocab, sources, references, "sample", FLAGS.num_samples, limit=FLAGS.max_inputs, seed=0,
+            passes=passes[name], progress=True,
+            batch_size=sampling_batch_size(FLAGS.num_samples, FLAGS.batch_size), **temperatures)
+        result["sources"][name] = {**temperatures, **metrics}
+    result["inputs"] = len(sources[:FLAGS.max_inputs])
+    path = run_dir / f"{FLAGS.split}_diversity_sources{suffix}.json"
+    write_json(path, result)
+    for kept in passes.values():
+        kept.clear()
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+    print(f"Wrote {path}: " + "; ".join(f"{name}: entropy {row['entropy']:.3f}, BLEU-4 {row['bleu4']:.2f}"
+                                         for name, row in result["sources"].items()))
+
+
 def evaluate_and_diagnose(run_dir, config, data, model, decoder, search, epoch, suffix, seeds, passes):
     """The test metrics (unless --diagnostics_only), the latent diagnostics with the bypass probe and
     the likelihood (or only the likelihood: --likelihood_only), written."""
@@ -142,6 +187,9 @@ def evaluate_and_diagnose(run_dir, config, data, model, decoder, search, epoch, 
 
     if FLAGS.likelihood_only:
         write_likelihood(run_dir, model, data, epoch, suffix)
+        return
+    if FLAGS.diversity_sources:
+        write_diversity_sources(run_dir, config, data, decoder, search, epoch, suffix)
         return
 
     sources, references = data.encoded[FLAGS.split].source_ids, data.references(FLAGS.split)

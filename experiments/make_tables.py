@@ -1,7 +1,8 @@
 """Render results/table2.md, results/table4.md (paper vs. ours, bootstrap intervals),
 results/case_study.md, results/claims.md (the paper's claims checked against our numbers) and
-results/bypass.md (latent diagnostics and the bypass probe) from the runs' test_metrics.json,
-history.json, test_outputs.jsonl.gz and test_diagnostics.json.
+results/bypass.md (latent diagnostics and the bypass probe) and results/latents.md (the collapse
+study, every run's likelihood) from the runs' test_metrics.json, history.json, test_outputs.jsonl.gz,
+test_diagnostics.json, test_likelihood.json and test_diversity_sources.json.
 
     python experiments/make_tables.py --runs_root runs --output_dir results
 """
@@ -20,12 +21,14 @@ import_tensorflow_quietly()
 from tf_varattn.reporting import (  # noqa: E402
     TABLES, preload_scores, render_bypass, render_case_study, render_claims, render_seeds, render_table, table_runs)
 from tf_varattn.config_flags import check_choices  # noqa: E402
+from tf_varattn.reporting.latents import render_latents  # noqa: E402
 from tf_varattn.reporting.publish import PublishError, check_runs_root, publish, runs_behind  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("runs_root", "runs", "Root holding <task>/<model>/ run directories.")
 flags.DEFINE_string("output_dir", "results", "Where the Markdown tables go.")
-EXTRA = {"case_study": render_case_study, "claims": render_claims, "bypass": render_bypass, "seeds": render_seeds}
+EXTRA = {"case_study": render_case_study, "claims": render_claims, "bypass": render_bypass, "seeds": render_seeds,
+         "latents": render_latents}
 flags.DEFINE_list("tables", [*TABLES, *EXTRA], f"Tables to render ({', '.join([*TABLES, *EXTRA])}).")
 check_choices("tables", [*TABLES, *EXTRA])
 flags.DEFINE_integer("workers", None, "Processes that score the runs' outputs side by side (default: one per core).",

@@ -1,5 +1,6 @@
 """Draw results/figure4.png (validation curves per model), results/figure5.png (curves per gamma_a)
-and results/latents.png (the latent diagnostics per epoch, Sec. 2.4).
+results/latents.png (the latent diagnostics per epoch, Sec. 2.4) and results/latents-study.png (the
+collapse study: I(x; z) against entropy and BLEU-4).
 
     python experiments/plot_curves.py --runs_root runs --output_dir results
 """
@@ -16,11 +17,12 @@ import_tensorflow_quietly()
 
 from tf_varattn.config_flags import check_choices  # noqa: E402
 from tf_varattn.reporting import plot_figure4, plot_figure5, plot_latent_curves  # noqa: E402
+from tf_varattn.reporting.latents import plot_latent_study  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("runs_root", "runs", "Root holding <task>/<model>/ and <task>/gamma_a/<value>/ runs.")
 flags.DEFINE_string("output_dir", "results", "Where the PNG figures go.")
-FIGURES = ("figure4", "figure5", "latents")
+FIGURES = ("figure4", "figure5", "latents", "latents_study")
 flags.DEFINE_list("figures", list(FIGURES), f"Figures to draw ({', '.join(FIGURES)}).")
 check_choices("figures", FIGURES)
 
@@ -44,6 +46,13 @@ def main(argv):
             print(f"Wrote {output / 'latents.png'} ({', '.join(drawn)})")
         else:
             print("latents.png not drawn: no qgen run with a latent z records the diagnostics in its history.json.")
+    if "latents_study" in FLAGS.figures:
+        drawn = plot_latent_study(FLAGS.runs_root, output / "latents-study.png")
+        if drawn:
+            print(f"Wrote {output / 'latents-study.png'} ({', '.join(drawn)})")
+        else:
+            print("latents-study.png not drawn: no run of the collapse study has its diagnostics yet "
+                  "(`./reproduce.sh latents`).")
 
 
 if __name__ == "__main__":

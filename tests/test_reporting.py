@@ -368,3 +368,42 @@ def test_reproduce_sh_trains_the_runs_the_package_lists(tmp_path):
     result = subprocess.run(["bash", str(root / "reproduce.sh"), "plan", "table9"], capture_output=True, text=True,
                             env=env, cwd=root)
     assert result.returncode != 0 and "Unknown table 'table9'; valid tables: table2, table4." in result.stderr
+
+
+def _likelihood(nll, elbo, epoch=7):
+    interval = lambda v: {"value": v, "low": v - 0.1, "high": v + 0.1}  # noqa: E731
+    return {"checkpoint_epoch": epoch, "inputs": 1000, "num_samples": 50, "negative_elbo": interval(elbo),
+            "kl_z": interval(0.01), "kl_attention": interval(0.5), "reconstruction": interval(elbo - 0.51),
+            "nll": interval(nll), "perplexity": {"value": float(np.exp(nll))},
+            "convergence": [{"num_samples": 1, "nll": elbo}, {"num_samples": 50, "nll": nll}]}
+
+
+def test_the_collapse_study_report_and_figure(tmp_path):
+    from tf_varattn.reporting.latents import plot_latent_study, render_latents
+
+    bow = tmp_path / "qgen" / "latents" / "ved_vattn_mean-bow"
+    metrics = _write_run(bow)
+    (bow / "test_diagnostics.json").write_text(json.dumps({
+        "checkpoint_epoch": 7, "latents": {"kl_z_per_token": 0.512, "kl_attention_per_token": 3.25,
+                                           "active_units": 17, "mutual_information": 2.75},
+        "bypass": {"gap_z_prior": -1.5, "gap_attention_prior": -4.25}}))
+    (bow / "test_likelihood.json").write_text(json.dumps(_likelihood(3.5, 3.75)))
+    sources = {name: {"entropy": e, "dist2": 0.2, "bleu4": 4.0} for name, e in (("z", 1.5), ("attention", 2.0),
+                                                                                ("both", 2.25))}
+    (bow / "test_diversity_sources.json").write_text(json.dumps({"sources": sources}))
+    _write_run(tmp_path / "qgen" / "latents" / "ved_dattn-none", seed=2)  # evaluated before the new files
+    ded = tmp_path / "qgen" / "ded_dattn"
+    _write_run(ded, seed=3)
+    (ded / "test_likelihood.json").write_text(json.dumps(_likelihood(3.25, 3.25)))
+    text = render_latents(tmp_path)
+    quality = next(line for line in text.splitlines() if line.startswith("| VED+VAttn-h̄ | bag-of-words loss"))
+    assert f"| {metrics['map']['bleu4']:.2f} |" in quality and f"| {metrics['sample']['entropy']:.3f} |" in quality
+    row = [line for line in text.splitlines() if line.startswith("| VED+VAttn-h̄ | bag-of-words loss")][1]
+    assert "| 0.512 | 3.250 | 17 | 2.750 | -1.50 | -4.25 | 3.750 | 3.500 [3.400, 3.600] | 33.1 | 50 | 1000 |" in row
+    assert "| VED+VAttn-h̄ | bag-of-words loss, weight 1 | 1.500 / 0.200 / 4.00 | 2.000 / 0.200 / 4.00 | 2.250 / 0.200 / 4.00 |" in text
+    none_row = [line for line in text.splitlines() if line.startswith("| VED+DAttn | nothing")][1]
+    assert none_row.count("–") == 11  # nothing measured yet: dashes, not zeros
+    assert "| qgen | DED+DAttn | 7 | 3.250 |" in text  # the other models' likelihood
+    assert "| qgen VED+VAttn-h̄, bag-of-words loss, weight 1 | 3.750 | 3.500 |" in text  # K = 1, K = 50
+    assert plot_latent_study(tmp_path, tmp_path / "study.png") == ["VED+VAttn-h̄, bow"]
+    assert (tmp_path / "study.png").stat().st_size > 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tf_varattn.attention_registry import ATTENTION_POSTERIORS
 from tf_varattn.reporting.paper import NAMES, table_presets
+from tf_varattn.reporting.paper import LATENT_STUDY
 from tf_varattn.reporting.run_files import gamma_runs, latents_of, read_json, run_label
 from tf_varattn.reporting.seeds import SEED_FOLDER, seed_histories
 
@@ -140,6 +141,8 @@ def plot_latent_curves(runs_root: os.PathLike, path: os.PathLike, task: str = "q
     for history_path in sorted(task_root.glob("**/history.json")):
         run, curves = history_path.parent, _curves(read_json(history_path), LATENT_METRICS)
         if run.parent.name == SEED_FOLDER:  # other seeds of a model: its spread is Figure 4's band
+            continue
+        if run.parent.name == LATENT_STUDY["folder"]:  # the collapse study has its own figure (reporting/latents.py)
             continue
         has_z, has_random_attention = latents_of(run)
         if not has_z or not curves["mutual_information"][0]:  # no z, or a history from before the diagnostics

@@ -23,6 +23,8 @@ def runs_behind(report: str, runs_root: os.PathLike) -> list[Path]:
         return [run for run in table_runs(report, root) if (run / "test_metrics.json").is_file()]
     if report == "bypass":
         return sorted(path.parent for path in root.rglob("test_diagnostics.json"))
+    if report == "latents":
+        return sorted(path.parent for path in root.rglob("test_likelihood.json"))
     if report == "seeds":
         return sorted(path.parent for path in root.glob("*/seeds/*/test_metrics.json"))
     tasks = ["qgen"] if report == "case_study" else [""]

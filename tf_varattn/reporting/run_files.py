@@ -11,7 +11,7 @@ from typing import Optional
 from tf_varattn.attention_registry import ATTENTION_POSTERIORS
 from tf_varattn.data.corpora import TASKS
 from tf_varattn.metrics import Pooling
-from tf_varattn.reporting.paper import EXTRA_TABLE2, NAMES
+from tf_varattn.reporting.paper import EXTRA_TABLE2, LATENT_REMEDIES, LATENT_STUDY, NAMES
 
 
 # <task>/retrain/<preset>: a paper model trained again with the same settings (for its diagnostics
@@ -63,6 +63,10 @@ def run_label(run: Path, task_root: Path) -> str:
     if name.startswith("gamma_a/"):
         return f"VED+VAttn-h̄, gamma_a = {name.split('/', 1)[1]}"
     folder, _, preset = name.partition("/")
+    if folder == LATENT_STUDY["folder"]:  # the collapse study: <preset>-<remedy>
+        model, _, remedy = preset.rpartition("-")
+        if model in NAMES and remedy in LATENT_REMEDIES:
+            return f"{NAMES[model]}, {LATENT_REMEDIES[remedy][0]}"
     if folder == RETRAIN_FOLDER and preset in NAMES:  # the same model trained again (its checkpoints were gone)
         return f"{NAMES[preset]}, retrained"
     return name

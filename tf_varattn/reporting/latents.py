@@ -1,0 +1,165 @@
+"""``latents.md`` and ``latents-study.png``: does z carry anything? The collapse study's runs (each
+attention with each remedy for a collapsed z, ``<task>/latents/<preset>-<remedy>``), their latents,
+likelihood and where their diversity comes from; and the likelihood of every other run that has one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from tf_varattn.reporting.paper import LATENT_REMEDIES, LATENT_STUDY, NAMES, cell
+from tf_varattn.reporting.run_files import read_json, run_label
+
+MARKERS = {"ved_dattn": "o", "ved_vattn_mean": "s"}
+
+
+def study_runs(runs_root: os.PathLike) -> list[tuple[str, str, Path]]:
+    """``(preset, remedy, run directory)`` of every study run that has a ``test_metrics.json``, in
+    the study's order."""
+    folder = Path(runs_root) / LATENT_STUDY["task"] / LATENT_STUDY["folder"]
+    return [(preset, remedy, folder / f"{preset}-{remedy}") for remedy in LATENT_REMEDIES
+            for preset in LATENT_STUDY["presets"] if (folder / f"{preset}-{remedy}" / "test_metrics.json").is_file()]
+
+
+def _files(run: Path) -> dict:
+    return {name: read_json(run / f"test_{name}.json") or {}
+            for name in ("metrics", "diagnostics", "likelihood", "diversity_sources")}
+
+
+def _number(value: Optional[float], digits: int) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _interval(entry: Optional[dict], digits: int = 3) -> str:
+    if not entry:
+        return "–"
+    return f"{entry['value']:.{digits}f} [{entry['low']:.{digits}f}, {entry['high']:.{digits}f}]"
+
+
+def render_latents(runs_root: os.PathLike) -> str:
+    """The study's tables (quality, latents and likelihood, diversity sources, the estimate's
+    convergence) and the likelihood of the other runs, from the runs' test_*.json files."""
+    root = Path(runs_root)
+    runs = [(preset, remedy, run, _files(run)) for preset, remedy, run in study_runs(root)]
+    lines = ["# Does z carry anything? The collapse study", "",
+             "VED+DAttn and VED+VAttn-h̄ on question generation (the paper's settings, 10 epochs, test on the "
+             "epoch-7 checkpoint), each with one standard remedy for a collapsed z: free bits (Kingma et al. 2016), "
+             "a bag-of-words loss from z (Zhao et al. 2017), a logistic or a cyclical KL weight that reaches 1 "
+             "(Fu et al. 2019), or nothing. Trained by `./reproduce.sh latents`; rendered by "
+             "`experiments/make_tables.py` from each run's `test_metrics.json`, `test_diagnostics.json`, "
+             "`test_likelihood.json` and `test_diversity_sources.json`.", ""]
+    if not runs:
+        lines += ["No run of the study is evaluated yet (`./reproduce.sh latents`).", ""]
+    else:
+        lines += ["## Quality and diversity", "",
+                  "| Model | Remedy | MAP BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | Sampling BLEU-1 | BLEU-2 | BLEU-3 | "
+                  "BLEU-4 | Entropy | Dist-1 | Dist-2 |",
+                  "| --- | --- |" + " ---: |" * 11]
+        for preset, remedy, _, files in runs:
+            map_row, sample = files["metrics"].get("map", {}), files["metrics"].get("sample", {})
+            cells = [cell(m, map_row.get(m)) for m in ("bleu1", "bleu2", "bleu3", "bleu4")]
+            cells += [cell(m, sample.get(m)) for m in ("bleu1", "bleu2", "bleu3", "bleu4", "entropy", "dist1", "dist2")]
+            lines.append(f"| {NAMES[preset]} | {LATENT_REMEDIES[remedy][0]} | " + " | ".join(cells) + " |")
+        lines += ["", "## The latents and the likelihood", "",
+                  "KL per target token, active units of z (of 100) and I(x; z) in nats on the first 1,000 test "
+                  "pairs; the bypass probe's BLEU-4 gaps (greedy decoding with z, then the attention, drawn from "
+                  "its prior, minus MAP); per target token on the first test pairs, the negative ELBO at KL "
+                  "weight 1 (KL_att summed over every step) and the importance-weighted NLL with its 95% bootstrap "
+                  "interval over inputs, and its perplexity.", "",
+                  "| Model | Remedy | KL_z / token | KL_att / token | Active units | I(x; z) | gap, z from prior | "
+                  "gap, attention from prior | -ELBO / token | NLL / token | Perplexity | Draws | Inputs |",
+                  "| --- | --- |" + " ---: |" * 11]
+        for preset, remedy, _, files in runs:
+            latents = files["diagnostics"].get("latents", {})
+            bypass = files["diagnostics"].get("bypass", {})
+            likelihood = files["likelihood"]
+            random_attention = preset != "ved_dattn"
+            cells = [_number(latents.get("kl_z_per_token"), 3),
+                     _number(latents.get("kl_attention_per_token"), 3) if random_attention else "–",
+                     str(latents.get("active_units", "–")), _number(latents.get("mutual_information"), 3),
+                     cell("bleu4", bypass["gap_z_prior"], signed=True) if "gap_z_prior" in bypass else "–",
+                     cell("bleu4", bypass["gap_attention_prior"], signed=True) if "gap_attention_prior" in bypass else "–",
+                     _number(likelihood.get("negative_elbo", {}).get("value"), 3), _interval(likelihood.get("nll")),
+                     _number(likelihood.get("perplexity", {}).get("value"), 1),
+                     str(likelihood.get("num_samples", "–")), str(likelihood.get("inputs", "–"))]
+            lines.append(f"| {NAMES[preset]} | {LATENT_REMEDIES[remedy][0]} | " + " | ".join(cells) + " |")
+        lines += ["", "## Where the diversity comes from", "",
+                  "Sampling (seed 0, 10 samples per input) with only z random (the attention at its posterior "
+                  "mean), only the attention random (z at its mean), and both: entropy / Dist-2 / BLEU-4.", "",
+                  "| Model | Remedy | only z random | only the attention random | both |", "| --- | --- | --- | --- | --- |"]
+        for preset, remedy, _, files in runs:
+            sources = files["diversity_sources"].get("sources", {})
+            cells = [(f"{sources[name]['entropy']:.3f} / {sources[name]['dist2']:.3f} / {sources[name]['bleu4']:.2f}"
+                      if name in sources else "–") for name in ("z", "attention", "both")]
+            lines.append(f"| {NAMES[preset]} | {LATENT_REMEDIES[remedy][0]} | " + " | ".join(cells) + " |")
+    lines += _likelihood_tables(root, {run for *_, run, _ in runs})
+    return "\n".join(lines) + "\n"
+
+
+def _likelihood_tables(root: Path, study: set) -> list[str]:
+    """The likelihood of every other run that has one, and how each estimate moves with the draws."""
+    every = sorted(path.parent for path in root.glob("*/**/test_likelihood.json"))
+    lines = []
+    others = [run for run in every if run not in study]
+    if others:
+        lines += ["", "## The likelihood of the other models", "",
+                  "Per target token on the first test pairs (a DED has no latent: its NLL is exact).", "",
+                  "| Task | Model | Epoch | -ELBO / token | KL_z / token | KL_att / token | NLL / token | Perplexity | "
+                  "Draws | Inputs |", "| --- | --- |" + " ---: |" * 8]
+        for run in others:
+            task_root = root / run.relative_to(root).parts[0]
+            result = read_json(run / "test_likelihood.json")
+            lines.append(f"| {task_root.name} | {run_label(run, task_root)} | {result['checkpoint_epoch']} | "
+                         f"{result['negative_elbo']['value']:.3f} | {result['kl_z']['value']:.3f} | "
+                         f"{result['kl_attention']['value']:.3f} | {_interval(result['nll'])} | "
+                         f"{result['perplexity']['value']:.1f} | {result['num_samples']} | {result['inputs']} |")
+    if every:
+        counts = sorted({row["num_samples"] for run in every
+                         for row in read_json(run / "test_likelihood.json").get("convergence", [])})
+        lines += ["", "## The estimate against the number of draws", "",
+                  "Importance-weighted NLL per token with the first K draws of each input (K = 1 is the ELBO of "
+                  "one draw, sampled KL terms).", "",
+                  "| Run | " + " | ".join(f"K = {k}" for k in counts) + " |", "| --- |" + " ---: |" * len(counts)]
+        for run in every:
+            task_root = root / run.relative_to(root).parts[0]
+            by_k = {row["num_samples"]: row["nll"] for row in read_json(run / "test_likelihood.json")["convergence"]}
+            lines.append(f"| {task_root.name} {run_label(run, task_root)} | "
+                         + " | ".join(_number(by_k.get(k), 3) for k in counts) + " |")
+    return lines
+
+
+def plot_latent_study(runs_root: os.PathLike, path: os.PathLike) -> list[str]:
+    """I(x; z) against sampling entropy and against MAP BLEU-4, one point per study run (marker: the
+    attention, colour: the remedy). No run with diagnostics: nothing drawn (an old figure is kept)."""
+    points = []
+    for preset, remedy, run in study_runs(runs_root):
+        files = _files(run)
+        information = files["diagnostics"].get("latents", {}).get("mutual_information")
+        if information is None:
+            continue
+        points.append((preset, remedy, information, files["metrics"]["sample"]["entropy"],
+                       files["metrics"]["map"]["bleu4"]))
+    if not points:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = dict(zip(LATENT_REMEDIES, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for axis, column, title in ((axes[0], 3, "sampling entropy"), (axes[1], 4, "MAP BLEU-4")):
+        for preset, remedy, *values in points:
+            axis.scatter(values[0], values[column - 2], marker=MARKERS[preset], color=colors[remedy], s=60,
+                         label=f"{NAMES[preset]}, {LATENT_REMEDIES[remedy][0]}")
+        axis.set_xlabel("I(x; z), nats")
+        axis.set_ylabel(title)
+        axis.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    figure.suptitle("Does z carry anything? (question generation, test set, epoch 7)", fontsize=10)
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return [f"{NAMES[p]}, {r}" for p, r, *_ in points]
