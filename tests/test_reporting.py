@@ -359,7 +359,7 @@ def test_reproduce_sh_trains_the_runs_the_package_lists(tmp_path):
     assert runs[-1] == ("ved_vattn_mean", "ved_vattn_mean_kl_sum", ["--attention_kl=sum"])
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "VARATTN_VENV": str(Path(sys.executable).parents[1]), "VARATTN_RUNS": str(tmp_path)}
-    for table, task in (("table2", "qgen"), ("table4", "dialogue")):
+    for table, task in (("table2", "qgen"), ("table4", "dialogue"), ("latents", "qgen")):
         result = subprocess.run(["bash", str(root / "reproduce.sh"), "plan", table, "--seed=3"], capture_output=True,
                                 text=True, env=env, cwd=root)
         assert result.returncode == 0, result.stderr
@@ -368,6 +368,19 @@ def test_reproduce_sh_trains_the_runs_the_package_lists(tmp_path):
     result = subprocess.run(["bash", str(root / "reproduce.sh"), "plan", "table9"], capture_output=True, text=True,
                             env=env, cwd=root)
     assert result.returncode != 0 and "Unknown table 'table9'; valid tables: table2, table4." in result.stderr
+    # The collapse study: each attention with each remedy, every run a valid config of its preset.
+    from tf_varattn.config import get_config
+    from tf_varattn.config_flags import pairs_to_dict
+
+    study = table_runs("latents")
+    assert len(study) == 10 and {name.split("/")[0] for _, name, _ in study} == {"latents"}
+    for preset, name, flags in study:
+        config = get_config(preset, **pairs_to_dict([flag[2:] for flag in flags]))
+        remedy = name.rsplit("-", 1)[1]
+        assert {"none": config.kl_schedule == "capped_tanh" and config.free_bits == 0 and config.bow_loss_weight == 0,
+                "free_bits": config.free_bits == 0.1, "bow": config.bow_loss_weight == 1.0,
+                "cyclical": config.kl_schedule == "cyclical" and config.kl_cycles == 4,
+                "logistic": config.kl_schedule == "logistic"}[remedy]
 
 
 def _likelihood(nll, elbo, epoch=7):

@@ -217,7 +217,14 @@ def test_smoke_chain_end_to_end(tmp_path, env):
     assert "| DED+DAttn | MAP | ours (epoch 1; NOT the paper's settings: " in table
     assert "| VED+VAttn-h̄ | Sampling | ours, 95% interval |" in table
     published = results / "runs" / "qgen" / "ved_vattn_mean"
-    assert {"test_metrics.json", "test_outputs.jsonl.gz"} <= {p.name for p in published.iterdir()}
+    assert {"test_metrics.json", "test_outputs.jsonl.gz", "test_likelihood.json"} <= {p.name for p in published.iterdir()}
+    assert "latents.md" in produced and "| qgen | DED+DAttn | 1 |" in (results / "latents.md").read_text()
+    # Where the diversity comes from: three sampling passes, their progress folder gone once written.
+    run_dir = results.parent / "runs" / "qgen" / "ved_vattn_mean"
+    run("evaluate.py", f"--run_dir={run_dir}", "--diversity_sources", "--num_samples=2", env=env)
+    sources = json.loads((run_dir / "test_diversity_sources.json").read_text())["sources"]
+    assert set(sources) == {"z", "attention", "both"} and not (run_dir / "test_diversity_progress").exists()
+    assert (sources["z"]["z_temperature"], sources["z"]["attention_temperature"]) == (1.0, 0.0)
     # `tables` regenerates the same tables from the published outputs alone (the run directories deleted).
     shutil.rmtree(results.parent / "runs")
     before = {name: (results / name).read_text() for name in ("table2.md", "table4.md", "case_study.md")}
