@@ -132,7 +132,24 @@ finished() {
   local status=0
   py experiments/train.py --check_finished --task "$1" --model "$2" --output_dir "$3" "${@:4}" || status=$?
   if [ "$status" -eq 1 ] || [ "$status" -eq 2 ]; then exit 1; fi
-  [ "$status" -eq 0 ] && [ -f "$3/test_metrics.json" ]
+  [ "$status" -eq 0 ] && [ -f "$3/test_metrics.json" ] && evaluated_at_its_epoch "$3"
+}
+
+# evaluated_at_its_epoch RUN_DIR: its test_metrics.json is of the run's evaluation epoch (an older
+# version could write it from the newest checkpoint while the run was still training).
+evaluated_at_its_epoch() {
+  "$VENV/bin/python" -c '
+import json, sys
+from pathlib import Path
+run = Path(sys.argv[1])
+config, metrics = (json.loads((run / name).read_text()) for name in ("config.json", "test_metrics.json"))
+expected = min(config.get("eval_epoch", 7), config.get("epochs", 10))
+found = metrics.get("checkpoint_epoch")
+if found != expected:
+    print(f"[{run}] test_metrics.json is of epoch {found}, not the evaluation epoch of the run "
+          f"({expected}): evaluating it again", file=sys.stderr)
+    sys.exit(1)
+' "$1"
 }
 
 # table_specs NAME [flags]: "MODEL RUN_DIR [flags]" per run of the table, from the package

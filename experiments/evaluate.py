@@ -6,7 +6,11 @@ Sampling metrics average three sampling runs (``--sampling_seeds``), as the pape
 paper decodes greedily; ``--search`` picks another search (beam, top_k, top_p, random) for both
 rows, and its files are named after it (``test_metrics-beam5.json``; ``--min_length 5``:
 ``test_metrics-greedy_min5.json``...), beside the paper's; so
-are those of another epoch than the paper's (``--checkpoint 10``: ``test_metrics-epoch10.json``).
+are those of another epoch than the run's evaluation epoch (``--checkpoint 10``:
+``test_metrics-epoch10.json``) and of a quick check on the first inputs (``--max_inputs 20``:
+``test_metrics-first20.json``). The run's evaluation epoch (its config's ``eval_epoch``, or its last
+epoch when it trains fewer) must exist: a run still training is refused, not evaluated from its
+newest checkpoint.
 
 It also writes ``<split>_diagnostics.json`` (:mod:`tf_varattn.diagnostics`): KL_z and KL_att per
 token, active units and I(x; z) on the first ``--diagnostics_inputs`` pairs, and the bypass probe
@@ -51,13 +55,15 @@ from tf_varattn.decoding import define_search_flags  # noqa: E402
 FLAGS = flags.FLAGS
 define_search_flags()
 flags.DEFINE_string("run_dir", None, "Run directory written by train.py.", required=True)
-flags.DEFINE_integer("checkpoint", None, "Epoch to evaluate (default: the config's eval_epoch, else the last).")
+flags.DEFINE_integer("checkpoint", None, "Epoch to evaluate (default: the run's evaluation epoch, its config's "
+                     "eval_epoch or its last; another epoch's files are named -epochN).")
 flags.DEFINE_string("data_dir", None, "Data directory (default: $VARATTN_DATA_DIR, ./data, ../shared/data).")
 flags.DEFINE_enum("split", "test", ["val", "test"], "Split to evaluate.")
 flags.DEFINE_integer("num_samples", 10, "Samples per input for the sampling metrics.", lower_bound=1)
 flags.DEFINE_list("sampling_seeds", ["0", "1", "2"], "One sampling run per seed; the metrics average the runs.")
 check_integers("sampling_seeds", minimum=0, at_least_one=True)
-flags.DEFINE_integer("max_inputs", None, "Evaluate only the first N inputs (quick checks).")
+flags.DEFINE_integer("max_inputs", None, "Evaluate only the first N inputs (a quick check: its files are named "
+                     "-firstN and never count as the run's evaluation).", lower_bound=1)
 flags.DEFINE_integer("batch_size", 100, "Inputs decoded together (times num_samples when sampling).")
 flags.DEFINE_integer("num_examples_in_file", 100, "Inputs written to the sample file.")
 flags.DEFINE_integer("diagnostics_inputs", 1000, "Pairs for KL per token, active units and I(x; z) (as after each epoch).")
@@ -86,7 +92,7 @@ def main(argv):
     from tf_varattn.evaluation import DecodingPasses
     from tf_varattn.interrupts import stop_points
     from tf_varattn.training.checkpoints import checkpoint_fingerprint
-    from tf_varattn.training.runs import RunError, load_run
+    from tf_varattn.training.runs import RunError, evaluation_epoch, load_run
 
     seeds = [int(seed) for seed in FLAGS.sampling_seeds]
     run_dir = Path(FLAGS.run_dir)
@@ -97,11 +103,13 @@ def main(argv):
         return 1
     suffix = "" if search.tag == "greedy" else f"-{search.tag}"  # the paper's decoding keeps the plain names
     try:
-        config, _, model, epoch = load_run(run_dir, FLAGS.checkpoint)
-        if FLAGS.checkpoint is not None and epoch != config.eval_epoch:  # the evaluated epoch keeps the plain names
+        config, _, model, epoch = load_run(run_dir, FLAGS.checkpoint, newest_if_missing=False)
+        if epoch != evaluation_epoch(config):  # the run's evaluation epoch keeps the plain names
             suffix += f"-epoch{epoch}"
         data = prepare_task_data(config.replace(pretrained_embeddings=False), run_dir, FLAGS.data_dir)
         data.require_split(FLAGS.split)
+        if FLAGS.max_inputs is not None and FLAGS.max_inputs < len(data.encoded[FLAGS.split]):
+            suffix += f"-first{FLAGS.max_inputs}"  # a quick check: never taken for the run's evaluation
     except (RunError, DataError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

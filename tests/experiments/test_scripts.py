@@ -418,3 +418,27 @@ def test_ctrl_c_says_where_the_run_stopped_and_bad_run_inputs_are_one_line(tmp_p
         result = run(script, f"--run_dir={tmp_path / 'run'}", *args, env=env, check=False)
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
         assert f"{tmp_path / 'run'} has no vocab.json" in result.stderr
+
+
+def test_only_the_runs_evaluation_epoch_and_all_its_inputs_make_its_evaluation(tmp_path, env):
+    """A run still training is not evaluated from its newest checkpoint, and a quick check on the
+    first inputs never replaces (nor passes for) the run's evaluation."""
+    run_dir = tmp_path / "run"
+    flags = ["--task=qgen", "--model=ved_dattn", "--epochs=3", "--eval_epoch=2", "--max_examples=40",
+             f"--output_dir={run_dir}", *TINY_FLAGS]
+    run("train.py", *flags, "--stop_after_epoch=1", env=env)
+    early = run("evaluate.py", f"--run_dir={run_dir}", env=env, check=False)
+    assert early.returncode == 1
+    assert "epoch 2, the run's evaluation epoch (eval_epoch=2), has no checkpoint: it has finished epochs [1] of 3 " \
+           "(still training? wait for epoch 2). To evaluate another epoch, name it: --checkpoint N" in early.stderr
+    assert not list(run_dir.glob("test_*"))
+    run("evaluate.py", f"--run_dir={run_dir}", "--checkpoint=1", "--sampling_seeds=0", env=env)
+    assert (run_dir / "test_metrics-epoch1.json").is_file() and not (run_dir / "test_metrics.json").exists()
+    run("train.py", *flags, env=env)
+    run("evaluate.py", f"--run_dir={run_dir}", "--sampling_seeds=0", env=env)
+    full = (run_dir / "test_metrics.json").read_text()
+    assert json.loads(full)["checkpoint_epoch"] == 2 and json.loads(full)["inputs"] > 5  # the whole test split
+    run("evaluate.py", f"--run_dir={run_dir}", "--max_inputs=5", "--sampling_seeds=0", env=env)
+    assert (run_dir / "test_metrics.json").read_text() == full
+    quick = json.loads((run_dir / "test_metrics-first5.json").read_text())
+    assert quick["inputs"] == 5 and (run_dir / "test_likelihood-first5.json").is_file()

@@ -68,9 +68,16 @@ def check_finished(run_dir: os.PathLike, config: Config) -> bool:
     return len(read_history(run_dir)) >= config.epochs
 
 
-def load_run(run_dir: os.PathLike, epoch: Optional[int] = None):
-    """Returns ``(config, vocab, model, epoch)`` with the model restored from ``epoch``
-    (default: the config's ``eval_epoch`` if kept, else the newest checkpoint)."""
+def evaluation_epoch(config: Config) -> int:
+    """The epoch whose checkpoint is the run's evaluation: ``eval_epoch``, or the last epoch of a run
+    trained for fewer epochs."""
+    return min(config.eval_epoch, config.epochs)
+
+
+def load_run(run_dir: os.PathLike, epoch: Optional[int] = None, newest_if_missing: bool = True):
+    """Returns ``(config, vocab, model, epoch)`` with the model restored from ``epoch`` (default: the
+    run's :func:`evaluation_epoch` if kept, else the newest checkpoint; with ``newest_if_missing=False``
+    a missing evaluation epoch is an error: the run's evaluation is never made from another epoch)."""
     run_dir = Path(run_dir)
     config_path = run_dir / "config.json"
     if not config_path.is_file():
@@ -87,7 +94,15 @@ def load_run(run_dir: os.PathLike, epoch: Optional[int] = None):
     if not available:
         raise RunError(f"{run_dir} has no finished epoch yet; train (or resume) it with experiments/train.py.")
     if epoch is None:
-        epoch = config.eval_epoch if config.eval_epoch in available else available[-1]
+        epoch = evaluation_epoch(config)
+        if epoch not in available and not newest_if_missing:
+            state = (f"it has finished epochs {available} of {config.epochs} (still training? wait for epoch {epoch})"
+                     if available[-1] < epoch else f"its checkpoint is gone (kept: {available})")
+            raise RunError(f"{run_dir}: epoch {epoch}, the run's evaluation epoch (eval_epoch={config.eval_epoch}), has "
+                           f"no checkpoint: {state}. To evaluate another epoch, name it: --checkpoint N (its files "
+                           "are named -epochN and never count as the run's evaluation).")
+        if epoch not in available:
+            epoch = available[-1]
     elif epoch not in available:
         raise RunError(f"{run_dir} has no checkpoint of epoch {epoch}; available: {available}.")
     try:
