@@ -49,7 +49,7 @@ def main(argv):
                         for run in table_runs(table, FLAGS.runs_root)], FLAGS.workers)
         for table in FLAGS.tables:
             text = EXTRA[table](FLAGS.runs_root) if table in EXTRA else render_table(table, FLAGS.runs_root)
-            print(publish(output / f"{table}.md", text, runs_behind(table, FLAGS.runs_root)))
+            print(publish(output / f"{table}.md", text, runs_behind(table, FLAGS.runs_root), runs_root=FLAGS.runs_root))
     except ValueError as error:  # a damaged run file: named, with the command that writes it again
         print(f"error: {error}", file=sys.stderr)
         return 1

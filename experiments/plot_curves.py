@@ -30,29 +30,11 @@ check_choices("figures", FIGURES)
 def main(argv):
     del argv
     output = Path(FLAGS.output_dir)
-    if "figure4" in FLAGS.figures:
-        drawn = plot_figure4(FLAGS.runs_root, output / "figure4.png")
-        print(f"Wrote {output / 'figure4.png'} ({', '.join(drawn) or 'no runs yet'})")
-    if "figure5" in FLAGS.figures:
-        drawn = plot_figure5(FLAGS.runs_root, output / "figure5.png")
-        if drawn:
-            print(f"Wrote {output / 'figure5.png'} (gamma_a: {', '.join(map(str, drawn))})")
-        else:
-            print("figure5 not drawn: it compares gamma_a values and fewer than two runs exist "
-                  "(`./reproduce.sh figure5` trains them).")
-    if "latents" in FLAGS.figures:
-        drawn = plot_latent_curves(FLAGS.runs_root, output / "latents.png")
-        if drawn:
-            print(f"Wrote {output / 'latents.png'} ({', '.join(drawn)})")
-        else:
-            print("latents.png not drawn: no qgen run with a latent z records the diagnostics in its history.json.")
-    if "latents_study" in FLAGS.figures:
-        drawn = plot_latent_study(FLAGS.runs_root, output / "latents-study.png")
-        if drawn:
-            print(f"Wrote {output / 'latents-study.png'} ({', '.join(drawn)})")
-        else:
-            print("latents-study.png not drawn: no run of the collapse study has its diagnostics yet "
-                  "(`./reproduce.sh latents`).")
+    plots = {"figure4": (plot_figure4, "figure4.png"), "figure5": (plot_figure5, "figure5.png"),
+             "latents": (plot_latent_curves, "latents.png"), "latents_study": (plot_latent_study, "latents-study.png")}
+    for name in FLAGS.figures:  # each says what it wrote, kept or could not draw
+        plot, file_name = plots[name]
+        plot(FLAGS.runs_root, output / file_name)
 
 
 if __name__ == "__main__":

@@ -76,9 +76,10 @@ def test_latent_curves_draw_each_run_with_z_that_records_them(tmp_path):
              "val_kl_z_per_token": 1.0 / e, "val_kl_attention_per_token": 400.0 / e} for e in (1, 2, 3)]))
     assert plot_latent_curves(tmp_path, path) == ["VED+DAttn, retrained", "VED+VAttn-0, retrained"]
     assert path.stat().st_size > 0
+    drawn = path.read_bytes()
     for name in runs:
         (tmp_path / "qgen" / name / "history.json").unlink()
-    assert plot_latent_curves(tmp_path, path) == [] and not path.exists()  # an old figure does not stay
+    assert plot_latent_curves(tmp_path, path) == [] and path.read_bytes() == drawn  # never replaced by nothing
     # A line left out of one panel (KL_att of a deterministic attention) keeps its colour in the others.
     panels = {metric: [("VED+DAttn", [1], [1.0]), ("VED+VAttn-0", [1], [1.0])] for metric, _ in LATENT_METRICS}
     panels["kl_attention_per_token"] = [("VED+VAttn-0", [1], [1.0])]
@@ -228,12 +229,13 @@ def test_a_report_without_runs_never_replaces_one_with_runs_and_a_replacement_sa
     committed.write_text("| DED+DAttn | ours | 1.00 |\n")
     message = publish(committed, "| DED+DAttn | ours | not run |\n", runs_behind("table4", root))
     assert message.startswith("Kept") and committed.read_text() == "| DED+DAttn | ours | 1.00 |\n"
-    # With runs behind it, a replacement is written and its changed rows printed.
-    message = publish(committed, "| DED+DAttn | ours | 1.20 |\n", [root / "qgen" / "ved_dattn"])
-    assert committed.read_text() == "| DED+DAttn | ours | 1.20 |\n"
-    assert "1 line(s) replaced by 1" in message and "-| DED+DAttn | ours | 1.00 |" in message
+    # With runs behind it, a replacement is written (recording its runs) and its changed rows printed.
+    message = publish(committed, "| DED+DAttn | ours | 1.20 |\n", [root / "qgen" / "ved_dattn"], runs_root=root)
+    assert committed.read_text() == "| DED+DAttn | ours | 1.20 |\n\n<!-- runs behind this report: qgen/ved_dattn -->\n"
+    assert "1 line(s) replaced by 3" in message and "-| DED+DAttn | ours | 1.00 |" in message
     assert "+| DED+DAttn | ours | 1.20 |" in message
-    assert publish(committed, "| DED+DAttn | ours | 1.20 |\n", []).startswith("Unchanged")
+    assert publish(committed, "| DED+DAttn | ours | 1.20 |\n", [root / "qgen" / "ved_dattn"],
+                   runs_root=root).startswith("Unchanged")
     fresh = tmp_path / "new.md"
     assert publish(fresh, "not run\n", []).startswith("Wrote") and fresh.read_text() == "not run\n"
     # An empty or missing runs root is refused, naming what it holds.
@@ -420,3 +422,32 @@ def test_the_collapse_study_report_and_figure(tmp_path):
     assert "| qgen VED+VAttn-h̄, bag-of-words loss, weight 1 | 3.750 | 3.500 |" in text  # K = 1, K = 50
     assert plot_latent_study(tmp_path, tmp_path / "study.png") == ["VED+VAttn-h̄, bow"]
     assert (tmp_path / "study.png").stat().st_size > 0
+
+
+def test_a_partial_runs_root_never_replaces_a_report_or_figure_built_on_more_runs(tmp_path):
+    """A results copy whose runs/ holds only one task: every report and figure drawn from both is kept."""
+    from tf_varattn.reporting import plot_latent_curves
+    from tf_varattn.reporting.publish import publish
+
+    full, partial = tmp_path / "full", tmp_path / "partial"
+    for root, tasks in ((full, ("qgen", "dialogue")), (partial, ("dialogue",))):
+        for task in tasks:
+            run = root / task / "retrain" / "ved_dattn"
+            run.mkdir(parents=True)
+            (run / "config.json").write_text(json.dumps({"variational": True, "attention": "deterministic"}))
+            (run / "history.json").write_text(json.dumps([{"epoch": 1, "val_mutual_information": 1.0,
+                                                           "val_active_units": 3, "val_kl_z_per_token": 0.1}]))
+    report, figure = tmp_path / "bypass.md", tmp_path / "latents.png"
+    both = [full / "qgen" / "retrain" / "ved_dattn", full / "dialogue" / "retrain" / "ved_dattn"]
+    assert publish(report, "two rows\n", both, runs_root=full).startswith("Wrote")
+    message = publish(report, "one row\n", [partial / "dialogue" / "retrain" / "ved_dattn"], runs_root=partial)
+    assert message.startswith(f"Kept {report}: 1 run(s) behind it are not under this runs root (qgen/retrain/ved_dattn)")
+    assert report.read_text().startswith("two rows")
+    messages = []
+    assert plot_latent_curves(full, figure, log=messages.append) == ["VED+DAttn, retrained"]
+    drawn = figure.read_bytes()
+    assert plot_latent_curves(partial, figure, task="dialogue", log=messages.append) == ["VED+DAttn, retrained"]
+    assert figure.read_bytes() == drawn and messages[-1].startswith(f"Kept {figure}: 1 run(s) behind it")
+    # The same runs (another root holding them all) replace it.
+    plot_latent_curves(full, figure, log=messages.append)
+    assert messages[-1].startswith(f"Wrote {figure}")

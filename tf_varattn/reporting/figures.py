@@ -8,10 +8,12 @@ import os
 from pathlib import Path
 
 from tf_varattn.attention_registry import ATTENTION_POSTERIORS
-from tf_varattn.reporting.paper import NAMES, table_presets
-from tf_varattn.reporting.paper import LATENT_STUDY
+from typing import Callable
+
+from tf_varattn.reporting.paper import LATENT_STUDY, NAMES, table_presets
+from tf_varattn.reporting.publish import publish_figure
 from tf_varattn.reporting.run_files import gamma_runs, latents_of, read_json, run_label
-from tf_varattn.reporting.seeds import SEED_FOLDER, seed_histories
+from tf_varattn.reporting.seeds import SEED_FOLDER, runs_by_seed, seed_histories
 
 
 CURVE_METRICS = (("bleu2", "BLEU-2"), ("bleu4", "BLEU-4"), ("entropy", "Entropy"), ("dist1", "Dist-1"))
@@ -20,10 +22,12 @@ LATENT_METRICS = (("mutual_information", "I(x; z), nats"), ("active_units", "Act
                   ("kl_z_per_token", "KL_z per token"), ("kl_attention_per_token", "KL_att per token"))
 
 
-def _plot(rows, path: Path, metrics=CURVE_METRICS, log_y=()) -> None:
+def _plot(rows, path: Path, metrics=CURVE_METRICS, log_y=(), runs=(), runs_root=None, log=print) -> None:
     """``rows``: one ``(xlabel, log_x, panels)`` per figure row; ``panels[metric]`` = ``[(label, xs, ys)]``
     or ``[(label, xs, ys, (band_xs, lows, highs))]`` (a shaded band in the line's colour) for each
-    ``(metric, title)`` of ``metrics``; the metrics in ``log_y`` on a log scale."""
+    ``(metric, title)`` of ``metrics``; the metrics in ``log_y`` on a log scale. Published with the
+    ``runs`` behind it (:func:`~tf_varattn.reporting.publish.publish_figure`: never over a figure
+    standing on more runs); what happened goes to ``log``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -51,8 +55,7 @@ def _plot(rows, path: Path, metrics=CURVE_METRICS, log_y=()) -> None:
             row_axes[-1].legend(handles, labels, fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5),
                                 frameon=False)  # beside the row, never over the curves
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    log(publish_figure(figure, path, runs, runs_root))
     plt.close(figure)
 
 
@@ -86,37 +89,45 @@ def seed_band(histories: list[list[dict]], metric: str) -> tuple[list[int], list
     return epochs, [min(values[e]) for e in epochs], [max(values[e]) for e in epochs]
 
 
-def plot_figure4(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen") -> list[str]:
+def plot_figure4(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen", log: Callable = print) -> list[str]:
     """Validation BLEU-2, BLEU-4, entropy and Dist-1 per epoch, one line per model (the table's run);
     a model trained with several seeds gets a shaded band from the lowest to the highest run at each
-    epoch, and its label says how many seeds. Returns the models drawn."""
-    panels, drawn = {m: [] for m, _ in CURVE_METRICS}, []
+    epoch, and its label says how many seeds. Without any run nothing is drawn (an old figure is
+    kept). Returns the models drawn."""
+    panels, drawn, runs = {m: [] for m, _ in CURVE_METRICS}, [], []
     for preset in table_presets("table2"):
         history = read_json(Path(runs_root) / task / preset / "history.json")
         if not history:
             continue
         drawn.append(preset)
+        runs.append(Path(runs_root) / task / preset)
+        runs += runs_by_seed(Path(runs_root) / task, preset, "history.json").values()
         seeds = seed_histories(Path(runs_root) / task, preset)
         label = NAMES[preset] + (f" (band: {len(seeds)} seeds)" if len(seeds) >= 2 else "")
         for metric, (xs, ys) in _curves(history).items():
             band = (seed_band(list(seeds.values()), metric),) if len(seeds) >= 2 else ()
             panels[metric].append((label, xs, ys, *band))
-    _plot([("epoch", False, panels)], Path(path))
+    if not drawn:
+        log(f"{path} not drawn: no {task} run of a Table 2 model under {runs_root}.")
+        return []
+    _plot([("epoch", False, panels)], Path(path), runs=runs, runs_root=runs_root, log=log)
     return drawn
 
 
-def plot_figure5(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen") -> list[float]:
+def plot_figure5(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen", log: Callable = print) -> list[float]:
     """VED+VAttn-h̄ for each gamma_a: the four validation metrics per epoch, one line per gamma_a (the
     paper's Figure 5), and below them each metric at the last common epoch against gamma_a. With
-    fewer than two gamma_a runs there is nothing to compare: no figure is written (and an old one
-    is removed). Returns the gamma_a values drawn."""
-    curves = {}
+    fewer than two gamma_a runs there is nothing to compare: no figure is drawn (an old one is
+    kept). Returns the gamma_a values drawn."""
+    curves, runs = {}, []
     for gamma, run in gamma_runs(runs_root, task).items():
         history = read_json(run / "history.json")
         if history:
             curves[gamma] = (history, _curves(history))
+            runs.append(run)
     if len(curves) < 2:
-        Path(path).unlink(missing_ok=True)
+        log(f"{path} not drawn: it compares gamma_a values and fewer than two runs are under {runs_root} "
+            "(`./reproduce.sh figure5` trains them).")
         return []
     panels = {m: [(f"gamma_a = {gamma:g}", *curve[m]) for gamma, (_, curve) in curves.items()] for m, _ in CURVE_METRICS}
     last = min(len(history) for history, _ in curves.values())
@@ -127,17 +138,17 @@ def plot_figure5(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen") 
     rows = [("epoch", False, panels),
             (f"gamma_a (epoch {last})", True,
              {m: [(NAMES["ved_vattn_mean"], [x for x, _ in p], [y for _, y in p])] for m, p in points.items()})]
-    _plot(rows, Path(path))
+    _plot(rows, Path(path), runs=runs, runs_root=runs_root, log=log)
     return list(curves)
 
 
-def plot_latent_curves(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen") -> list[str]:
+def plot_latent_curves(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen", log: Callable = print) -> list[str]:
     """Which latent the decoder uses, per epoch (Sec. 2.4): I(x; z), active units of z, KL_z and
     KL_att per token on the validation pairs, one line per run of ``task`` (other seeds' runs left
     out) with a latent z whose history records them (KL_att only where the attention is random). Without such a run no figure
-    is written (and an old one is removed). Returns the runs drawn, by label."""
+    is drawn (an old one is kept). Returns the runs drawn, by label."""
     task_root = Path(runs_root) / task
-    panels, drawn = {m: [] for m, _ in LATENT_METRICS}, []
+    panels, drawn, runs = {m: [] for m, _ in LATENT_METRICS}, [], []
     for history_path in sorted(task_root.glob("**/history.json")):
         run, curves = history_path.parent, _curves(read_json(history_path), LATENT_METRICS)
         if run.parent.name == SEED_FOLDER:  # other seeds of a model: its spread is Figure 4's band
@@ -149,13 +160,15 @@ def plot_latent_curves(runs_root: os.PathLike, path: os.PathLike, task: str = "q
             continue
         label = run_label(run, task_root)
         drawn.append(label)
+        runs.append(run)
         for metric, (xs, ys) in curves.items():
             if metric != "kl_attention_per_token" or has_random_attention:
                 panels[metric].append((label, xs, ys))
     if not drawn:
-        Path(path).unlink(missing_ok=True)
+        log(f"{path} not drawn: no {task} run with a latent z records the diagnostics in its history.json.")
         return []
-    _plot([("epoch", False, panels)], Path(path), LATENT_METRICS, log_y=("kl_z_per_token", "kl_attention_per_token"))
+    _plot([("epoch", False, panels)], Path(path), LATENT_METRICS, log_y=("kl_z_per_token", "kl_attention_per_token"),
+          runs=runs, runs_root=runs_root, log=log)
     return drawn
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
+from tf_varattn.reporting.publish import publish_figure
 from tf_varattn.reporting.paper import LATENT_REMEDIES, LATENT_STUDY, NAMES, cell
 from tf_varattn.reporting.run_files import read_json, run_label
 
@@ -129,10 +130,10 @@ def _likelihood_tables(root: Path, study: set) -> list[str]:
     return lines
 
 
-def plot_latent_study(runs_root: os.PathLike, path: os.PathLike) -> list[str]:
+def plot_latent_study(runs_root: os.PathLike, path: os.PathLike, log: Callable = print) -> list[str]:
     """I(x; z) against sampling entropy and against MAP BLEU-4, one point per study run (marker: the
     attention, colour: the remedy). No run with diagnostics: nothing drawn (an old figure is kept)."""
-    points = []
+    points, runs = [], []
     for preset, remedy, run in study_runs(runs_root):
         files = _files(run)
         information = files["diagnostics"].get("latents", {}).get("mutual_information")
@@ -140,7 +141,9 @@ def plot_latent_study(runs_root: os.PathLike, path: os.PathLike) -> list[str]:
             continue
         points.append((preset, remedy, information, files["metrics"]["sample"]["entropy"],
                        files["metrics"]["map"]["bleu4"]))
+        runs.append(run)
     if not points:
+        log(f"{path} not drawn: no run of the collapse study has its diagnostics yet (`./reproduce.sh latents`).")
         return []
     import matplotlib
 
@@ -159,7 +162,6 @@ def plot_latent_study(runs_root: os.PathLike, path: os.PathLike) -> list[str]:
     axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     figure.suptitle("Does z carry anything? (question generation, test set, epoch 7)", fontsize=10)
     figure.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    log(publish_figure(figure, path, runs, runs_root))
     plt.close(figure)
     return [f"{NAMES[p]}, {r}" for p, r, *_ in points]
