@@ -238,7 +238,10 @@ def evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds, passe
     start = time.perf_counter()
     map_metrics, map_outputs = evaluate_split(decoder, data.vocab, sources, references, "map", 1,
                                               batch_size=FLAGS.batch_size, **common)
+    # Sampling draws its noise batch by batch: the sample rows depend on the batch size, which is recorded.
     results = {"checkpoint_epoch": epoch, "split": FLAGS.split, "search": search.describe(), "inputs": len(map_outputs),
+               "batch_size": FLAGS.batch_size, "sampling_batch_size": sampling_batch_size(FLAGS.num_samples, FLAGS.batch_size),
+               "num_samples": FLAGS.num_samples,
                "map": map_metrics,
                "seconds": {"map": round(time.perf_counter() - start, 1)}}
     sample_runs = []

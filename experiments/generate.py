@@ -20,7 +20,7 @@ from tf_varattn.decoding import define_search_flags  # noqa: E402
 FLAGS = flags.FLAGS
 define_search_flags()
 flags.DEFINE_string("run_dir", None, "Run directory written by train.py.", required=True)
-flags.DEFINE_integer("checkpoint", None, "Epoch to load (default: the config's eval_epoch, else the last).")
+flags.DEFINE_integer("checkpoint", None, "Epoch to load (default: the run's evaluation epoch, else the newest).")
 flags.DEFINE_integer("num_samples", 5, "Outputs per input sentence.", lower_bound=1)
 flags.DEFINE_enum("mode", "sample", ["sample", "map"],
                   "Latents: sample draws z and the attention vectors; map uses their posterior means.")
@@ -32,17 +32,26 @@ flags.DEFINE_float("attention_temperature", 1.0, "Scale of the attention vectors
 def main(argv):
     from tf_varattn.decoding import Decoder, search_from_flags
     from tf_varattn.evaluation import generate
-    from tf_varattn.training.runs import RunError, load_run
+    from tf_varattn.training.runs import RunError, evaluation_epoch, load_run
 
-    sentences = argv[1:] or [line.strip() for line in sys.stdin if line.strip()]
+    if argv[1:]:
+        sentences = argv[1:]
+    elif sys.stdin is None or sys.stdin.closed:  # started with standard input closed (<&-)
+        sentences = []
+    else:
+        sentences = [line.strip() for line in sys.stdin if line.strip()]
     if not sentences:
         raise app.UsageError("Give sentences as arguments or on standard input.")
     try:
         search = search_from_flags()
-        _, vocab, model, _ = load_run(FLAGS.run_dir, FLAGS.checkpoint)
+        config, vocab, model, epoch = load_run(FLAGS.run_dir, FLAGS.checkpoint)
     except (RunError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    expected = evaluation_epoch(config)
+    why = ("the run's evaluation epoch" if epoch == expected else "asked with --checkpoint" if FLAGS.checkpoint
+           else f"the newest: the evaluation epoch {expected} has no checkpoint yet")
+    print(f"Loaded {FLAGS.run_dir} at epoch {epoch} ({why}).", file=sys.stderr)
     sources = [vocab.encode_source(vocab.tokenize(sentence)) for sentence in sentences]
     empty = [sentence for sentence, ids in zip(sentences, sources) if not ids]
     if empty:

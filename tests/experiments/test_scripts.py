@@ -432,11 +432,19 @@ def test_only_the_runs_evaluation_epoch_and_all_its_inputs_make_its_evaluation(t
     assert "epoch 2, the run's evaluation epoch (eval_epoch=2), has no checkpoint: it has finished epochs [1] of 3 " \
            "(still training? wait for epoch 2). To evaluate another epoch, name it: --checkpoint N" in early.stderr
     assert not list(run_dir.glob("test_*"))
+    tried = run("generate.py", f"--run_dir={run_dir}", "--num_samples=1", "w1 w2 .", env=env)
+    assert "at epoch 1 (the newest: the evaluation epoch 2 has no checkpoint yet)" in tried.stderr
+    # Standard input closed and no sentence: one line, no traceback.
+    closed = subprocess.run(["bash", "-c", f'"{sys.executable}" experiments/generate.py --run_dir="{run_dir}" <&-'],
+                            capture_output=True, text=True, env=env, cwd=ROOT)
+    assert closed.returncode != 0 and "Give sentences as arguments or on standard input" in closed.stderr
+    assert "Traceback" not in closed.stderr
     run("evaluate.py", f"--run_dir={run_dir}", "--checkpoint=1", "--sampling_seeds=0", env=env)
     assert (run_dir / "test_metrics-epoch1.json").is_file() and not (run_dir / "test_metrics.json").exists()
     run("train.py", *flags, env=env)
     run("evaluate.py", f"--run_dir={run_dir}", "--sampling_seeds=0", env=env)
     full = (run_dir / "test_metrics.json").read_text()
+    assert json.loads(full)["batch_size"] == 100 and json.loads(full)["num_samples"] == 10  # what fixes the sampling rows
     assert json.loads(full)["checkpoint_epoch"] == 2 and json.loads(full)["inputs"] > 5  # the whole test split
     run("evaluate.py", f"--run_dir={run_dir}", "--max_inputs=5", "--sampling_seeds=0", env=env)
     assert (run_dir / "test_metrics.json").read_text() == full
