@@ -7,6 +7,7 @@ collapse study: I(x; z) against entropy and BLEU-4).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from absl import flags
@@ -34,7 +35,12 @@ def main(argv):
              "latents": (plot_latent_curves, "latents.png"), "latents_study": (plot_latent_study, "latents-study.png")}
     for name in FLAGS.figures:  # each says what it wrote, kept or could not draw
         plot, file_name = plots[name]
-        plot(FLAGS.runs_root, output / file_name)
+        try:
+            plot(FLAGS.runs_root, output / file_name)
+        except ValueError as error:  # a damaged run file: named, with the command that writes it again
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from typing import Iterable, Optional, Sequence
 
 from nltk.tokenize import NLTKWordTokenizer
 
-from tf_varattn.data.corpora import Split
+from tf_varattn.data.corpora import DataError, Split
 from tf_varattn.tasks import TaskSpec, get_task, spec_from_dict, spec_to_dict
 
 PAD_ID, UNK_ID, GO_ID, EOS_ID = 0, 1, 2, 3
@@ -197,10 +197,18 @@ class TaskVocabulary:
 
     @classmethod
     def load(cls, path: os.PathLike) -> "TaskVocabulary":
-        payload = json.loads(Path(path).read_text(encoding="utf-8"))
-        # Written before specs were saved: the named task's.
-        spec = spec_from_dict(payload["spec"]) if "spec" in payload else get_task(payload["task"])
-        return cls(spec, Vocabulary(payload["source"]), Vocabulary(payload["target"]))
+        """The vocabulary a run saved; a damaged file is a :class:`DataError` naming it."""
+        try:
+            payload = json.loads(Path(path).read_text(encoding="utf-8"))
+            # Written before specs were saved: the named task's.
+            spec = spec_from_dict(payload["spec"]) if "spec" in payload else get_task(payload["task"])
+            if not all(isinstance(payload[side], list) and all(isinstance(t, str) for t in payload[side])
+                       for side in ("source", "target")):
+                raise TypeError("its source and target are not lists of tokens")
+            return cls(spec, Vocabulary(payload["source"]), Vocabulary(payload["target"]))
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as error:
+            raise DataError(f"{path} is damaged ({type(error).__name__}: {error}); restore it from a copy: training "
+                            "wrote it once, and a run's word ids mean nothing without it.") from None
 
 
 def tokenize_split(split: Split, spec: TaskSpec, truncate_before_filter: bool = False) -> TokenizedSplit:

@@ -24,11 +24,46 @@ class RunError(ValueError):
 RESUMABLE_CHANGES = {"epochs", "eval_subset", "num_samples", "eval_epoch", "z_temperature", "attention_temperature"}
 
 
+# The fields every config.json holds (a file without them is damaged, not an old version).
+CORE_FIELDS = ("preset", "task", "variational", "attention")
+_RESTORE = "restore it from a copy (the run's published files under results/runs/ hold one)"
+
+
+def read_run_json(path: Path, kind: type, fix: str):
+    """The JSON ``kind`` (dict or list) in the run file ``path``; a damaged one (not JSON, or JSON of
+    another shape) is a :class:`RunError` naming the file and ``fix``."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise RunError(f"{path} is damaged, not JSON ({error}); {fix}.") from None
+    if not isinstance(value, kind):
+        raise RunError(f"{path} is damaged: it holds a JSON {type(value).__name__}, not a JSON "
+                       f"{'object' if kind is dict else 'list'}; {fix}.")
+    return value
+
+
+def read_config(path: Path) -> dict:
+    """A run's ``config.json`` as a dict; damaged (not JSON, not an object, without its core fields):
+    a :class:`RunError` naming it and the fix."""
+    fix = f"{_RESTORE}, or write it again by training into a new --output_dir with the run's flags"
+    stored = read_run_json(path, dict, fix)
+    missing = [field for field in CORE_FIELDS if field not in stored]
+    if missing:
+        raise RunError(f"{path} is damaged: it lacks {', '.join(missing)} (every config.json holds them); {fix}.")
+    return stored
+
+
 def read_history(run_dir: os.PathLike, name: str = "history.json") -> list[dict]:
     """The run's per-epoch history (empty before the first epoch ends); ``name``: another history
     file of the run (the pending one, written before its epoch's checkpoint)."""
     path = Path(run_dir) / name
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+    if not path.is_file():
+        return []
+    history = read_run_json(path, list, f"{_RESTORE}, or train the run again from the start "
+                                        "(experiments/train.py ... --restart_from_epoch=0)")
+    if not all(isinstance(entry, dict) and "epoch" in entry for entry in history):
+        raise RunError(f"{path} is damaged: every entry of a history is an object with its epoch; {_RESTORE}.")
+    return history
 
 
 def check_config(run_dir: Path, config: Config, write: bool = True, ignore: tuple[str, ...] = ()) -> None:
@@ -36,7 +71,7 @@ def check_config(run_dir: Path, config: Config, write: bool = True, ignore: tupl
     (fields in ``ignore`` are not compared; with ``write=False`` nothing is written)."""
     path = run_dir / "config.json"
     if path.is_file():
-        stored = json.loads(path.read_text(encoding="utf-8"))
+        stored = read_config(path)
         current = config.to_dict()
         changed = config_differences(stored, current, ignore=tuple(RESUMABLE_CHANGES) + tuple(ignore))
         if changed:
@@ -58,7 +93,7 @@ def check_finished(run_dir: os.PathLike, config: Config) -> bool:
     path = run_dir / "config.json"
     if not path.is_file():
         return False
-    stored, current = json.loads(path.read_text(encoding="utf-8")), config.to_dict()
+    stored, current = read_config(path), config.to_dict()
     extending = ("epochs",) if stored.get("epochs", 0) < current["epochs"] else ()
     changed = config_differences(stored, current, ignore=extending)
     if changed:
@@ -82,12 +117,20 @@ def load_run(run_dir: os.PathLike, epoch: Optional[int] = None, newest_if_missin
     config_path = run_dir / "config.json"
     if not config_path.is_file():
         raise RunError(f"{run_dir} is not a run directory (no config.json). Train one with experiments/train.py.")
-    config = Config.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+    try:
+        config = Config.from_dict(read_config(config_path))
+    except (TypeError, ValueError) as error:
+        if isinstance(error, RunError):
+            raise
+        raise RunError(f"{config_path} is damaged: {error}; {_RESTORE}.") from None
     vocab_path = run_dir / "vocab.json"
     if not vocab_path.is_file():
         raise RunError(f"{run_dir} has no vocab.json (training writes it first, with the run's vocabulary); "
                        "restore it, or train the run again into a new directory with experiments/train.py.")
-    vocab = TaskVocabulary.load(vocab_path).with_rules(EncodingRules.of(config))
+    try:
+        vocab = TaskVocabulary.load(vocab_path).with_rules(EncodingRules.of(config))
+    except ValueError as error:  # a damaged file (DataError)
+        raise RunError(str(error)) from None
     model = build_model(config)
     saved = checkpoints.RunCheckpoints(run_dir, model)
     available = saved.finished_epochs()
