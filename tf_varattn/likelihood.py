@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tf_varattn.attention_registry import get_attention
 from tf_varattn.data.pipeline import EncodedSplit, make_dataset
 from tf_varattn.diagnostics import preserved_random_state
 from tf_varattn.models.objective import attention_kl_per_sentence
@@ -103,7 +104,10 @@ def split_likelihood(model, pairs: EncodedSplit, num_samples: int = 50, limit: O
         raise ValueError("split_likelihood needs at least one pair.")
     if num_samples < 1:
         raise ValueError(f"num_samples must be at least 1, got {num_samples}.")
-    compute = graph_function(lambda batch: log_weights(model, batch, num_samples), reduce_retracing=True)
+    # A model without any random latent (a DED) has one weight, p(y | x): one draw is its exact value.
+    random = model.settings.variational or get_attention(model.settings.attention).random
+    draws = num_samples if random else 1
+    compute = graph_function(lambda batch: log_weights(model, batch, draws), reduce_retracing=True)
     parts = {name: [] for name in ("log_weights", "reconstruction", "kl_z", "kl_attention")}
     tokens = []
     batches = math.ceil(len(pairs) / batch_size)
@@ -112,7 +116,10 @@ def split_likelihood(model, pairs: EncodedSplit, num_samples: int = 50, limit: O
         model.reseed(seed)  # the draws depend on the weights and the seed only
         for index, batch in enumerate(make_dataset(pairs, batch_size, shuffle=False)):
             for name, values in compute(batch).items():
-                parts[name].append(values.numpy().astype(np.float64))
+                values = values.numpy().astype(np.float64)
+                if name == "log_weights" and draws < num_samples:
+                    values = np.repeat(values, num_samples, axis=1)  # all equal
+                parts[name].append(values)
             tokens.append(batch["target_length"].numpy().astype(np.float64))
             if bar:
                 bar.update(index + 1)
