@@ -54,8 +54,14 @@ def main(argv):
     from tf_varattn.training.loop import Trainer, TrainingError
     from tf_varattn.training.runs import RunError, RunLock, check_config, check_finished
 
+    from tf_varattn.data.corpora import absolute_files
+
     try:
-        config = get_config(FLAGS.model, FLAGS.task, **config_overrides())
+        overrides = config_overrides()
+        for field in ("train_file", "val_file", "test_file"):  # recorded absolute: evaluated from anywhere
+            if overrides.get(field):
+                overrides[field] = absolute_files(overrides[field])
+        config = get_config(FLAGS.model, FLAGS.task, **overrides)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

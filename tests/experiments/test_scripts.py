@@ -269,6 +269,20 @@ def test_own_data_end_to_end(tmp_path):
     assert metrics["map"]["bleu1"] >= 0 and metrics["inputs"] == 20 and metrics["split"] == "test"
     result = run("generate.py", f"--run_dir={run_dir}", "--num_samples=2", "W3 w7 w1 w9.", env=env)
     assert result.stdout.splitlines()[0] == "W3 w7 w1 w9." and result.stdout.count("  ->") == 2
+    # Relative --*_file paths, trained in the corpus's folder, are recorded absolute: the run is evaluated
+    # from anywhere; a run that recorded them relative (an older version) is read from data_sources.json.
+    relative = tmp_path / "relative"
+    relative_flags = [flag.replace(f"{corpus}/", "") if flag.startswith(("--train_file", "--val_file", "--test_file"))
+                      else flag for flag in command if not flag.startswith(("--output_dir", "--epochs"))]
+    result = SERVER.run(ROOT / "experiments" / "train.py", *relative_flags, "--epochs=1", f"--output_dir={relative}",
+                        env=env, cwd=corpus)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((relative / "config.json").read_text())["val_file"] == str(corpus / "val.tsv")
+    stored = json.loads((relative / "config.json").read_text())
+    (relative / "config.json").write_text(json.dumps({**stored, "val_file": "val.tsv", "test_file": "test.tsv",
+                                                      "train_file": "train.src,train.tgt"}))
+    run("evaluate.py", f"--run_dir={relative}", "--num_samples=2", "--sampling_seeds=0", env=env)
+    assert json.loads((relative / "test_metrics.json").read_text())["inputs"] == 20
     # Another test file under the same run: refused before any training, naming the file.
     (corpus / "test.tsv").write_text("text\tsummary\n" + "".join(f"{s}\t{t}\n" for s, t in pairs(20)), encoding="utf-8")
     result = run("train.py", *command, env=env, check=False)

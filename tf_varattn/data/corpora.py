@@ -87,6 +87,12 @@ def given_files(value: str) -> tuple[Path, ...]:
     return paths
 
 
+def absolute_files(value: str) -> str:
+    """A ``--<split>_file`` value with its paths made absolute (from the working directory), so that
+    the run records where its data is and can be evaluated from anywhere."""
+    return ",".join(str(path.resolve()) for path in given_files(value))
+
+
 def data_files(config, data_dir: Optional[str] = None) -> dict[str, tuple[Path, ...]]:
     """The files of every split a run reads, by split: the config's ``<split>_file`` values if it
     gives any (test optional; :meth:`Config.validate` requires train and validation), else the

@@ -98,6 +98,26 @@ def check_data_sources(run_dir: Path, files: dict[str, tuple[Path, ...]]) -> dic
     return recorded
 
 
+def recorded_where_missing(files: dict[str, tuple[Path, ...]], run_dir: Path) -> dict[str, tuple[Path, ...]]:
+    """A split whose given files are relative paths missing from the working directory (a run
+    trained elsewhere with relative ``--<split>_file`` values, before they were recorded absolute)
+    is read from the absolute paths recorded in the run's ``data_sources.json`` (its content is
+    checked against the record all the same)."""
+    path = run_dir / DATA_SOURCES_FILE
+    if not path.is_file():
+        return files
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return files  # check_data_sources names the damaged file
+    found = dict(files)
+    for split, paths in files.items():
+        entries = recorded.get(split) if isinstance(recorded, dict) else None
+        if entries and all(not p.is_absolute() and not p.exists() for p in paths) and len(entries) == len(paths):
+            found[split] = tuple(Path(entry["path"]) for entry in entries)
+    return found
+
+
 def prepare_task_data(
     config: Config,
     run_dir: os.PathLike,
@@ -110,7 +130,7 @@ def prepare_task_data(
     Word2vec vectors are cached in ``embedding_cache_dir`` (default ``run_dir``).
     """
     run_dir = Path(run_dir)
-    files = data_files(config, data_dir)
+    files = recorded_where_missing(data_files(config, data_dir), run_dir)
     raw = load_data_files(config, files)
     sources_record = check_data_sources(run_dir, files)
     if config.autoencoder:

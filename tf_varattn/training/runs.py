@@ -21,7 +21,10 @@ class RunError(ValueError):
 
 
 # Fields that may differ when a run directory is resumed (they do not change the training so far).
-RESUMABLE_CHANGES = {"epochs", "eval_subset", "num_samples", "eval_epoch", "z_temperature", "attention_temperature"}
+# The data files may be given another way (a relative path, now recorded absolute): data_sources.json
+# refuses other content.
+RESUMABLE_CHANGES = {"epochs", "eval_subset", "num_samples", "eval_epoch", "z_temperature", "attention_temperature",
+                     "train_file", "val_file", "test_file"}
 
 
 # The fields every config.json holds (a file without them is damaged, not an old version).
