@@ -253,6 +253,10 @@ def test_a_damaged_run_file_is_named_with_the_command_that_writes_it_again(tmp_p
     _write_run(run)
     text = (run / "test_metrics.json").read_text()
     (run / "test_metrics.json").write_text(text[: len(text) // 2])
+    # A published copy (no model beside it) is restored, not evaluated again.
+    with pytest.raises(ValueError, match=rf"{run / 'test_metrics.json'} is damaged.*restore it \(git checkout -- "):
+        render_table("table2", root)
+    (run / "checkpoints").mkdir()  # a run directory with its model: evaluated again
     with pytest.raises(ValueError, match=rf"{run / 'test_metrics.json'} is damaged.*evaluate.py --run_dir {run}"):
         render_table("table2", root)
 

@@ -138,3 +138,25 @@ def test_a_byte_order_mark_is_accepted(tmp_path):
     path = tmp_path / "bom.csv"
     path.write_bytes("\ufeffanswer,question\nthe cat,who ?\n".encode("utf-8"))
     assert read_pairs(path, "answer", "question") == (["the cat"], ["who ?"])
+
+
+def test_utf16_a_nul_byte_and_a_tsv_row_with_an_extra_tab_are_told_their_own_fix(tmp_path):
+    utf16 = write(tmp_path / "u.csv", "answer,question\na,q\n".encode("utf-16"))
+    with pytest.raises(DataError, match=r"u.csv is UTF-16 .* `iconv -f utf-16 -t utf-8 FILE > FILE.utf8`"):
+        read_pairs(utf16, "answer", "question")
+    nul = write(tmp_path / "n.csv", b"answer,question\na,q\nb\x00c,q2\n")
+    with pytest.raises(DataError, match=r"n.csv, line 3: a NUL byte"):
+        read_pairs(nul, "answer", "question")
+    tsv = write(tmp_path / "t.tsv", "answer\tquestion\na\tb\tc\n")
+    with pytest.raises(DataError, match=r"t.tsv, line 2: malformed row with 3 field\(s\).*Remove the extra tab\(s\)") as raised:
+        read_pairs(tsv, "answer", "question", delimiter="\t")
+    assert "quote that row" not in str(raised.value)
+    csv_file = write(tmp_path / "c.csv", "answer,question\na,b,c\n")
+    with pytest.raises(DataError, match=r"quote a cell that holds a comma"):
+        read_pairs(csv_file, "answer", "question")
+
+
+def test_a_tiny_checkpoint_is_not_said_to_need_0_mb():
+    from tf_varattn.training.loop import _megabytes
+
+    assert (_megabytes(0.16), _megabytes(0.004), _megabytes(153.7)) == ("0.16", "0.00", "154")

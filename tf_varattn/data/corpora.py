@@ -106,6 +106,13 @@ def data_files(config, data_dir: Optional[str] = None) -> dict[str, tuple[Path, 
 
 
 def _decode_utf8(path: Path, raw: bytes) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or raw[:200].count(b"\x00") > len(raw[:200]) // 4:
+        raise DataError(f"{path} is UTF-16 (a UTF-16 byte-order mark, or NUL bytes between the characters), not "
+                        "UTF-8. Re-encode it: `iconv -f utf-16 -t utf-8 FILE > FILE.utf8`.")
+    if b"\x00" in raw:
+        line = raw.count(b"\n", 0, raw.index(b"\x00")) + 1
+        raise DataError(f"{path}, line {line}: a NUL byte (\\x00), which no text holds. Remove it (e.g. "
+                        "`tr -d '\\000' < FILE > FILE.clean`).")
     try:
         return raw.decode("utf-8-sig")  # a byte-order mark at the start (Excel, Notepad) is dropped
     except UnicodeDecodeError as error:
@@ -155,9 +162,11 @@ def read_pairs(path: os.PathLike, source_column: str, target_column: str, delimi
                 )
             start = reader.line_num + 1
             if len(row) != len(header):
+                fix = ("Remove the extra tab(s) or fill in the missing cell(s): in a TSV quotes are plain characters, so "
+                       "a cell cannot hold a tab" if delimiter == "\t" else "Fix that row, or quote a cell that holds a comma")
                 raise DataError(
                     f"{path}, line {reader.line_num}: malformed row with {len(row)} field(s), "
-                    f"expected {len(header)} ({', '.join(header)}). Fix or quote that row."
+                    f"expected {len(header)} ({', '.join(header)}). {fix}."
                 )
             for index, column in ((source_index, source_column), (target_index, target_column)):
                 if not row[index].strip():

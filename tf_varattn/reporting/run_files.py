@@ -27,9 +27,12 @@ def read_json(path: Path) -> Optional[dict]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
-        redo = (f"evaluate it again: python experiments/evaluate.py --run_dir {path.parent}"
-                + (" --diagnostics_only" if path.name == "test_diagnostics.json" else "")
-                if path.name.startswith("test_") else f"restore it (git checkout -- {path}) or retrain the run")
+        flag = {"test_diagnostics.json": " --diagnostics_only", "test_likelihood.json": " --likelihood_only",
+                "test_diversity_sources.json": " --diversity_sources"}.get(path.name, "")
+        has_model = (path.parent / "checkpoints").is_dir()  # a published copy (results/runs) holds no model
+        redo = (f"evaluate it again: python experiments/evaluate.py --run_dir {path.parent}{flag}"
+                if path.name.startswith("test_") and has_model
+                else f"restore it (git checkout -- {path}), or copy it again from the run directory that made it")
         raise ValueError(f"{path} is damaged, not JSON ({error}); {redo}.") from None
 
 

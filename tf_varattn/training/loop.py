@@ -32,6 +32,10 @@ from tf_varattn.training.step import logged_terms, make_train_step
 PENDING_HISTORY = "history.pending.json"
 
 
+def _megabytes(value: float) -> str:
+    return f"{value:.2f}" if value < 1 else f"{value:.0f}"  # a tiny model's 0.16 MB is not "0 MB"
+
+
 def checkpoint_megabytes(model) -> float:
     """The size of one checkpoint of ``model`` (its variables and the optimizer's), in MB."""
     variables = list(model.variables) + list(model.optimizer.variables)
@@ -143,7 +147,7 @@ class Trainer:
             reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[0][:200]
             raise TrainingError(
                 f"could not write {place} ({type(error).__name__}: {reason}); a checkpoint of this model needs "
-                f"about {checkpoint_megabytes(self.model):.0f} MB free there. Free space (or move the run) and "
+                f"about {_megabytes(checkpoint_megabytes(self.model))} MB free there. Free space (or move the run) and "
                 "rerun the same command: it resumes from the last checkpoint.") from None
 
     def _remove_failed_saves(self) -> None:
