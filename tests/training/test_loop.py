@@ -317,3 +317,21 @@ def test_a_history_whose_checkpoint_was_written_before_a_crash_is_recovered(tmp_
                       progress=False)
     assert without_times(trainer.fit(1)) == without_times(history)
     assert any("Recovered the history of epoch 1" in m for m in messages)
+
+
+def test_restarting_sets_aside_every_copy_of_a_later_epoch_in_one_go(tmp_path):
+    """An epoch kept for good has two copies (checkpoints/ and kept/): both are set aside at once, so
+    the advised --restart_from_epoch works on the first try."""
+    from types import SimpleNamespace
+
+    from tf_varattn.training.checkpoints import RunCheckpoints, epoch_prefixes
+
+    folder = tmp_path / "checkpoints"
+    (folder / "kept").mkdir(parents=True)
+    for name in ("epoch-1.index", "epoch-1.data-00000-of-00001", "epoch-2.index", "kept/epoch-2.index",
+                 "kept/epoch-1.index", "kept/epoch-1.data-00000-of-00001"):  # epoch 2's data lost in both places
+        (folder / name).write_bytes(b"x")
+    moved = RunCheckpoints.set_aside(SimpleNamespace(folder=folder), 1)
+    assert sorted(path.relative_to(folder).as_posix() for path in moved) == [
+        "epoch-2.index.set-aside", "kept/epoch-2.index.set-aside"]
+    assert list(epoch_prefixes(tmp_path)) == [1]

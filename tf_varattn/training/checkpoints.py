@@ -164,12 +164,15 @@ class RunCheckpoints:
         """Renames the checkpoints of later epochs (and any mid-epoch save) to ``*.set-aside``, so
         training resumes after ``after_epoch``; nothing is deleted. Returns the new paths."""
         moved = []
-        for epoch, prefix in self.epoch_prefixes().items():
-            if epoch > after_epoch:
-                for path in Path(prefix).parent.glob(Path(prefix).name + ".*"):
-                    target = path.with_name(path.name + ".set-aside")
-                    os.replace(path, target)
-                    moved.append(target)
+        # Every copy of a later epoch: the rotating one in checkpoints/ and the one kept for good in kept/.
+        for place in (self.folder, self.folder / "kept"):
+            for index in sorted(place.glob("epoch-*.index")):
+                prefix = index.with_suffix("")
+                if _epoch_of(str(prefix)) > after_epoch:
+                    for path in place.glob(prefix.name + ".*"):
+                        target = path.with_name(path.name + ".set-aside")
+                        os.replace(path, target)
+                        moved.append(target)
         mid = self.folder / "mid_epoch"
         if mid.is_dir():
             target = mid.with_name("mid_epoch.set-aside")
