@@ -160,9 +160,13 @@ class DecodingPasses:
         outputs = decode()
         self.directory.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f"{path.name}.tmp")
-        with gzip.open(temporary, "wt", encoding="utf-8") as stream:
-            json.dump({"settings": settings, "outputs": outputs}, stream, ensure_ascii=False)
-        os.replace(temporary, path)
+        try:
+            with gzip.open(temporary, "wt", encoding="utf-8") as stream:
+                json.dump({"settings": settings, "outputs": outputs}, stream, ensure_ascii=False)
+            os.replace(temporary, path)
+        except OSError:
+            temporary.unlink(missing_ok=True)  # a full disk leaves no half-written pass behind
+            raise
         return outputs
 
     def clear(self) -> None:
@@ -230,12 +234,16 @@ class SplitOutputs:
     def write(self, path: os.PathLike) -> None:
         """One JSON line per input (``source``, ``reference``, ``map``, ``samples`` per run), gzip-compressed."""
         temporary = f"{path}.tmp"
-        with gzip.open(temporary, "wt", encoding="utf-8", compresslevel=9) as stream:
-            for index, (source, reference, output) in enumerate(zip(self.sources, self.references, self.map)):
-                line = {"source": source, "reference": " ".join(reference), "map": " ".join(output),
-                        "samples": [[" ".join(sample) for sample in run[index]] for run in self.samples]}
-                stream.write(json.dumps(line, ensure_ascii=False) + "\n")
-        os.replace(temporary, path)
+        try:
+            with gzip.open(temporary, "wt", encoding="utf-8", compresslevel=9) as stream:
+                for index, (source, reference, output) in enumerate(zip(self.sources, self.references, self.map)):
+                    line = {"source": source, "reference": " ".join(reference), "map": " ".join(output),
+                            "samples": [[" ".join(sample) for sample in run[index]] for run in self.samples]}
+                    stream.write(json.dumps(line, ensure_ascii=False) + "\n")
+            os.replace(temporary, path)
+        except OSError:
+            Path(temporary).unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+            raise
 
     @classmethod
     def read(cls, path: os.PathLike) -> "SplitOutputs":

@@ -464,3 +464,51 @@ def test_only_the_runs_evaluation_epoch_and_all_its_inputs_make_its_evaluation(t
     assert (run_dir / "test_metrics.json").read_text() == full
     quick = json.loads((run_dir / "test_metrics-first5.json").read_text())
     assert quick["inputs"] == 5 and (run_dir / "test_likelihood-first5.json").is_file()
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A 16 MB file system of its own (tmpfs), unmounted afterwards; skipped where mounting is not allowed."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {result.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def _fill(folder):
+    """Writes a file into ``folder`` until its file system is full."""
+    with open(folder / "filler", "wb", buffering=0) as stream:
+        for size in (1 << 20, 1 << 12, 1):  # down to the last byte
+            try:
+                while True:
+                    stream.write(b"\0" * size)
+            except OSError:
+                pass
+
+
+def test_a_full_disk_or_a_read_only_run_stops_in_one_line_and_leaves_nothing_half_written(small_filesystem, env):
+    run_dir = small_filesystem / "runs" / "run"
+    flags = ["--task=qgen", "--model=ved_dattn", "--epochs=1", "--max_examples=40", *TINY_FLAGS]
+    run("train.py", *flags, f"--output_dir={run_dir}", env=env)
+
+    def one_line(result, says):
+        assert result.returncode == 1, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr and says in result.stderr, result.stderr[-2000:]
+
+    _fill(small_filesystem)
+    one_line(run("evaluate.py", f"--run_dir={run_dir}", "--sampling_seeds=0", env=env, check=False),
+             "); the disk is full: free space")
+    assert not list(small_filesystem.rglob("*.tmp")) and not (run_dir / "test_metrics.json").exists()
+    one_line(run("train.py", *flags, f"--output_dir={small_filesystem / 'runs' / 'other'}", env=env, check=False),
+             "the disk is full")
+    (small_filesystem / "filler").unlink()
+    subprocess.run(["mount", "-o", "remount,ro", str(small_filesystem)], check=True)
+    one_line(run("evaluate.py", f"--run_dir={run_dir}", "--sampling_seeds=0", env=env, check=False),
+             "read-only")
+    one_line(run("train.py", *flags[:2], "--epochs=2", *flags[3:], f"--output_dir={run_dir}", env=env, check=False),
+             "read-only")
