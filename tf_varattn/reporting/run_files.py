@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 from tf_varattn.attention_registry import ATTENTION_POSTERIORS
+from tf_varattn.config import config_differences, get_config
 from tf_varattn.data.corpora import TASKS
 from tf_varattn.metrics import Pooling
 from tf_varattn.reporting.paper import EXTRA_TABLE2, LATENT_REMEDIES, LATENT_STUDY, NAMES
@@ -90,3 +91,13 @@ def run_pooling(run: Path) -> Pooling:
         raise ValueError(f"{run} has test outputs but no config.json, so its decoding limit is unknown; "
                          "copy the run's config.json beside them.")
     return Pooling(config["max_decode_length"], appended=1 if TASKS[config["task"]].append_question_mark else 0)
+
+
+def settings_differences(run: Path, preset: str, task: str, changes: Optional[dict] = None,
+                         ignore: tuple[str, ...] = ()) -> list[str]:
+    """``field=value`` for every config field of ``run`` (but ``ignore``) that differs from the
+    paper's setting of ``preset`` (plus ``changes``); empty when the run used the paper's settings."""
+    stored = read_json(run / "config.json") or {}
+    # A run of the released code's protocol is compared with that protocol's settings (its label says so).
+    expected = get_config(preset, task, **{"protocol": stored.get("protocol", "ours"), **(changes or {})}).to_dict()
+    return [f"{field}={stored[field]!r}" for field in config_differences(stored, expected, ignore) if field in stored]

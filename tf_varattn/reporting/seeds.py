@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from tf_varattn.reporting.paper import HEADERS, METRICS, NAMES, TABLES, cell, table_presets
-from tf_varattn.reporting.run_files import read_json
+from tf_varattn.reporting.run_files import read_json, settings_differences
 from tf_varattn.uncertainty import seed_difference, seed_spread
 
 # <task>/seeds/<preset>-seed<k>: the paper model trained again with seed k (seed 0 is the table's run).
@@ -142,11 +142,14 @@ def describe_across_seeds(result: dict) -> str:
 
 def validation_by_seed(task_root: Path, preset: str, epoch: int, metric: str, protocol: str = "ours") -> dict[int, float]:
     """Seed -> validation ``metric`` after ``epoch`` of ``preset``'s training runs under ``protocol``
-    (the table's run and ``seeds/<preset>-...``), from their histories (evaluated or not)."""
+    (the table's run and ``seeds/<preset>-...``) with the paper's settings otherwise (a run with another
+    setting, such as the learning-rate decay, is not a seed), from their histories (evaluated or not)."""
     found = {}
     for run in training_runs(task_root, preset):
         config, history = read_json(run / "config.json") or {}, read_json(run / "history.json") or []
         if config.get("protocol", "ours") != protocol:
+            continue
+        if settings_differences(run, preset, task_root.name, ignore=("seed",)):  # a controlled change (lr decay...)
             continue
         entry = next((e for e in history if e["epoch"] == epoch), None)
         if entry is not None and f"val_{metric}" in entry:

@@ -17,7 +17,7 @@ from tf_varattn.evaluation import SplitOutputs
 from tf_varattn.metrics import bleu_statistics, brevity_penalty
 from tf_varattn.reporting.paper import HEADERS, METRICS, NAMES, TABLES, cell
 from tf_varattn.reporting.seeds import SEED_FOLDER, training_runs
-from tf_varattn.reporting.run_files import read_json, run_pooling
+from tf_varattn.reporting.run_files import read_json, run_pooling, settings_differences  # noqa: F401
 from tf_varattn.uncertainty import PerInputScores, bootstrap_interval, paired_bootstrap
 
 
@@ -108,15 +108,6 @@ def _paired_note(root: Path) -> list[str]:
     names = " − ".join(NAMES[preset] for preset in PAIRED_MODELS)
     return [f"Paired bootstrap over test inputs ({BOOTSTRAP_RESAMPLES} resamples), sampling, {names}: "
             + "; ".join(parts) + "."]
-
-
-def settings_differences(run: Path, preset: str, task: str, changes: Optional[dict] = None) -> list[str]:
-    """``field=value`` for every config field of ``run`` that differs from the paper's setting of
-    ``preset`` (plus ``changes``); empty when the run used the paper's settings."""
-    stored = read_json(run / "config.json") or {}
-    # A run of the released code's protocol is compared with that protocol's settings (its label says so).
-    expected = get_config(preset, task, **{"protocol": stored.get("protocol", "ours"), **(changes or {})}).to_dict()
-    return [f"{field}={stored[field]!r}" for field in config_differences(stored, expected) if field in stored]
 
 
 def render_table(table: str, runs_root: os.PathLike) -> str:
@@ -268,13 +259,16 @@ def _controlled_runs_table(root: Path, paper: dict, epochs: int = 3) -> list[str
                 cells = [cell(m, entry.get(f"val_{m}")) for m in ("bleu1", "bleu2", "bleu3", "bleu4")]
                 length, brevity = entry.get("val_length"), entry.get("val_brevity_penalty")
                 cells += ["–" if length is None else f"{length:.2f}", "–" if brevity is None else f"{brevity:.3f}"]
-                rows.append(f"| {NAMES[preset]} | `{run.relative_to(root).as_posix()}` | {config.get('protocol', 'ours')} | "
+                settings = ", ".join([config.get("protocol", "ours"),
+                                      *settings_differences(run, preset, root.name, ignore=("seed",))])
+                rows.append(f"| {NAMES[preset]} | `{run.relative_to(root).as_posix()}` | {settings} | "
                             f"{config.get('seed', 0)} | {entry['epoch']} | " + " | ".join(cells) + " |")
     if not rows:
         return []
     return ["", f"Controlled runs: validation after each of the first {epochs} epochs (the first 1,000 validation "
                 "inputs, 10 sampled outputs each, as after every epoch of training) of the table's run and of the "
-                f"runs in `{SEED_FOLDER}/` (other training seeds; the released code's protocol, `--protocol=reference`). "
+                f"runs in `{SEED_FOLDER}/` (other training seeds; the released code's protocol, `--protocol=reference`; "
+                "another setting, named with its value). "
                 "Length: tokens per output; brevity: BLEU's brevity penalty (not recorded before session 15):", "",
-            "| Model | Run | Protocol | Seed | Epoch | BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | Length | Brevity |",
+            "| Model | Run | Protocol and settings | Seed | Epoch | BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | Length | Brevity |",
             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |", *rows]
