@@ -1,4 +1,5 @@
-"""Try a trained model: diverse outputs for your own sentences.
+"""Try a trained model: diverse outputs for your own sentences (a thin script over
+:func:`tf_varattn.load` and :meth:`~tf_varattn.api.TrainedModel.generate`).
 
     python experiments/generate.py --run_dir runs/qgen/ved_vattn_mean --num_samples 5 "the war ended in 1783 ."
     python experiments/generate.py --run_dir runs/qgen/ved_vattn_mean --search top_p --top_p 0.9 "the war ended in 1783 ."
@@ -30,9 +31,9 @@ flags.DEFINE_float("attention_temperature", 1.0, "Scale of the attention vectors
 
 
 def main(argv):
-    from tf_varattn.decoding import Decoder, search_from_flags
-    from tf_varattn.evaluation import generate
-    from tf_varattn.training.runs import RunError, evaluation_epoch, load_run
+    from tf_varattn.api import load
+    from tf_varattn.decoding import SEARCHES
+    from tf_varattn.training.runs import RunError
 
     if argv[1:]:
         sentences = argv[1:]
@@ -43,31 +44,26 @@ def main(argv):
     if not sentences:
         raise app.UsageError("Give sentences as arguments or on standard input.")
     try:
-        search = search_from_flags()
-        config, vocab, model, epoch = load_run(FLAGS.run_dir, FLAGS.checkpoint)
+        model = load(FLAGS.run_dir, FLAGS.checkpoint)
+        search_options = {option.flag: FLAGS[option.flag].value for option in SEARCHES[FLAGS.search].options}
+        empty = [sentence for sentence, ids in zip(sentences, model.encode(sentences)) if not ids]
+        outputs = model.generate(sentences, FLAGS.num_samples, FLAGS.mode, FLAGS.search, FLAGS.seed, FLAGS.z_temperature,
+                                 FLAGS.attention_temperature, FLAGS.min_length, **search_options)
     except (RunError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    expected = evaluation_epoch(config)
-    why = ("the run's evaluation epoch" if epoch == expected else "asked with --checkpoint" if FLAGS.checkpoint
-           else f"the newest: the evaluation epoch {expected} has no checkpoint yet")
-    print(f"Loaded {FLAGS.run_dir} at epoch {epoch} ({why}).", file=sys.stderr)
-    sources = [vocab.encode_source(vocab.tokenize(sentence)) for sentence in sentences]
-    empty = [sentence for sentence, ids in zip(sentences, sources) if not ids]
+    why = ("the run's evaluation epoch" if model.is_evaluation_epoch else "asked with --checkpoint" if FLAGS.checkpoint
+           else "the newest: the evaluation epoch "
+                f"{min(model.config.eval_epoch, model.config.epochs)} has no checkpoint yet")
+    print(f"Loaded {FLAGS.run_dir} at epoch {model.epoch} ({why}).", file=sys.stderr)
     if empty:
         # Treated as in training and evaluation (kept, never silently): the model sees an empty source.
         print(f"warning: no word left after tokenization in {empty!r}; decoding them from an empty source, "
               "as training and evaluation do for such rows.", file=sys.stderr)
-    # With the latent means and a deterministic search every output would be the same: one suffices.
-    deterministic = FLAGS.mode == "map" and search.deterministic
-    num_samples = 1 if deterministic else FLAGS.num_samples
-    decoder = Decoder(model, search)
-    decoder.reseed(FLAGS.seed)
-    outputs = generate(decoder, vocab, sources, FLAGS.mode, num_samples, FLAGS.z_temperature, FLAGS.attention_temperature)
     for sentence, per_input in zip(sentences, outputs):
         print(sentence)
         for output in per_input:
-            print("  ->", " ".join(output))
+            print("  ->", output)
     return 0
 
 

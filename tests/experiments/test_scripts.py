@@ -460,6 +460,17 @@ def test_only_the_runs_evaluation_epoch_and_all_its_inputs_make_its_evaluation(t
     full = (run_dir / "test_metrics.json").read_text()
     assert json.loads(full)["batch_size"] == 100 and json.loads(full)["num_samples"] == 10  # what fixes the sampling rows
     assert json.loads(full)["checkpoint_epoch"] == 2 and json.loads(full)["inputs"] > 5  # the whole test split
+    # The three lines of Python give what generate.py prints.
+    import tf_varattn
+
+    model = tf_varattn.load(run_dir)
+    assert model.epoch == 2 and model.is_evaluation_epoch
+    for mode in ("map", "sample"):
+        printed = run("generate.py", f"--run_dir={run_dir}", f"--mode={mode}", "--num_samples=3", "--seed=4",
+                      "w1 w2 w3 .", "w4 w5 .", env=env).stdout.splitlines()
+        outputs = model.generate(["w1 w2 w3 .", "w4 w5 ."], num_samples=3, mode=mode, seed=4)
+        assert printed == [line for sentence, per_input in zip(["w1 w2 w3 .", "w4 w5 ."], outputs)
+                           for line in [sentence] + [f"  -> {output}" for output in per_input]]
     run("evaluate.py", f"--run_dir={run_dir}", "--max_inputs=5", "--sampling_seeds=0", env=env)
     assert (run_dir / "test_metrics.json").read_text() == full
     quick = json.loads((run_dir / "test_metrics-first5.json").read_text())

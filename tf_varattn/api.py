@@ -1,0 +1,71 @@
+"""A trained model in three lines of Python:
+
+    import tf_varattn
+    model = tf_varattn.load("runs/qgen/ved_vattn_mean")
+    model.generate(["the war ended in 1783 ."], num_samples=5)
+
+:func:`load` restores a run directory written by ``experiments/train.py`` (its evaluation epoch by
+default); :meth:`TrainedModel.generate` tokenizes, encodes, decodes and detokenizes, as
+``experiments/generate.py`` (a thin script over it) does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from tf_varattn.config import Config
+from tf_varattn.data.vocab import TaskVocabulary
+from tf_varattn.decoding import Decoder, get_search
+from tf_varattn.evaluation import generate as generate_tokens
+from tf_varattn.training.runs import evaluation_epoch, load_run
+
+
+@dataclass
+class TrainedModel:
+    """A restored run: its ``config``, vocabulary, Keras ``model`` and the ``epoch`` loaded."""
+
+    run_dir: str
+    config: Config
+    vocab: TaskVocabulary
+    model: object
+    epoch: int
+
+    @property
+    def is_evaluation_epoch(self) -> bool:
+        """Whether the loaded epoch is the run's evaluation epoch (the one its test numbers are of)."""
+        return self.epoch == evaluation_epoch(self.config)
+
+    def encode(self, sentences: Sequence[str]) -> list[list[int]]:
+        """Source ids of raw sentences, tokenized and encoded as in training (lower-casing, the
+        character filter, truncation, the vocabulary)."""
+        return [self.vocab.encode_source(self.vocab.tokenize(sentence)) for sentence in sentences]
+
+    def generate(self, sentences: Sequence[str], num_samples: int = 1, mode: str = "sample", search: str = "greedy",
+                 seed: int = 0, z_temperature: float = 1.0, attention_temperature: float = 1.0, min_length: int = 0,
+                 **search_options) -> list[list[str]]:
+        """``num_samples`` outputs (strings) per sentence. ``mode``: ``"sample"`` draws z and the
+        attention vectors (scaled by the temperatures), ``"map"`` uses their posterior means;
+        ``search``: ``greedy`` (the paper's), ``beam``, ``top_k``, ``top_p``, ``random``, or one of
+        your own, with its options by flag name (``beam_size=5``, ``top_p=0.9``); ``seed`` fixes
+        every random draw. With the means and a deterministic search, one output per sentence."""
+        if mode not in ("sample", "map"):
+            raise ValueError(f"mode={mode!r} is not valid; choose one of: sample, map.")
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be at least 1, got {num_samples}.")
+        chosen = get_search(search, seed=seed, min_length=min_length, **search_options)
+        if mode == "map" and chosen.deterministic:
+            num_samples = 1  # every output would be the same
+        decoder = Decoder(self.model, chosen)
+        decoder.reseed(seed)
+        outputs = generate_tokens(decoder, self.vocab, self.encode(sentences), mode, num_samples, z_temperature,
+                                  attention_temperature)
+        return [[" ".join(tokens) for tokens in per_input] for per_input in outputs]
+
+
+def load(run_dir: os.PathLike, checkpoint: Optional[int] = None) -> TrainedModel:
+    """The run in ``run_dir`` restored from ``checkpoint`` (default: its evaluation epoch, else the
+    newest); a run directory that lacks something raises ``RunError`` naming it."""
+    config, vocab, model, epoch = load_run(run_dir, checkpoint)
+    return TrainedModel(str(run_dir), config, vocab, model, epoch)
