@@ -48,7 +48,7 @@ RUNS=$(realpath -m "${VARATTN_RUNS:-$ROOT/runs$TRIAL}")
 RESULTS=$(realpath -m "${VARATTN_RESULTS:-$ROOT/results$TRIAL}")
 GAMMAS=${VARATTN_GAMMAS:-0.01 0.1 1}
 JOBS=${VARATTN_JOBS:-1}
-export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+[ "${VARATTN_TF_LOGS:-0}" != 0 ] || export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-3}
 
 setup() {
   if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import tf_varattn, pytest" 2>/dev/null; then

@@ -15,11 +15,15 @@ import os
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from tf_varattn.config import Config
-from tf_varattn.data.vocab import TaskVocabulary
-from tf_varattn.decoding import Decoder, get_search
-from tf_varattn.evaluation import generate as generate_tokens
-from tf_varattn.training.runs import evaluation_epoch, load_run
+from tf_varattn.runtime import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # tf_varattn.load is as quiet as the scripts
+
+from tf_varattn.config import Config  # noqa: E402
+from tf_varattn.data.vocab import TaskVocabulary  # noqa: E402
+from tf_varattn.decoding import Decoder, get_search  # noqa: E402
+from tf_varattn.evaluation import generate as generate_tokens  # noqa: E402
+from tf_varattn.training.runs import evaluation_epoch, load_run  # noqa: E402
 
 
 @dataclass

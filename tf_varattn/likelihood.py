@@ -110,11 +110,10 @@ def split_likelihood(model, pairs: EncodedSplit, num_samples: int = 50, limit: O
     compute = graph_function(lambda batch: log_weights(model, batch, draws), reduce_retracing=True)
     parts = {name: [] for name in ("log_weights", "reconstruction", "kl_z", "kl_attention")}
     tokens = []
-    batches = math.ceil(len(pairs) / batch_size)
-    bar = Progress(batches, "likelihood", unit="batch") if progress else None
+    bar = Progress(len(pairs), "likelihood", unit="input") if progress else None
     with preserved_random_state(model):
         model.reseed(seed)  # the draws depend on the weights and the seed only
-        for index, batch in enumerate(make_dataset(pairs, batch_size, shuffle=False)):
+        for batch in make_dataset(pairs, batch_size, shuffle=False):
             for name, values in compute(batch).items():
                 values = values.numpy().astype(np.float64)
                 if name == "log_weights" and draws < num_samples:
@@ -122,7 +121,7 @@ def split_likelihood(model, pairs: EncodedSplit, num_samples: int = 50, limit: O
                 parts[name].append(values)
             tokens.append(batch["target_length"].numpy().astype(np.float64))
             if bar:
-                bar.update(index + 1)
+                bar.add(len(tokens[-1]))
     values = {name: np.concatenate(chunks) for name, chunks in parts.items()}
     tokens = np.concatenate(tokens)
     negative_elbo = values["reconstruction"] + values["kl_z"] + values["kl_attention"]

@@ -24,13 +24,17 @@ def write_json(path: os.PathLike, payload) -> None:
 
 
 def import_tensorflow_quietly() -> None:
-    """Imports TensorFlow (and Keras) with the C++ start-up messages (oneDNN notices, CUDA driver
-    probes on CPU machines) discarded. ``VARATTN_TF_LOGS=1`` shows them. Later messages,
-    warnings and errors are untouched."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if os.environ.get(VERBOSE_VARIABLE, "") not in ("", "0"):
+    """Imports TensorFlow (and Keras) quietly: its C++ log lines (start-up notices, CUDA driver probes
+    on CPU machines, oneDNN's notes) and its Python INFO lines (a checkpoint's "sharding callback
+    duration") are not shown; warnings and errors of Python code are. ``VARATTN_TF_LOGS=1`` shows
+    them all, as does a ``TF_CPP_MIN_LOG_LEVEL`` set by the caller."""
+    import logging
+
+    verbose = os.environ.get(VERBOSE_VARIABLE, "") not in ("", "0")
+    if verbose:
         import tensorflow  # noqa: F401
         return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
@@ -42,6 +46,7 @@ def import_tensorflow_quietly() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)
 
 
 HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull")
@@ -73,10 +78,30 @@ def write_failure(error: BaseException) -> Optional[str]:
     return None
 
 
+def _quiet_library_logs() -> None:
+    """TensorFlow's absl INFO lines (a checkpoint's "sharding callback duration") hidden, unless
+    ``VARATTN_TF_LOGS=1`` or ``--verbosity`` asks for them; the project logs under its own names."""
+    import logging
+
+    from absl import flags
+
+    asked = "verbosity" in flags.FLAGS and flags.FLAGS["verbosity"].present
+    if os.environ.get(VERBOSE_VARIABLE, "") in ("", "0") and not asked:
+        logging.getLogger("absl").setLevel(logging.WARNING)
+    own = logging.getLogger("tf_varattn")  # the project's own lines, plain (no absl prefix)
+    if not own.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        own.addHandler(handler)
+        own.propagate = False
+        own.setLevel(logging.INFO)
+
+
 def _stopping_in_one_line_on_write_failures(main):
     def guarded(argv):
         import sys
 
+        _quiet_library_logs()  # after absl has applied its --verbosity
         try:
             return main(argv)
         except Exception as error:  # noqa: BLE001 (only write failures are turned into one line)

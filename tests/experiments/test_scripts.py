@@ -4,6 +4,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -523,3 +524,23 @@ def test_a_full_disk_or_a_read_only_run_stops_in_one_line_and_leaves_nothing_hal
              "read-only")
     one_line(run("train.py", *flags[:2], "--epochs=2", *flags[3:], f"--output_dir={run_dir}", env=env, check=False),
              "read-only")
+
+
+def test_a_normal_run_prints_only_the_projects_own_lines(tmp_path, synthetic_data_dir):
+    """train, evaluate and generate as plain processes (no TF_CPP_MIN_LOG_LEVEL given): standard
+    error holds no line of TensorFlow's C++ or absl logging, nor a retracing warning."""
+    env = {key: value for key, value in os.environ.items() if key not in ("TF_CPP_MIN_LOG_LEVEL", "VARATTN_TF_LOGS")}
+    env["VARATTN_DATA_DIR"] = str(synthetic_data_dir)
+    run_dir = tmp_path / "run"
+    commands = [["train.py", "--task=qgen", "--model=ved_vattn_mean", "--epochs=1", "--max_examples=40", *TINY_FLAGS,
+                 f"--output_dir={run_dir}"],
+                ["evaluate.py", f"--run_dir={run_dir}", "--num_samples=2", "--likelihood_samples=2"],
+                ["generate.py", f"--run_dir={run_dir}", "w1 w2 ."]]
+    foreign = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages|.*(retracing|tensorflow|oneDNN|cuda|absl))", re.I)
+    for script, *args in commands:
+        result = subprocess.run([sys.executable, str(ROOT / "experiments" / script), *args], capture_output=True,
+                                text=True, env=env, cwd=ROOT)
+        assert result.returncode == 0, result.stderr[-2000:]
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert not [line for line in lines if foreign.match(line)], result.stderr[-3000:]
+    import tf_varattn  # noqa: F401  (already imported here; that it imports quietly is the scripts' case)

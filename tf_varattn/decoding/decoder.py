@@ -11,6 +11,8 @@ attention step from the attention's prior.
 
 from __future__ import annotations
 
+import functools
+
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -39,6 +41,10 @@ class _AttentionFromPrior:
         return getattr(self.model, name)
 
 
+DECODE_SIGNATURE = (tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32),
+                    tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32))
+
+
 class Decoder:
     """``Decoder(model, search)``: one compiled graph (``model.start``, then ``search``) per model and search."""
 
@@ -46,7 +52,18 @@ class Decoder:
         self.model = model
         self.search = search if isinstance(search, Search) else get_search(search or "greedy", **options)
         self.max_length = max_length or model.settings.max_decode_length
-        self._decode_batch = graph_function(self._decode_graph, reduce_retracing=True)
+        self._compiled = {}  # (z_from_prior, attention_from_prior) -> the decoding graph, traced once
+
+    def _decode_batch(self, source_ids, source_length, z_temperature, attention_temperature, z_from_prior=False,
+                      attention_from_prior=False):
+        """The compiled :meth:`_decode_graph`: one graph per latent mode, with any batch and source
+        length (a fixed signature), so that decoding never traces again (no retracing warnings)."""
+        key = (bool(z_from_prior), bool(attention_from_prior))
+        if key not in self._compiled:
+            self._compiled[key] = graph_function(
+                functools.partial(self._decode_graph, z_from_prior=key[0], attention_from_prior=key[1]),
+                input_signature=DECODE_SIGNATURE)
+        return self._compiled[key](source_ids, source_length, z_temperature, attention_temperature)
 
     def _decode_graph(self, source_ids, source_length, z_temperature, attention_temperature, z_from_prior=False,
                       attention_from_prior=False):
