@@ -21,12 +21,17 @@ from tf_varattn.runtime import import_tensorflow_quietly, run_script  # noqa: E4
 
 import_tensorflow_quietly()
 
+from tf_varattn.plugins import define_user_dir_flag, load_or_exit  # noqa: E402
+
+USER_CODE = load_or_exit()  # --user_dir, or the run's recorded one: its attentions and searches become choices
+
 from absl import flags  # noqa: E402
 
 from tf_varattn.config_flags import check_choices, check_integers  # noqa: E402
 from tf_varattn.decoding.registry import SEARCHES, comparison_rows  # noqa: E402
 
 FLAGS = flags.FLAGS
+define_user_dir_flag()
 flags.DEFINE_string("run_dir", None, "Run directory written by train.py.", required=True)
 flags.DEFINE_integer("checkpoint", None, "Epoch to load (default: the config's eval_epoch, else the last).")
 flags.DEFINE_string("data_dir", None, "Data directory (default: $VARATTN_DATA_DIR, ./data, ../shared/data).")

@@ -13,6 +13,10 @@ from tf_varattn.runtime import import_tensorflow_quietly, run_script  # noqa: E4
 
 import_tensorflow_quietly()
 
+from tf_varattn.plugins import define_user_dir_flag, load_or_exit  # noqa: E402
+
+USER_CODE = load_or_exit()  # --user_dir, or the run's recorded one: its attentions and searches become choices
+
 from absl import app, flags  # noqa: E402
 
 from tf_varattn.config import PRESETS, get_config  # noqa: E402
@@ -21,6 +25,7 @@ from tf_varattn import config_flags  # noqa: E402
 from tf_varattn.config_flags import config_overrides, define_config_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
+define_user_dir_flag()
 flags.DEFINE_enum("task", "qgen", list(TASKS), "Task: " + "; ".join(f"{name}, {spec.description}" for name, spec in TASKS.items()) + ".")
 flags.DEFINE_enum("model", "ved_vattn_mean", list(PRESETS), "Paper model (config preset).")
 flags.DEFINE_string("output_dir", None, "Run directory (checkpoints, history.json, TensorBoard logs).", required=True)
@@ -55,6 +60,7 @@ def main(argv):
     from tf_varattn.training.runs import RunError, RunLock, check_config, check_finished
 
     from tf_varattn.data.corpora import absolute_files
+    from tf_varattn.plugins import record as record_user_code
 
     try:
         overrides = config_overrides()
@@ -78,6 +84,7 @@ def main(argv):
             # A different config in run_dir is refused before any expensive work (the vocabulary
             # sizes come from the data, so they are compared once it is loaded).
             check_config(run_dir, config, write=False)
+            record_user_code(run_dir, USER_CODE)
             data = prepare_task_data(config, run_dir, FLAGS.data_dir, cache_dir)
             history = Trainer(config, run_dir, data, keep_checkpoints=FLAGS.keep_checkpoints,
                               checkpoint_minutes=FLAGS.checkpoint_minutes,

@@ -544,3 +544,64 @@ def test_a_normal_run_prints_only_the_projects_own_lines(tmp_path, synthetic_dat
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert not [line for line in lines if foreign.match(line)], result.stderr[-3000:]
     import tf_varattn  # noqa: F401  (already imported here; that it imports quietly is the scripts' case)
+
+
+PLUGIN = '''
+"""An attention and a search of a user's own, outside the package."""
+import keras
+import tensorflow as tf
+
+from tf_varattn.attention_registry import AttentionKind, register_attention_posterior
+from tf_varattn.decoding import Sampler, register_search
+from tf_varattn.layers import VariationalAttention
+
+
+@keras.saving.register_keras_serializable(package="user")
+class HalfSigmaAttention(VariationalAttention):
+    """The paper's Gaussian attention with its sigma halved."""
+
+    def log_sigma(self, context):
+        return super().log_sigma(context) - 0.6931
+
+
+register_attention_posterior(AttentionKind("half_sigma", HalfSigmaAttention, random=True,
+                                           config_options={"attention_prior": "prior"}, description="mine"))
+
+
+@register_search
+class LeastLikelySecond(Sampler):
+    """The second most probable token (a search nobody should use)."""
+
+    name, deterministic, options = "second_best", True, ()
+
+    def get_next_token(self, logits, seed):
+        return tf.math.top_k(logits, 2).indices[:, 1]
+'''
+
+
+def test_your_own_attention_and_search_from_the_command_line(tmp_path, env):
+    """--user_dir through the four scripts as processes: trained with the user's attention, the run
+    records the code, evaluate/generate/compare_searches load it without the flag and refuse it changed."""
+    plugin = tmp_path / "my_attention.py"
+    plugin.write_text(PLUGIN)
+    run_dir = tmp_path / "run"
+    help_text = run("train.py", f"--user_dir={plugin}", "--help", env=env).stdout
+    assert "half_sigma" in help_text
+    run("train.py", f"--user_dir={plugin}", "--task=qgen", "--model=ved_vattn_mean", "--attention=half_sigma",
+        "--epochs=1", "--max_examples=40", *TINY_FLAGS, f"--output_dir={run_dir}", env=env)
+    recorded = json.loads((run_dir / "user_dir.json").read_text())
+    assert recorded["path"] == str(plugin) and len(recorded["sha256"]) == 64
+    assert json.loads((run_dir / "config.json").read_text())["attention"] == "half_sigma"
+    assert "second_best" in run("generate.py", f"--run_dir={run_dir}", "--help", env=env).stdout
+    run("evaluate.py", f"--run_dir={run_dir}", "--num_samples=2", "--sampling_seeds=0", "--search=second_best", env=env)
+    assert (run_dir / "test_metrics-second_best.json").is_file()
+    printed = run("generate.py", f"--run_dir={run_dir}", "--search=second_best", "--mode=map", "w1 w2 .", env=env)
+    assert printed.stdout.count("  -> ") == 1
+    run("compare_searches.py", f"--run_dir={run_dir}", "--searches=greedy,second_best", "--num_samples=2",
+        f"--output={tmp_path / 'searches.md'}", env=env)
+    assert "second_best" in (tmp_path / "searches.md").read_text()
+    # The code changed since: refused, both digests named.
+    plugin.write_text(PLUGIN + "\n# edited\n")
+    refused = run("evaluate.py", f"--run_dir={run_dir}", env=env, check=False)
+    assert refused.returncode == 1 and "changed since" in refused.stderr and recorded["sha256"][:16] in refused.stderr
+    assert "Traceback" not in refused.stderr
