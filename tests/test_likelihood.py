@@ -121,3 +121,10 @@ def test_split_likelihood_reports_intervals_and_convergence_and_leaves_random_st
         assert result[name]["low"] <= result[name]["value"] <= result[name]["high"]
     again = split_likelihood(model, pairs(count=6), num_samples=10, batch_size=3)  # other batching, same draws?
     assert again["negative_elbo"]["value"] == pytest.approx(result["negative_elbo"]["value"], rel=0.05)
+
+
+def test_a_perplexity_beyond_a_float_is_none_not_an_overflow():
+    from tf_varattn.likelihood import perplexity
+
+    assert perplexity(2.0) == pytest.approx(np.exp(2.0))
+    assert perplexity(800.0) is None  # a variational attention far from its prior: hundreds of nats per token

@@ -77,6 +77,11 @@ def importance_weighted_log_likelihood(weights: np.ndarray, num_samples: Optiona
     return (top[:, 0] + np.log(np.exp(weights - top).mean(axis=1)))
 
 
+def perplexity(nll_per_token: float) -> Optional[float]:
+    """exp(NLL per token); None where it is beyond a float (an NLL above 709 nats per token)."""
+    return math.exp(nll_per_token) if nll_per_token < math.log(np.finfo(np.float64).max) else None
+
+
 def per_token_interval(values: np.ndarray, tokens: np.ndarray, resamples: int = 1000, seed: int = 0,
                        level: float = 0.95) -> dict:
     """sum(values) / sum(tokens) and its percentile bootstrap interval over the inputs."""
@@ -94,7 +99,7 @@ def split_likelihood(model, pairs: EncodedSplit, num_samples: int = 50, limit: O
     """The likelihood figures of the first ``limit`` pairs (all with None), per target token (EOS
     included, as the training objective counts it): ``negative_elbo`` and its three terms,
     ``nll`` (the importance-weighted estimate of -log p(y | x) with ``num_samples`` draws),
-    ``perplexity`` = exp(nll), each with a 95% bootstrap interval over the inputs, and
+    ``perplexity`` = exp(nll) (None beyond a float), each with a 95% bootstrap interval over the inputs, and
     ``convergence``: the estimate with the first K draws for each K in ``convergence`` up to
     ``num_samples``. ``batch_size`` inputs are decoded together (times ``num_samples`` sentences).
     The draws start from ``seed``; the model's random streams are left as they were."""
@@ -134,7 +139,7 @@ def split_likelihood(model, pairs: EncodedSplit, num_samples: int = 50, limit: O
         "nll": per_token_interval(nll, tokens),
     }
     nll_interval = result["nll"]
-    result["perplexity"] = {key: math.exp(value) for key, value in nll_interval.items()}
+    result["perplexity"] = {key: perplexity(value) for key, value in nll_interval.items()}
     result["convergence"] = [
         {"num_samples": k, "nll": float(-importance_weighted_log_likelihood(values["log_weights"], k).sum() / tokens.sum())}
         for k in convergence if k <= num_samples]

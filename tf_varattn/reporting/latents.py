@@ -32,6 +32,14 @@ def _number(value: Optional[float], digits: int) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _perplexity(likelihood: dict) -> str:
+    """The perplexity with one decimal, "–" if absent, "> 1e308" beyond a float."""
+    if "perplexity" not in likelihood:
+        return "–"
+    value = likelihood["perplexity"]["value"]
+    return "> 1e308" if value is None else f"{value:.1f}"
+
+
 def _interval(entry: Optional[dict], digits: int = 3) -> str:
     if not entry:
         return "–"
@@ -82,7 +90,7 @@ def render_latents(runs_root: os.PathLike) -> str:
                      cell("bleu4", bypass["gap_z_prior"], signed=True) if "gap_z_prior" in bypass else "–",
                      cell("bleu4", bypass["gap_attention_prior"], signed=True) if "gap_attention_prior" in bypass else "–",
                      _number(likelihood.get("negative_elbo", {}).get("value"), 3), _interval(likelihood.get("nll")),
-                     _number(likelihood.get("perplexity", {}).get("value"), 1),
+                     _perplexity(likelihood),
                      str(likelihood.get("num_samples", "–")), str(likelihood.get("inputs", "–"))]
             lines.append(f"| {NAMES[preset]} | {LATENT_REMEDIES[remedy][0]} | " + " | ".join(cells) + " |")
         lines += ["", "## Where the diversity comes from", "",
@@ -114,7 +122,7 @@ def _likelihood_tables(root: Path, study: set) -> list[str]:
             lines.append(f"| {task_root.name} | {run_label(run, task_root)} | {result['checkpoint_epoch']} | "
                          f"{result['negative_elbo']['value']:.3f} | {result['kl_z']['value']:.3f} | "
                          f"{result['kl_attention']['value']:.3f} | {_interval(result['nll'])} | "
-                         f"{result['perplexity']['value']:.1f} | {result['num_samples']} | {result['inputs']} |")
+                         f"{_perplexity(result)} | {result['num_samples']} | {result['inputs']} |")
     if every:
         counts = sorted({row["num_samples"] for run in every
                          for row in read_json(run / "test_likelihood.json").get("convergence", [])})
