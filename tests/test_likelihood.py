@@ -128,3 +128,13 @@ def test_a_perplexity_beyond_a_float_is_none_not_an_overflow():
 
     assert perplexity(2.0) == pytest.approx(np.exp(2.0))
     assert perplexity(800.0) is None  # a variational attention far from its prior: hundreds of nats per token
+
+
+def test_draws_in_several_passes_give_the_same_kind_of_estimate_and_every_draw():
+    model = small_model("ved_vattn_mean")
+    whole = split_likelihood(model, pairs(count=4), num_samples=12, batch_size=2)
+    passes = split_likelihood(model, pairs(count=4), num_samples=12, batch_size=2, max_sentences=10)  # 5 + 5 + 2
+    assert [row["num_samples"] for row in passes["convergence"]] == [1, 2, 5, 10, 12]
+    for name in ("kl_z", "kl_attention"):  # closed forms, the same whatever the draws
+        assert passes[name]["value"] == pytest.approx(whole[name]["value"], rel=1e-5)
+    assert passes["nll"]["value"] == pytest.approx(whole["nll"]["value"], rel=0.05)

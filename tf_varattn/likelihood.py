@@ -95,14 +95,14 @@ def per_token_interval(values: np.ndarray, tokens: np.ndarray, resamples: int = 
 
 def split_likelihood(model, pairs: EncodedSplit, num_samples: int = 50, limit: Optional[int] = 1000,
                     batch_size: int = 20, seed: int = 0, progress: bool = False,
-                    convergence: Sequence[int] = CONVERGENCE_SAMPLES) -> dict:
+                    convergence: Sequence[int] = CONVERGENCE_SAMPLES, max_sentences: int = 1000) -> dict:
     """The likelihood figures of the first ``limit`` pairs (all with None), per target token (EOS
     included, as the training objective counts it): ``negative_elbo`` and its three terms,
     ``nll`` (the importance-weighted estimate of -log p(y | x) with ``num_samples`` draws),
     ``perplexity`` = exp(nll) (None beyond a float), each with a 95% bootstrap interval over the inputs, and
     ``convergence``: the estimate with the first K draws for each K in ``convergence`` up to
-    ``num_samples``. ``batch_size`` inputs are decoded together (times ``num_samples`` sentences).
-    The draws start from ``seed``; the model's random streams are left as they were."""
+    ``num_samples``. ``batch_size`` inputs are decoded together, their draws in passes of at most
+    ``max_sentences`` sentences (the memory of the output softmax). The draws start from ``seed``; the model's random streams are left as they were."""
     if limit is not None:
         pairs = EncodedSplit(pairs.source_ids[:limit], pairs.target_ids[:limit])
     if not len(pairs):
@@ -112,18 +112,30 @@ def split_likelihood(model, pairs: EncodedSplit, num_samples: int = 50, limit: O
     # A model without any random latent (a DED) has one weight, p(y | x): one draw is its exact value.
     random = model.settings.variational or get_attention(model.settings.attention).random
     draws = num_samples if random else 1
-    compute = graph_function(lambda batch: log_weights(model, batch, draws), reduce_retracing=True)
+    # The draws of a batch in passes of at most ``max_sentences`` sentences (memory: the output
+    # softmax of every target token of every draw), each pass compiled once per size.
+    per_pass = max(1, min(draws, max_sentences // batch_size))
+    compiled = {}
+
+    def compute(batch, count):
+        if count not in compiled:
+            compiled[count] = graph_function(lambda b: log_weights(model, b, count), reduce_retracing=True)
+        return {name: values.numpy().astype(np.float64) for name, values in compiled[count](batch).items()}
+
     parts = {name: [] for name in ("log_weights", "reconstruction", "kl_z", "kl_attention")}
     tokens = []
     bar = Progress(len(pairs), "likelihood", unit="input") if progress else None
     with preserved_random_state(model):
         model.reseed(seed)  # the draws depend on the weights and the seed only
         for batch in make_dataset(pairs, batch_size, shuffle=False):
-            for name, values in compute(batch).items():
-                values = values.numpy().astype(np.float64)
-                if name == "log_weights" and draws < num_samples:
-                    values = np.repeat(values, num_samples, axis=1)  # all equal
-                parts[name].append(values)
+            passes = [compute(batch, min(per_pass, draws - done)) for done in range(0, draws, per_pass)]
+            counts = [chunk["log_weights"].shape[1] for chunk in passes]
+            weights = np.concatenate([chunk["log_weights"] for chunk in passes], axis=1)
+            if draws < num_samples:
+                weights = np.repeat(weights, num_samples, axis=1)  # a model without a random latent: all equal
+            parts["log_weights"].append(weights)
+            for name in ("reconstruction", "kl_z", "kl_attention"):  # means over all the draws
+                parts[name].append(sum(chunk[name] * count for chunk, count in zip(passes, counts)) / sum(counts))
             tokens.append(batch["target_length"].numpy().astype(np.float64))
             if bar:
                 bar.add(len(tokens[-1]))
