@@ -135,6 +135,7 @@ def test_draws_in_several_passes_give_the_same_kind_of_estimate_and_every_draw()
     whole = split_likelihood(model, pairs(count=4), num_samples=12, batch_size=2)
     passes = split_likelihood(model, pairs(count=4), num_samples=12, batch_size=2, max_sentences=10)  # 5 + 5 + 2
     assert [row["num_samples"] for row in passes["convergence"]] == [1, 2, 5, 10, 12]
-    for name in ("kl_z", "kl_attention"):  # closed forms, the same whatever the draws
-        assert passes[name]["value"] == pytest.approx(whole[name]["value"], rel=1e-5)
-    assert passes["nll"]["value"] == pytest.approx(whole["nll"]["value"], rel=0.05)
+    assert passes["kl_z"]["value"] == pytest.approx(whole["kl_z"]["value"], rel=1e-5)  # q(z|x): no draw in it
+    # KL_att depends on the earlier steps' draws, the NLL on all of them: other draws, close values.
+    for name in ("kl_attention", "nll", "negative_elbo"):
+        assert passes[name]["value"] == pytest.approx(whole[name]["value"], rel=0.05)
