@@ -151,8 +151,9 @@ def write_likelihood(run_dir, model, data, epoch, suffix):
     result["seconds"] = round(time.perf_counter() - start, 1)
     path = run_dir / f"{FLAGS.split}_likelihood{suffix}.json"
     write_json(path, result)
-    print(f"Wrote {path}: NLL {result['nll']['value']:.4f} nats per token (perplexity {result['perplexity']['value']:.2f}), "
-          f"negative ELBO {result['negative_elbo']['value']:.4f}")
+    ppl = result["perplexity"]["value"]
+    print(f"Wrote {path}: NLL {result['nll']['value']:.4f} nats per token (perplexity "
+          f"{'beyond a float' if ppl is None else f'{ppl:.2f}'}), negative ELBO {result['negative_elbo']['value']:.4f}")
 
 
 # Where the diversity comes from: (z's temperature, the attention's) of each sampling pass, as
