@@ -24,16 +24,15 @@ from typing import Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from tf_varattn.attention_registry import get_attention
 from tf_varattn.data.pipeline import EncodedSplit, make_dataset
 from tf_varattn.diagnostics import preserved_random_state
+from tf_varattn.layers.latent import gaussian_log_ratio
 from tf_varattn.models.objective import attention_kl_per_sentence
 from tf_varattn.ops.graph_function import graph_function
 from tf_varattn.progress import Progress
 
-tfd = tfp.distributions
 
 # The K of the estimate's convergence table (those up to the K asked for).
 CONVERGENCE_SAMPLES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
@@ -41,9 +40,7 @@ CONVERGENCE_SAMPLES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 def latent_log_ratio(z, mean, log_sigma):
     """``[B]`` log q(z | x) - log p(z) at the draw ``z``, p = N(0, I) (0 without z: ``[B, 0]``)."""
-    posterior = tfd.Normal(loc=mean, scale=tf.exp(log_sigma))
-    prior = tfd.Normal(loc=tf.zeros_like(mean), scale=tf.ones_like(mean))
-    return tf.reduce_sum(posterior.log_prob(z) - prior.log_prob(z), axis=-1)
+    return gaussian_log_ratio(z, mean, tf.exp(log_sigma))
 
 
 def log_weights(model, batch, num_samples: int) -> dict:

@@ -14,6 +14,18 @@ tfd = tfp.distributions
 _SEED_RANGE = 2**24  # step seeds travel in the float noise tensor; below 2^24 they are exact in float32
 
 
+def _masked_sum(values, mask):
+    return tf.reduce_sum(tf.where(mask, values, tf.zeros_like(values)), axis=-1)
+
+
+def _log_normaliser_difference(posterior, prior, mask):
+    """log B(b) - log B(a) over the positions of ``mask``: lnG(sum a) - sum lnG(a) - lnG(sum b) + sum lnG(b),
+    the part of both the KL and the log density ratio of Dir(a) against Dir(b) that no draw enters."""
+    real = tf.cast(mask, posterior.dtype)
+    return (tf.math.lgamma(tf.reduce_sum(posterior * real, axis=-1)) - _masked_sum(tf.math.lgamma(posterior), mask)
+            - tf.math.lgamma(tf.reduce_sum(prior * real, axis=-1)) + _masked_sum(tf.math.lgamma(prior), mask))
+
+
 def masked_dirichlet_kl(posterior, prior, mask):
     """KL(Dir(posterior) || Dir(prior)) over the positions where ``mask [B, S]`` is true, ``[B]``.
 
@@ -21,13 +33,9 @@ def masked_dirichlet_kl(posterior, prior, mask):
     positions only: lnG(sum a) - sum lnG(a) - lnG(sum b) + sum lnG(b) + sum (a - b)(psi(a) - psi(sum a)).
     (``tfd.Dirichlet`` has a fixed number of categories, so it cannot leave padding out.)
     """
-    real = tf.cast(mask, posterior.dtype)
-    total = tf.reduce_sum(posterior * real, axis=-1)
-    prior_total = tf.reduce_sum(prior * real, axis=-1)
-    masked_sum = lambda values: tf.reduce_sum(tf.where(mask, values, tf.zeros_like(values)), axis=-1)  # noqa: E731
-    return (tf.math.lgamma(total) - masked_sum(tf.math.lgamma(posterior))
-            - tf.math.lgamma(prior_total) + masked_sum(tf.math.lgamma(prior))
-            + masked_sum((posterior - prior) * (tf.math.digamma(posterior) - tf.math.digamma(total)[:, None])))
+    total = tf.reduce_sum(posterior * tf.cast(mask, posterior.dtype), axis=-1)
+    return (_log_normaliser_difference(posterior, prior, mask)
+            + _masked_sum((posterior - prior) * (tf.math.digamma(posterior) - tf.math.digamma(total)[:, None]), mask))
 
 
 def dirichlet_sample(concentration, mask, seed):
@@ -49,11 +57,7 @@ def dirichlet_sample_and_log(concentration, mask, seed):
 def masked_dirichlet_log_ratio(posterior, prior, mask, log_weights):
     """log Dir(w; posterior) - log Dir(w; prior) over the positions of ``mask``, ``[B]``, for the
     draw with logarithm ``log_weights``: lnG(sum a) - sum lnG(a) - lnG(sum b) + sum lnG(b) + sum (a - b) ln w."""
-    real = tf.cast(mask, posterior.dtype)
-    masked_sum = lambda values: tf.reduce_sum(tf.where(mask, values, tf.zeros_like(values)), axis=-1)  # noqa: E731
-    return (tf.math.lgamma(tf.reduce_sum(posterior * real, axis=-1)) - masked_sum(tf.math.lgamma(posterior))
-            - tf.math.lgamma(tf.reduce_sum(prior * real, axis=-1)) + masked_sum(tf.math.lgamma(prior))
-            + masked_sum((posterior - prior) * log_weights))
+    return _log_normaliser_difference(posterior, prior, mask) + _masked_sum((posterior - prior) * log_weights, mask)
 
 
 def dirichlet_mean(concentration, mask):

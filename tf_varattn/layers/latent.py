@@ -17,6 +17,15 @@ def gaussian_kl_per_dimension(mean, log_sigma, prior_mean=None):
     return tfd.kl_divergence(posterior, prior)
 
 
+def gaussian_log_ratio(sample, mean, scale, prior_mean=None):
+    """log N(sample; mean, scale) - log N(sample; prior_mean, I), summed over the last axis: the
+    importance weight's factor of a Gaussian latent drawn from its posterior."""
+    prior_mean = tf.zeros_like(mean) if prior_mean is None else prior_mean
+    posterior = tfd.Normal(loc=mean, scale=scale)
+    prior = tfd.Normal(loc=prior_mean, scale=tf.ones_like(mean))
+    return tf.reduce_sum(posterior.log_prob(sample) - prior.log_prob(sample), axis=-1)
+
+
 def gaussian_kl(mean, log_sigma, prior_mean=None):
     """KL(N(mean, exp(log_sigma)) || N(prior_mean, I)), summed over the last axis (tfp, analytic)."""
     return tf.reduce_sum(gaussian_kl_per_dimension(mean, log_sigma, prior_mean), axis=-1)

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import keras
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from tf_varattn.config import ATTENTION_PRIORS
 from tf_varattn.layers.attention_posterior import AttentionPosterior
-from tf_varattn.layers.latent import gaussian_kl, reparameterize
-
-tfd = tfp.distributions
+from tf_varattn.layers.latent import gaussian_kl, gaussian_log_ratio, reparameterize
 
 
 @keras.saving.register_keras_serializable(package="tf_varattn")
@@ -62,10 +59,7 @@ class VariationalAttention(AttentionPosterior):
 
     def log_density_ratio(self, context, prior_mean, sample, sigma):
         """log N(a_j; mu_a, sigma_a) - log N(a_j; prior mean, I), summed over the dimensions."""
-        prior_mean = prior_mean if self.prior == "mean" else tf.zeros_like(context)
-        posterior = tfd.Normal(loc=context, scale=sigma)
-        prior = tfd.Normal(loc=prior_mean, scale=tf.ones_like(context))
-        return tf.reduce_sum(posterior.log_prob(sample) - prior.log_prob(sample), axis=-1)
+        return gaussian_log_ratio(sample, context, sigma, prior_mean if self.prior == "mean" else None)
 
     def get_config(self):
         return {**super().get_config(), "prior": self.prior, "seed": self.seed}
