@@ -39,8 +39,8 @@ flags.DEFINE_float("attention_temperature", 1.0, "Scale of the attention vectors
 
 def main(argv):
     from tf_varattn.api import load
-    from tf_varattn.decoding import SEARCHES
-    from tf_varattn.training.runs import RunError
+    from tf_varattn.decoding import search_from_flags
+    from tf_varattn.training.runs import RunError, evaluation_epoch
 
     if argv[1:]:
         sentences = argv[1:]
@@ -52,16 +52,14 @@ def main(argv):
         raise app.UsageError("Give sentences as arguments or on standard input.")
     try:
         model = load(FLAGS.run_dir, FLAGS.checkpoint)
-        search_options = {option.flag: FLAGS[option.flag].value for option in SEARCHES[FLAGS.search].options}
         empty = [sentence for sentence, ids in zip(sentences, model.encode(sentences)) if not ids]
-        outputs = model.generate(sentences, FLAGS.num_samples, FLAGS.mode, FLAGS.search, FLAGS.seed, FLAGS.z_temperature,
-                                 FLAGS.attention_temperature, FLAGS.min_length, **search_options)
+        outputs = model.generate(sentences, FLAGS.num_samples, FLAGS.mode, search_from_flags(), FLAGS.seed,
+                                 FLAGS.z_temperature, FLAGS.attention_temperature)
     except (RunError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     why = ("the run's evaluation epoch" if model.is_evaluation_epoch else "asked with --checkpoint" if FLAGS.checkpoint
-           else "the newest: the evaluation epoch "
-                f"{min(model.config.eval_epoch, model.config.epochs)} has no checkpoint yet")
+           else f"the newest: the evaluation epoch {evaluation_epoch(model.config)} has no checkpoint yet")
     print(f"Loaded {FLAGS.run_dir} at epoch {model.epoch} ({why}).", file=sys.stderr)
     if empty:
         # Treated as in training and evaluation (kept, never silently): the model sees an empty source.

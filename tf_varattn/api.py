@@ -21,7 +21,7 @@ import_tensorflow_quietly()  # tf_varattn.load is as quiet as the scripts
 
 from tf_varattn.config import Config  # noqa: E402
 from tf_varattn.data.vocab import TaskVocabulary  # noqa: E402
-from tf_varattn.decoding import Decoder, get_search  # noqa: E402
+from tf_varattn.decoding import Decoder, Search, get_search  # noqa: E402
 from tf_varattn.evaluation import generate as generate_tokens  # noqa: E402
 from tf_varattn.training.runs import evaluation_epoch, load_run  # noqa: E402
 
@@ -52,13 +52,15 @@ class TrainedModel:
         """``num_samples`` outputs (strings) per sentence. ``mode``: ``"sample"`` draws z and the
         attention vectors (scaled by the temperatures), ``"map"`` uses their posterior means;
         ``search``: ``greedy`` (the paper's), ``beam``, ``top_k``, ``top_p``, ``random``, or one of
-        your own, with its options by flag name (``beam_size=5``, ``top_p=0.9``); ``seed`` fixes
+        your own, with its options by flag name (``beam_size=5``, ``top_p=0.9``), or a built
+        :class:`~tf_varattn.decoding.Search`; ``seed`` fixes
         every random draw. With the means and a deterministic search, one output per sentence."""
         if mode not in ("sample", "map"):
             raise ValueError(f"mode={mode!r} is not valid; choose one of: sample, map.")
         if num_samples < 1:
             raise ValueError(f"num_samples must be at least 1, got {num_samples}.")
-        chosen = get_search(search, seed=seed, min_length=min_length, **search_options)
+        chosen = search if isinstance(search, Search) else get_search(search, seed=seed, min_length=min_length,
+                                                                        **search_options)
         if mode == "map" and chosen.deterministic:
             num_samples = 1  # every output would be the same
         decoder = Decoder(self.model, chosen)
