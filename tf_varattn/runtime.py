@@ -84,9 +84,13 @@ def _quiet_library_logs() -> None:
     import logging
 
     from absl import flags
+    from absl import logging as absl_logging
 
     asked = "verbosity" in flags.FLAGS and flags.FLAGS["verbosity"].present
     if os.environ.get(VERBOSE_VARIABLE, "") in ("", "0") and not asked:
+        # Through absl's verbosity, not only the logger's level: TensorFlow's SavedModel writer sets
+        # the verbosity it read back when it is done (a logger level alone came back as INFO).
+        absl_logging.set_verbosity(absl_logging.WARNING)
         logging.getLogger("absl").setLevel(logging.WARNING)
     own = logging.getLogger("tf_varattn")  # the project's own lines, plain (no absl prefix)
     if not own.handlers:

@@ -143,6 +143,30 @@ def test_sampled_outputs_stay_in_the_vocabulary_end_with_pad_and_are_reproducibl
             assert (sample[ends[0] + 1:] == PAD_ID).all()
 
 
+@pytest.mark.parametrize("preset, search", [("ved_vattn_mean", "greedy"), ("ved_vattn_dirichlet", "greedy"),
+                                            ("ved_dattn", "top_k")])
+def test_a_stateless_seed_makes_decoding_a_function_of_its_inputs(preset, search):
+    """Serving's decoding: z, the attention vectors and the tokens drawn from a seed tensor, never
+    from (or moving) the random streams: the same seed twice gives the same outputs, with any
+    draws from the streams between; another seed gives others."""
+    model = tiny_model(preset=preset)
+    decoder = Decoder(model, search)
+    ids, lengths = (tf.repeat(tf.constant(x), 6, axis=0) for x in ([[5, 6, 7, 8], [8, 9, 0, 0]], [4, 2]))
+
+    def decode(seed):
+        return decoder._decode_graph(ids, lengths, tf.constant(1.0), tf.constant(1.0),
+                                     seed=tf.constant([seed, 0], tf.int64)).numpy()
+
+    streams = [v.numpy().copy() for v in model.variables if "seed_generator" in v.path]
+    assert streams
+    first = decode(11)
+    assert [v.numpy().tolist() for v in model.variables if "seed_generator" in v.path] == [s.tolist() for s in streams]
+    decoder.decode(SOURCES, "sample", num_samples=2)  # draws from the streams in between
+    np.testing.assert_array_equal(decode(11), first)
+    assert len({tuple(row) for row in first}) > 2  # samples of one input differ
+    assert not np.array_equal(decode(12), first)
+
+
 def test_registry_builds_every_search_and_rejects_bad_options():
     assert {type(get_search(name)) for name in SEARCHES} == set(SEARCHES.values())
     assert get_search("beam", beam_size=3).tag == "beam3" and get_search("top_p", top_p=0.8).tag == "top_p0.8"

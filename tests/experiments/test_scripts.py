@@ -528,7 +528,7 @@ def test_a_full_disk_or_a_read_only_run_stops_in_one_line_and_leaves_nothing_hal
 
 
 def test_a_normal_run_prints_only_the_projects_own_lines(tmp_path, synthetic_data_dir):
-    """train, evaluate and generate as plain processes (no TF_CPP_MIN_LOG_LEVEL given): standard
+    """train, evaluate, generate and export as plain processes (no TF_CPP_MIN_LOG_LEVEL given): standard
     error holds no line of TensorFlow's C++ or absl logging, nor a retracing warning."""
     env = {key: value for key, value in os.environ.items() if key not in ("TF_CPP_MIN_LOG_LEVEL", "VARATTN_TF_LOGS")}
     env["VARATTN_DATA_DIR"] = str(synthetic_data_dir)
@@ -536,7 +536,8 @@ def test_a_normal_run_prints_only_the_projects_own_lines(tmp_path, synthetic_dat
     commands = [["train.py", "--task=qgen", "--model=ved_vattn_mean", "--epochs=1", "--max_examples=40", *TINY_FLAGS,
                  f"--output_dir={run_dir}"],
                 ["evaluate.py", f"--run_dir={run_dir}", "--num_samples=2", "--likelihood_samples=2"],
-                ["generate.py", f"--run_dir={run_dir}", "w1 w2 ."]]
+                ["generate.py", f"--run_dir={run_dir}", "w1 w2 ."],
+                ["export.py", f"--run_dir={run_dir}", f"--export_dir={tmp_path / 'export'}"]]
     foreign = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages|.*(retracing|tensorflow|oneDNN|cuda|absl))", re.I)
     for script, *args in commands:
         result = subprocess.run([sys.executable, str(ROOT / "experiments" / script), *args], capture_output=True,
@@ -606,3 +607,53 @@ def test_your_own_attention_and_search_from_the_command_line(tmp_path, env):
     refused = run("evaluate.py", f"--run_dir={run_dir}", env=env, check=False)
     assert refused.returncode == 1 and "changed since" in refused.stderr and recorded["sha256"][:16] in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+SERVING_CLIENT = """
+import json, sys
+import tensorflow as tf
+
+export = tf.saved_model.load(sys.argv[1])
+tokens = tf.constant(json.loads(sys.argv[2]))
+
+def generate(temperature, seed, samples=3):
+    result = export.signatures["generate_tokens"](
+        tokens=tokens, num_samples=tf.constant(samples), z_temperature=tf.constant(temperature),
+        attention_temperature=tf.constant(temperature), seed=tf.constant(seed, tf.int64))
+    return [[" ".join(word.decode() for word in row[:n]) for row, n in zip(rows, lengths)]
+            for rows, lengths in zip(result["outputs"].numpy(), result["lengths"].numpy())]
+
+ids = export.generate_ids(tf.constant([[4, 5, 6], [7, 0, 0]]), tf.constant([3, 1]), tf.constant(2), tf.constant(0.0),
+                          tf.constant(0.0), tf.constant(0, tf.int64))
+print(json.dumps({"map": generate(0.0, 0, samples=1), "seed5": generate(1.0, 5), "seed5_again": generate(1.0, 5),
+                  "seed6": generate(1.0, 6), "ids_shape": list(ids["ids"].shape),
+                  "tf_varattn_modules": sorted(m for m in sys.modules if m.startswith("tf_varattn"))}))
+"""
+
+
+def test_an_export_serves_without_the_run_or_the_package(tmp_path, env):
+    """export.py writes a SavedModel; with the run deleted, a process that never imports tf_varattn
+    loads it: MAP outputs equal generate.py --mode=map, one seed gives the same samples twice."""
+    from tf_varattn.data.vocab import word_tokenize
+
+    run_dir, export_dir = tmp_path / "runs" / "run", tmp_path / "export"
+    run("train.py", "--task=qgen", "--model=ved_vattn_mean", "--epochs=1", "--max_examples=40", *TINY_FLAGS,
+        f"--output_dir={run_dir}", env=env)
+    sentences = ["w1 w2 w3 .", "W4 w5 w9 w11 .", "?!"]
+    printed = run("generate.py", f"--run_dir={run_dir}", "--mode=map", *sentences, env=env).stdout.splitlines()
+    exported = run("export.py", f"--run_dir={run_dir}", f"--export_dir={export_dir}", env=env)
+    assert "generate_tokens" in exported.stdout and not exported.stderr.strip()
+    refused = run("export.py", f"--run_dir={run_dir}", f"--export_dir={export_dir}", env=env, check=False)
+    assert refused.returncode == 1 and "exists already" in refused.stderr and "Traceback" not in refused.stderr
+    shutil.rmtree(tmp_path / "runs")
+    tokens = [word_tokenize(sentence) for sentence in sentences]  # the client's one step outside the graph
+    width = max(len(t) for t in tokens)
+    client = subprocess.run([sys.executable, "-c", SERVING_CLIENT, str(export_dir),
+                             json.dumps([t + [""] * (width - len(t)) for t in tokens])],
+                            capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert client.returncode == 0, client.stderr[-3000:]
+    served = json.loads(client.stdout.splitlines()[-1])
+    assert served["tf_varattn_modules"] == []
+    assert [f"  -> {outputs[0]}" for outputs in served["map"]] == [line for line in printed if line.startswith("  -> ")]
+    assert served["seed5"] == served["seed5_again"] and served["seed5"] != served["seed6"]
+    assert served["ids_shape"] == [2, 2, 8]  # [B, N, max_decode_length]

@@ -22,6 +22,7 @@ from tf_varattn.data.pipeline import pad_sequences
 from tf_varattn.decoding.registry import get_search
 from tf_varattn.decoding.search import Search
 from tf_varattn.interrupts import stop_point
+from tf_varattn.layers import random_draws
 from tf_varattn.ops.graph_function import graph_function
 from tf_varattn.progress import Progress
 
@@ -66,10 +67,16 @@ class Decoder:
         return self._compiled[key](source_ids, source_length, z_temperature, attention_temperature)
 
     def _decode_graph(self, source_ids, source_length, z_temperature, attention_temperature, z_from_prior=False,
-                      attention_from_prior=False):
+                      attention_from_prior=False, seed=None):
+        """``model.start``, then the search. ``seed`` (a stateless seed ``[2]``): every draw (z, the
+        attention, the search's tokens) comes from it instead of the random streams."""
         state = self.model.start(source_ids, source_length, z_temperature, steps=self.max_length,
-                                 z_from_prior=z_from_prior)
+                                 z_from_prior=z_from_prior, seed=None if seed is None else random_draws.fold_in(seed, 0))
         model = _AttentionFromPrior(self.model) if attention_from_prior else self.model
+        if seed is None:
+            return self.search(model, state, attention_temperature, self.max_length)
+        if not self.search.deterministic:
+            return self.search(model, state, attention_temperature, self.max_length, seed=random_draws.fold_in(seed, 1))
         return self.search(model, state, attention_temperature, self.max_length)
 
     def reseed(self, seed: int) -> None:

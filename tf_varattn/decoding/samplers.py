@@ -37,9 +37,11 @@ class Sampler(Search):
     def _own_description(self) -> str:
         return self.name if self.deterministic else f"{self.name} (temperature {self.temperature:g})"
 
-    def __call__(self, model, state, attention_temperature, max_length):
+    def __call__(self, model, state, attention_temperature, max_length, seed=None):
         batch = tf.shape(state.time)[0]
-        if not self.deterministic:
+        if seed is not None:  # a stateless seed [2] (an exported model's request)
+            base_seed = tf.cast(seed, tf.int64)
+        elif not self.deterministic:
             base_seed = tf.cast(self.seed_generator.next(), tf.int64)
         else:
             base_seed = tf.zeros([2], tf.int64)

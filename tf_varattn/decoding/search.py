@@ -25,7 +25,8 @@ class SearchOption:
 class Search:
     """``search(model, state, attention_temperature, max_length) -> ids [B, max_length]`` (int32,
     PAD after EOS). ``name`` is the registry name; :attr:`tag` names output files; ``reseed``
-    restarts any randomness of the search itself (token sampling).
+    restarts any randomness of the search itself (token sampling). A random search also takes
+    ``seed=`` (a stateless seed ``[2]``) to draw from instead of its stream (an exported model).
 
     ``min_length`` (0: none, the paper's decoding) makes EOS impossible until an output has that
     many tokens; a search applies it to each step's scores with :meth:`suppress_end`."""

@@ -63,7 +63,8 @@ class AttentionPosterior(keras.layers.Layer):
 
     def draw_noise(self, steps, batch, seed=None) -> tf.Tensor:
         """The randomness of ``steps`` decoding steps of ``batch`` sentences, ``[steps, batch, noise_dim]``,
-        drawn from ``seed`` (a ``keras.random.SeedGenerator``; default: the layer's own)."""
+        drawn from ``seed``: a ``keras.random.SeedGenerator`` (default: the layer's own) or a stateless
+        seed tensor ``[2]`` (:mod:`tf_varattn.layers.random_draws` draws from either)."""
         return tf.zeros([steps, batch, self.noise_dim])
 
     def attend(self, bilinear, query, memory, temperature=1.0, noise=None, from_prior=False) -> AttentionSample:

@@ -8,6 +8,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tf_varattn.config import DIRICHLET_TRANSFORMS
+from tf_varattn.layers import random_draws
 from tf_varattn.layers.attention_posterior import AttentionPosterior, AttentionSample
 
 tfd = tfp.distributions
@@ -112,7 +113,7 @@ class DirichletAttention(AttentionPosterior):
 
     def draw_noise(self, steps, batch, seed=None):
         """One stateless seed pair per step, the same for every row: ``[steps, batch, 2]`` (float32)."""
-        seeds = keras.random.randint([steps, 1, 2], 0, _SEED_RANGE, seed=self.seed_generator if seed is None else seed)
+        seeds = random_draws.randint([steps, 1, 2], 0, _SEED_RANGE, self.seed_generator if seed is None else seed)
         return tf.tile(tf.cast(seeds, tf.float32), [1, batch, 1])
 
     def call(self, scores, mask, temperature=1.0, noise=None, from_prior=False):

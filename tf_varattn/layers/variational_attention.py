@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from tf_varattn.config import ATTENTION_PRIORS
+from tf_varattn.layers import random_draws
 from tf_varattn.layers.attention_posterior import AttentionPosterior
 from tf_varattn.layers.latent import gaussian_kl, gaussian_log_ratio, reparameterize
 
@@ -38,7 +39,7 @@ class VariationalAttention(AttentionPosterior):
 
     def draw_noise(self, steps, batch, seed=None):
         """Standard normal draws ``[steps, batch, units]`` (epsilon of the reparameterisation)."""
-        return keras.random.normal([steps, batch, self.units], seed=self.seed_generator if seed is None else seed)
+        return random_draws.normal([steps, batch, self.units], self.seed_generator if seed is None else seed)
 
     def sample_context(self, context, prior_mean=None, temperature=1.0, noise=None, from_prior=False):
         """``(a_j, kl [B], sigma_a)``: a_j = mu_a + temperature * noise * sigma_a, or with

@@ -14,6 +14,7 @@ from tf_varattn.data.vocab import EOS_ID, GO_ID, PAD_ID
 from tf_varattn.layers import (AttentionDecoderCell, BagOfWords, BidirectionalEncoder, CellState, GaussianLatent, Memory,
                                masked_mean)
 from tf_varattn.layers.latent import gaussian_kl_per_dimension
+from tf_varattn.layers import random_draws
 from tf_varattn.models import objective
 from tf_varattn.ops.fused_cross_entropy import projected_cross_entropy
 from tf_varattn.ops.gradient_taps import deferred_gradient_taps
@@ -138,13 +139,17 @@ class Seq2Seq(keras.Model):
         memory = Memory(states, self.decoder_cell.keys(states), mask, masked_mean(states, mask))
         return memory, final_h, final_c
 
-    def sample_latent(self, final_h, temperature=1.0, from_prior=False):
+    def sample_latent(self, final_h, temperature=1.0, from_prior=False, seed=None):
         """``(z, mean, log_sigma, kl_z [B])``; DED models have no z (``[B, 0]``) and no KL.
-        ``from_prior``: z drawn from N(0, I) (the bypass probe)."""
+        ``from_prior``: z drawn from N(0, I) (the bypass probe); ``seed``: a stateless seed ``[2]``
+        to draw from instead of the layer's stream."""
         if self.latent is None:
             empty = final_h[:, :0]
             return empty, empty, empty, tf.zeros(tf.shape(final_h)[:1])
-        return self.latent(final_h, temperature=temperature, from_prior=from_prior)
+        noise = None
+        if seed is not None:
+            noise = random_draws.normal([tf.shape(final_h)[0], self.latent.latent_dim], seed, final_h.dtype)
+        return self.latent(final_h, temperature=temperature, noise=noise, from_prior=from_prior)
 
     def initial_decoder_state(self, final_h, final_c) -> CellState:
         batch = tf.shape(final_h)[0]
@@ -162,16 +167,20 @@ class Seq2Seq(keras.Model):
 
     # -- the two decoding entry points: start and step -----------------------------------------
     def start(self, source_ids, source_length, z_temperature=1.0, steps=None, training=False,
-              z_from_prior=False) -> DecoderState:
+              z_from_prior=False, seed=None) -> DecoderState:
         """Everything decoding needs before its first step: the encoded source (the attention memory
         and h̄), z drawn with temperature tau_z (0: its mean; Eq. 2-3; ``z_from_prior``: from N(0, I)),
         the decoder's initial state, and the attention posterior's randomness for ``steps`` steps
-        (default ``max_decode_length``), drawn from the decoder's random stream."""
+        (default ``max_decode_length``), drawn from the decoder's random stream. ``seed`` (a
+        stateless seed ``[2]``): z and the attention's draws come from it instead of the model's
+        streams, so that the decoding is a function of its inputs (an exported model's requests)."""
         memory, final_h, final_c = self.encode(source_ids, source_length, training)
-        latent = LatentSample(*self.sample_latent(final_h, z_temperature, z_from_prior))
+        z_seed = None if seed is None else random_draws.fold_in(seed, 0)
+        latent = LatentSample(*self.sample_latent(final_h, z_temperature, z_from_prior, seed=z_seed))
         batch = tf.shape(source_ids)[0]
         steps = self.settings.max_decode_length if steps is None else steps
-        noise = tf.transpose(self.decoder_cell.draw_noise(steps, batch, seed=self.noise), [1, 0, 2])
+        noise_seed = self.noise if seed is None else random_draws.fold_in(seed, 1)
+        noise = tf.transpose(self.decoder_cell.draw_noise(steps, batch, seed=noise_seed), [1, 0, 2])
         return DecoderState(self.initial_decoder_state(final_h, final_c), memory, latent, noise,
                             tf.zeros([batch], tf.int32))
 
