@@ -16,7 +16,7 @@ preset                   variational  attention     prior       notes
 ``vae_init``             yes          none          -           pilot, decoder starts from encoder
 =======================  ===========  ============  ==========  ======================
 
-Defaults follow the authors' released code (``docs/reference-notes.md``).
+Defaults follow the authors' released code (``docs/reference-code.md``).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ FIELD_CHOICES = {
     "word2vec_corpus": ("tokenized", "reference"),
 }
 
-# The released code's data protocol (docs/reference-notes.md, last section), one field per
+# The released code's data protocol (docs/reference-code.md, last section), one field per
 # difference from ours; ``protocol="reference"`` turns all of them on (get_config), ``"ours"``
 # leaves the defaults. Evaluation's side (references, the last partial test batch) is
 # experiments/evaluate.py's --protocol.
@@ -136,7 +136,7 @@ class Config:
     max_vocab_size: Optional[int] = _field(None, 'Ids per vocabulary, the 4 special tokens included (default: the task\'s; qgen 40000, else 30000).')
     filter_characters: Optional[str] = _field(None, 'Characters replaced by spaces after tokenizing (default: the task\'s).')
     lowercase: Optional[bool] = _field(None, 'Lower-case the text (default: the task\'s, yes).')
-    # Model (Section 3; reference-notes "Architecture").
+    # Model (Section 3; docs/reference-code.md "Architecture").
     variational: bool = _field(True, 'A VED (with the latent z) or a DED (without).')
     attention: str = _field("variational", 'Attention: none, deterministic, variational (Sec. 3), dirichlet (random weights, beyond the paper), or another registered one (attention_registry.py).')
     attention_options: dict = dataclasses.field(default_factory=dict, metadata={"help": 'More constructor arguments of the attention posterior, name=value pairs (for a registered posterior of your own).'})
@@ -188,7 +188,7 @@ class Config:
     bucket_pool: int = _field(0, 'Length bucketing: batches per sorting pool (0: off; 50 measured in results/benchmarks.md).')
     seed: int = _field(0, 'Seed of initialisation, batches, dropout and sampling.')
     adam_epsilon: float = _field(1e-7, "Adam's epsilon (Keras' 1e-7; the released code TF1's 1e-8).")
-    # The released code's protocol, one switch per difference (reference-notes, last section).
+    # The released code's protocol, one switch per difference (docs/reference-code.md, last section).
     protocol: str = _field("ours", 'ours, or reference: the released code\'s data protocol, every switch of it on (truncate_before_filter, source_eos, eos_then_truncate, l2_layer_norm_shifts, adam_epsilon=1e-8, independent_encoder_dropout, word2vec_corpus=reference, noshuffle, drop_remainder); a switch given too wins.')
     truncate_before_filter: bool = _field(False, 'Keep the first N Treebank tokens, then filter (the vocabulary counts only those).')
     source_eos: bool = _field(False, 'Append EOS to every source (an attended position).')

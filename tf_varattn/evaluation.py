@@ -74,7 +74,7 @@ def output_length(references: Sequence[Sequence[str]], outputs: Sequence[Sequenc
             "brevity_penalty": round(float(brevity_penalty(totals)), 4)}
 
 
-# How test outputs are scored (docs/reference-notes.md, last section): "ours" compares our
+# How test outputs are scored (docs/reference-code.md, last section): "ours" compares our
 # tokenized references with the outputs as decoded; "reference" is the released code's scoring:
 # the test set without its last partial batch, references word_tokenize'd from the raw CSV text,
 # hypotheses and pooled samples re-tokenized with word_tokenize; "reference_cut" (a hypothesis,

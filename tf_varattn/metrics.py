@@ -1,6 +1,6 @@
 """The paper's metrics: BLEU-1..4 (quality) and unigram entropy, Dist-1, Dist-2 (diversity).
 
-Computed as the reference code did (``docs/reference-notes.md``, "Inference and metrics").
+Computed as the reference code did (``docs/reference-code.md``, "Inference and metrics").
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def distinct_n(tokens: Sequence[str], n: int) -> float:
 @dataclass(frozen=True)
 class Pooling:
     """Which words of a decoded sample are pooled for diversity, as the released code does
-    (``docs/reference-notes.md``, last section): it drops the last element of the decoded ids,
+    (``docs/reference-code.md``, last section): it drops the last element of the decoded ids,
     which is EOS when the output ended (every word kept) and the last word when the output ran to
     ``max_length`` tokens without EOS. ``appended`` tokens were added after decoding (qgen's
     ``?``) and are never pooled."""

@@ -1,5 +1,5 @@
 """The released code's protocol, one switch at a time, on tiny hand-made data: exact tokens, ids,
-lengths, batches, loss terms and word2vec sentences (docs/reference-notes.md, last section)."""
+lengths, batches, loss terms and word2vec sentences (docs/reference-code.md, last section)."""
 
 import csv
 

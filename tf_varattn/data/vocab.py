@@ -1,6 +1,6 @@
 """The reference preprocessing: tokenizer, vocabularies, encoding and decoding.
 
-Reproduces the authors' pipeline (``docs/reference-notes.md``, "Data preprocessing"):
+Reproduces the authors' pipeline (``docs/reference-code.md``, "Data preprocessing"):
 
 1. NLTK Treebank word tokenization (``word_tokenize``), re-joined with spaces;
 2. a Keras-style tokenizer: lowercase, replace the task's filter characters by
@@ -81,7 +81,7 @@ def tokenize(text: str, filters: str, keep_first: Optional[int] = None, lowercas
 @dataclasses.dataclass(frozen=True)
 class EncodingRules:
     """Where the released code's tokenizing and encoding differ from ours, one switch each
-    (``docs/reference-notes.md``, last section; all off is ours):
+    (``docs/reference-code.md``, last section; all off is ours):
 
     - ``truncate_before_filter``: keep the first N Treebank tokens, then filter (the vocabulary
       then counts only words inside them); ours filters first and cuts the ids to N.

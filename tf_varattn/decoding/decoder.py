@@ -1,6 +1,6 @@
 """Decoding a list of sources with a model and a search: batched by length, compiled, in input order.
 
-Two latent modes (reference-notes "Inference"): ``"map"`` uses the posterior means of z and of
+Two latent modes (docs/reference-code.md "Inference"): ``"map"`` uses the posterior means of z and of
 the attention vectors (tau_z = tau_a = 0); ``"sample"`` draws both with the given temperatures
 (default 1). The paper's rows are the greedy search in both modes; the other searches choose the
 tokens differently (:mod:`tf_varattn.decoding`). Two more modes serve the bypass probe

@@ -50,7 +50,7 @@ class Memory(NamedTuple):
 
 @keras.saving.register_keras_serializable(package="tf_varattn")
 class AttentionDecoderCell(keras.layers.Layer):
-    """One decoding step j (Figure 2b-d; reference-notes "Architecture").
+    """One decoding step j (Figure 2b-d; docs/reference-code.md "Architecture").
 
     Input of the LSTM: [y_{j-1} embedding; z; attentional vector of step j-1] (input
     feeding; the last part only with attention). With attention the step's output is the

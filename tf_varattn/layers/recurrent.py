@@ -1,4 +1,4 @@
-"""Layer-normalised LSTM cell and the bidirectional encoder (reference-notes "Architecture")."""
+"""Layer-normalised LSTM cell and the bidirectional encoder (docs/reference-code.md "Architecture")."""
 
 from __future__ import annotations
 

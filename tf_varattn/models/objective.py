@@ -1,6 +1,6 @@
 """The training objective, Eq. (8): J = J_rec + lambda_KL * (KL_z + gamma_a * KL_att).
 
-Two switches (``docs/reference-notes.md``, "Training"):
+Two switches (``docs/reference-code.md``, "Training"):
 
 * ``attention_kl``: ``"sum"`` sums KL_att over the decoding steps (Eq. 8 as written);
   ``"last_step"`` keeps only the KL of each sentence's last step, the behaviour of the
