@@ -118,7 +118,7 @@ class _Graph:
         """``[B, S]`` sources -> ``ids [B, N, max_length]`` (PAD after EOS) and ``lengths [B, N]`` (before EOS)."""
         source_ids = tf.repeat(source_ids, num_samples, axis=0)
         source_length = tf.repeat(source_length, num_samples, axis=0)
-        ids = self.decoder._decode_graph(source_ids, source_length, z_temperature, attention_temperature,
+        ids = self.decoder.decode_graph(source_ids, source_length, z_temperature, attention_temperature,
                                          seed=tf.stack([seed, tf.constant(0, tf.int64)]))
         ended = tf.cumsum(tf.cast(tf.logical_or(tf.equal(ids, EOS_ID), tf.equal(ids, PAD_ID)), tf.int32), axis=1) > 0
         ids = tf.where(ended, tf.fill(tf.shape(ids), PAD_ID), ids)

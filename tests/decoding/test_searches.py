@@ -154,7 +154,7 @@ def test_a_stateless_seed_makes_decoding_a_function_of_its_inputs(preset, search
     ids, lengths = (tf.repeat(tf.constant(x), 6, axis=0) for x in ([[5, 6, 7, 8], [8, 9, 0, 0]], [4, 2]))
 
     def decode(seed):
-        return decoder._decode_graph(ids, lengths, tf.constant(1.0), tf.constant(1.0),
+        return decoder.decode_graph(ids, lengths, tf.constant(1.0), tf.constant(1.0),
                                      seed=tf.constant([seed, 0], tf.int64)).numpy()
 
     streams = [v.numpy().copy() for v in model.variables if "seed_generator" in v.path]

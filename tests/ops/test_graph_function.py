@@ -49,7 +49,7 @@ def test_the_training_step_is_autographs_graph(preset):
 def test_the_decoding_graph_is_autographs_graph(search, mode):
     decoder = Decoder(model_for("ved_vattn_mean"), search)
     flags = (mode == "z_prior", mode == "attention_prior")
-    with_autograph = tf.function(decoder._decode_graph).get_concrete_function(*DECODE_SIGNATURE, *flags)
+    with_autograph = tf.function(decoder.decode_graph).get_concrete_function(*DECODE_SIGNATURE, *flags)
     decoder.decode_batch(np.array([[5, 6]]), np.array([2]), mode)  # compiles the graph of this mode
     ours = decoder._compiled[flags].get_concrete_function()
     assert canonical(ours.graph) == canonical(with_autograph.graph)

@@ -57,19 +57,21 @@ class Decoder:
 
     def _decode_batch(self, source_ids, source_length, z_temperature, attention_temperature, z_from_prior=False,
                       attention_from_prior=False):
-        """The compiled :meth:`_decode_graph`: one graph per latent mode, with any batch and source
+        """The compiled :meth:`decode_graph`: one graph per latent mode, with any batch and source
         length (a fixed signature), so that decoding never traces again (no retracing warnings)."""
         key = (bool(z_from_prior), bool(attention_from_prior))
         if key not in self._compiled:
             self._compiled[key] = graph_function(
-                functools.partial(self._decode_graph, z_from_prior=key[0], attention_from_prior=key[1]),
+                functools.partial(self.decode_graph, z_from_prior=key[0], attention_from_prior=key[1]),
                 input_signature=DECODE_SIGNATURE)
         return self._compiled[key](source_ids, source_length, z_temperature, attention_temperature)
 
-    def _decode_graph(self, source_ids, source_length, z_temperature, attention_temperature, z_from_prior=False,
+    def decode_graph(self, source_ids, source_length, z_temperature, attention_temperature, z_from_prior=False,
                       attention_from_prior=False, seed=None):
-        """``model.start``, then the search. ``seed`` (a stateless seed ``[2]``): every draw (z, the
-        attention, the search's tokens) comes from it instead of the random streams."""
+        """``[B, S]`` sources -> ``[B, max_length]`` ids, as graph ops (not compiled here: the caller
+        traces it, as :meth:`decode_batch` and an exported model do): ``model.start``, then the
+        search. ``seed`` (a stateless seed ``[2]``): every draw (z, the attention, the search's
+        tokens) comes from it instead of the random streams."""
         state = self.model.start(source_ids, source_length, z_temperature, steps=self.max_length,
                                  z_from_prior=z_from_prior, seed=None if seed is None else random_draws.fold_in(seed, 0))
         model = _AttentionFromPrior(self.model) if attention_from_prior else self.model
