@@ -455,3 +455,12 @@ def test_a_partial_runs_root_never_replaces_a_report_or_figure_built_on_more_run
     # The same runs (another root holding them all) replace it.
     plot_latent_curves(full, figure, log=messages.append)
     assert messages[-1].startswith(f"Wrote {figure}")
+
+
+def test_the_latent_study_writes_every_perplexity_readably():
+    from tf_varattn.reporting.latents import _perplexity
+
+    assert _perplexity({}) == "–"
+    assert _perplexity({"perplexity": {"value": None}}) == "> 1e308"
+    assert _perplexity({"perplexity": {"value": 139.00132}}) == "139.0"
+    assert _perplexity({"perplexity": {"value": 9.030939622886574e195}}) == "9.03e+195"

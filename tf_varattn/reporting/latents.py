@@ -33,11 +33,14 @@ def _number(value: Optional[float], digits: int) -> str:
 
 
 def _perplexity(likelihood: dict) -> str:
-    """The perplexity with one decimal, "–" if absent, "> 1e308" beyond a float."""
+    """The perplexity with one decimal (from a million on, three digits and the power of ten:
+    "9.03e+195"), "–" if absent, "> 1e308" beyond a float."""
     if "perplexity" not in likelihood:
         return "–"
     value = likelihood["perplexity"]["value"]
-    return "> 1e308" if value is None else f"{value:.1f}"
+    if value is None:
+        return "> 1e308"
+    return f"{value:.1f}" if value < 1e6 else f"{value:.3g}"
 
 
 def _interval(entry: Optional[dict], digits: int = 3) -> str:
@@ -72,8 +75,8 @@ def render_latents(runs_root: os.PathLike) -> str:
             lines.append(f"| {NAMES[preset]} | {LATENT_REMEDIES[remedy][0]} | " + " | ".join(cells) + " |")
         lines += ["", "## The latents and the likelihood", "",
                   "KL per target token, active units of z (of 100) and I(x; z) in nats on the first 1,000 test "
-                  "pairs; the bypass probe's BLEU-4 gaps (greedy decoding with z, then the attention, drawn from "
-                  "its prior, minus MAP); per target token on the first test pairs, the negative ELBO at KL "
+                  "pairs; the bypass probe's BLEU-4 gaps (MAP minus greedy decoding with z, then the attention, "
+                  "drawn from its prior: a large gap means the decoder uses that latent); per target token on the first test pairs, the negative ELBO at KL "
                   "weight 1 (KL_att summed over every step) and the importance-weighted NLL with its 95% bootstrap "
                   "interval over inputs, and its perplexity.", "",
                   "| Model | Remedy | KL_z / token | KL_att / token | Active units | I(x; z) | gap, z from prior | "
