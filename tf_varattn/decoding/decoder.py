@@ -75,11 +75,9 @@ class Decoder:
         state = self.model.start(source_ids, source_length, z_temperature, steps=self.max_length,
                                  z_from_prior=z_from_prior, seed=None if seed is None else random_draws.fold_in(seed, 0))
         model = _AttentionFromPrior(self.model) if attention_from_prior else self.model
-        if seed is None:
+        if seed is None or self.search.deterministic:  # a deterministic search draws nothing of its own
             return self.search(model, state, attention_temperature, self.max_length)
-        if not self.search.deterministic:
-            return self.search(model, state, attention_temperature, self.max_length, seed=random_draws.fold_in(seed, 1))
-        return self.search(model, state, attention_temperature, self.max_length)
+        return self.search(model, state, attention_temperature, self.max_length, seed=random_draws.fold_in(seed, 1))
 
     def reseed(self, seed: int) -> None:
         """Restarts every random stream of decoding (z's, the attention's and the search's) at ``seed``."""
