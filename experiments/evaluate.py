@@ -55,12 +55,10 @@ from absl import flags  # noqa: E402
 
 from tf_varattn.config_flags import check_integers  # noqa: E402
 from tf_varattn.decoding import define_search_flags  # noqa: E402
-from tf_varattn.decoding import registry as search_registry  # noqa: E402
 
 FLAGS = flags.FLAGS
 define_user_dir_flag()
 define_search_flags()
-flags.adopt_module_key_flags(search_registry)  # --help lists --search and every search's options
 flags.DEFINE_string("run_dir", None, "Run directory written by train.py.", required=True)
 flags.DEFINE_integer("checkpoint", None, "Epoch to evaluate (default: the run's evaluation epoch, its config's "
                      "eval_epoch or its last; another epoch's files are named -epochN).")

@@ -22,12 +22,10 @@ USER_CODE = load_or_exit()  # --user_dir, or the run's recorded one: its attenti
 from absl import flags  # noqa: E402
 
 from tf_varattn.decoding import define_search_flags  # noqa: E402
-from tf_varattn.decoding import registry as search_registry  # noqa: E402
 
 FLAGS = flags.FLAGS
 define_user_dir_flag()
 define_search_flags()
-flags.adopt_module_key_flags(search_registry)  # --help lists --search and every search's options
 flags.DEFINE_string("run_dir", None, "Run directory written by train.py.", required=True)
 flags.DEFINE_string("export_dir", None, "New folder for the SavedModel (never overwritten).", required=True)
 flags.DEFINE_integer("checkpoint", None, "Epoch to export (default: the run's evaluation epoch, else the newest).")

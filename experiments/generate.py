@@ -21,12 +21,10 @@ USER_CODE = load_or_exit()  # --user_dir, or the run's recorded one: its attenti
 from absl import app, flags  # noqa: E402
 
 from tf_varattn.decoding import define_search_flags  # noqa: E402
-from tf_varattn.decoding import registry as search_registry  # noqa: E402
 
 FLAGS = flags.FLAGS
 define_user_dir_flag()
 define_search_flags()
-flags.adopt_module_key_flags(search_registry)  # --help lists --search and every search's options
 flags.DEFINE_string("run_dir", None, "Run directory written by train.py.", required=True)
 flags.DEFINE_integer("checkpoint", None, "Epoch to load (default: the run's evaluation epoch, else the newest).")
 flags.DEFINE_integer("num_samples", 5, "Outputs per input sentence.", lower_bound=1)

@@ -21,7 +21,6 @@ from absl import app, flags  # noqa: E402
 
 from tf_varattn.config import PRESETS, get_config  # noqa: E402
 from tf_varattn.tasks import TASKS  # noqa: E402
-from tf_varattn import config_flags  # noqa: E402
 from tf_varattn.config_flags import config_overrides, define_config_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -45,7 +44,6 @@ flags.DEFINE_boolean("check_finished", False,
                      "Train nothing: exit 0 if --output_dir holds this exact config trained for all its epochs, "
                      "3 if it is absent or unfinished, 1 if it holds another config.")
 define_config_flags()
-flags.adopt_module_key_flags(config_flags)  # --help lists every config flag
 
 
 def main(argv):

@@ -20,7 +20,9 @@ SPECIAL = ("preset", "task")
 
 
 def define_config_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
-    """Defines ``--<field>`` for every config field except ``preset`` and ``task``."""
+    """Defines ``--<field>`` for every config field except ``preset`` and ``task``; the flags belong
+    to the calling script, so its ``--help`` lists them."""
+    flags.disclaim_key_flags()  # absl attributes flags defined from here on to this function's caller
     hints = typing.get_type_hints(config_lib.Config)
     defaults = config_lib.Config()
     for field in dataclasses.fields(config_lib.Config):

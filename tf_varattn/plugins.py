@@ -1,7 +1,7 @@
 """Your own attention or search from the command line (as fairseq's ``--user-dir``).
 
 ``--user_dir=PATH`` (a ``.py`` file, or a package folder with ``__init__.py``) is imported by
-``train.py``, ``evaluate.py``, ``generate.py`` and ``compare_searches.py`` before any flag is
+``train.py``, ``evaluate.py``, ``generate.py``, ``export.py`` and ``compare_searches.py`` before any flag is
 defined, so the attention posteriors and searches it registers
 (:func:`tf_varattn.attention_registry.register_attention_posterior`,
 :func:`tf_varattn.decoding.register_search`) are among the ``--attention`` and ``--search``
@@ -105,6 +105,7 @@ def record(run_dir: os.PathLike, loaded: Optional[dict]) -> None:
 def define_user_dir_flag() -> None:
     from absl import flags
 
+    flags.disclaim_key_flags()  # the flag belongs to the calling script: its --help lists it
     flags.DEFINE_string("user_dir", None, "A .py file or package folder of your own attention posteriors and searches "
                         "(imported first; a run records it, and the scripts given its --run_dir load it).")
 

@@ -369,7 +369,19 @@ def test_help_lists_every_config_flag_quietly(env):
         if field.name not in ("preset", "task"):
             assert f"--{field.name}:" in result.stdout or f"--[no]{field.name}:" in result.stdout, field.name
     assert "--gamma_a: Weight of the attention KL, Eq. (8)." in result.stdout
+    assert "--user_dir:" in result.stdout
     assert "oneDNN" not in result.stderr and "cuda" not in result.stderr.lower()
+
+
+@pytest.mark.parametrize("script", ["evaluate.py", "generate.py", "export.py", "compare_searches.py"])
+def test_help_lists_the_shared_flags(script, env):
+    """The flags that the library defines for a script (--user_dir; --search and every search's options)
+    are that script's own: its --help lists them, not only --helpfull."""
+    text = run(script, "--help", env=env).stdout
+    assert "--user_dir:" in text
+    if script != "compare_searches.py":  # it has --searches, a list of rows, instead
+        for flag in ("--search:", "--top_p:", "--beam_size:", "--min_length:"):
+            assert flag in text, flag
 
 
 def test_figure5_trains_side_by_side_and_reuses_the_table_run(tmp_path, env):

@@ -58,9 +58,11 @@ def comparison_rows() -> list[tuple]:
 
 def define_search_flags(flag_values=None) -> None:
     """``--search`` and an absl flag per option of the registered searches (``evaluate.py``,
-    ``generate.py``); each option's help names the searches that use it."""
+    ``generate.py``, ``export.py``); each option's help names the searches that use it. The flags
+    belong to the calling script, so its ``--help`` lists them."""
     from absl import flags
 
+    flags.disclaim_key_flags()  # absl attributes flags defined from here on to this function's caller
     flag_values = flags.FLAGS if flag_values is None else flag_values
     flags.DEFINE_enum("search", "greedy", list(SEARCHES), "How tokens are chosen: greedy is the paper's decoding.",
                       flag_values=flag_values)
