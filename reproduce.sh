@@ -26,6 +26,9 @@
 #   VARATTN_EPOCHS    epochs (default: the paper's 10; another value makes a trial)
 #   VARATTN_FLAGS     extra train.py flags, e.g. "--max_examples=5000" (makes a trial)
 #   VARATTN_GAMMAS    gamma_a values of figure5 (default "0.01 0.1 1")
+#   VARATTN_REMEDIES  remedies of latents (default all: bow free_bits logistic cyclical none)
+#   VARATTN_SEEDS     training seeds of latents (default 0, the study's runs; seed k > 0 trains into
+#                     runs/qgen/latents/seeds/<preset>-<remedy>-seed<k>), e.g. VARATTN_SEEDS="1 2"
 #   VARATTN_JOBS      models trained side by side (default 1); each gets cores/jobs TensorFlow
 #                     threads and logs to RUN_DIR.log
 #   VARATTN_RUN_DIR   run directory of `model` (default RUNS/TASK/PRESET)
@@ -158,7 +161,11 @@ table_specs() {
   local name=$1 task lines preset dir flags
   shift
   task=$(py tf_varattn/reporting/paper.py task "$name")
-  lines=$(py tf_varattn/reporting/paper.py runs "$name")
+  if [ "$name" = latents ]; then
+    lines=$(py tf_varattn/reporting/paper.py runs latents --remedies="${VARATTN_REMEDIES:-}" --seeds="${VARATTN_SEEDS:-}")
+  else
+    lines=$(py tf_varattn/reporting/paper.py runs "$name")
+  fi
   while read -r preset dir flags; do echo "$preset $RUNS/$task/$dir $flags $*"; done <<< "$lines"
 }
 
@@ -216,6 +223,7 @@ backfill() {
 latents() {
   local specs=() spec
   while IFS= read -r spec; do specs+=("$spec"); done < <(table_specs latents "$@")
+  [ ${#specs[@]} -gt 0 ] || exit 2  # paper.py said why (an unknown remedy, a seed that is no integer)
   in_parallel qgen "${specs[@]}"
   backfill test_diversity_sources.json --diversity_sources "$RUNS/qgen/latents"
   py experiments/make_tables.py --runs_root "$RESULTS/runs" --output_dir "$RESULTS" --tables latents

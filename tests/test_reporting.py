@@ -428,6 +428,73 @@ def test_the_collapse_study_report_and_figure(tmp_path):
     assert (tmp_path / "study.png").stat().st_size > 0
 
 
+def test_the_collapse_study_across_training_seeds(tmp_path):
+    """Rows trained with several seeds get each number's mean and sample standard deviation (by hand);
+    a seed without a file is counted out, not as zero; seed runs are study runs, not "other models"."""
+    from tf_varattn.reporting.latents import render_latents, study_seed_runs
+
+    folder = tmp_path / "qgen" / "latents"
+    runs = [folder / "ved_dattn-free_bits", folder / "seeds" / "ved_dattn-free_bits-seed1",
+            folder / "seeds" / "ved_dattn-free_bits-seed2"]
+    bleu = []
+    for seed, (run, units, information) in enumerate(zip(runs, (10, 20, 30), (1.0, 2.0, 3.0))):
+        bleu.append(_write_run(run, seed=seed)["map"]["bleu4"])
+        (run / "test_diagnostics.json").write_text(json.dumps({
+            "checkpoint_epoch": 7, "latents": {"kl_z_per_token": 0.5, "active_units": units,
+                                               "mutual_information": information}, "bypass": {"gap_z_prior": 2.0}}))
+        if seed < 2:
+            (run / "test_likelihood.json").write_text(json.dumps(_likelihood(3.0 + seed, 3.5 + seed)))
+    _write_run(folder / "ved_vattn_mean-free_bits", seed=5)  # one seed only: no row across seeds
+    assert study_seed_runs(tmp_path) == {("ved_dattn", "free_bits"): dict(enumerate(runs)),
+                                        ("ved_vattn_mean", "free_bits"): {0: folder / "ved_vattn_mean-free_bits"}}
+    text = render_latents(tmp_path)
+    section = text.split("## Across training seeds", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| VED")]
+    assert len(rows) == 1 and rows[0].startswith("| VED+DAttn | free bits, 0.1 nat per dimension | 0, 1, 2 | ")
+    cells = [cell.strip() for cell in rows[0].strip("|").split("|")][3:]
+    mean, sd = np.mean(bleu), np.std(bleu, ddof=1)
+    assert cells[0] == f"{mean:.2f} ± {sd:.2f}"
+    assert cells[4:9] == ["0.500 ± 0.000", "20.0 ± 10.0", "2.000 ± 1.000", "+2.00 ± 0.00", "–"]
+    assert cells[9] == f"3.500 ± {np.std([3.0, 4.0], ddof=1):.3f} (2 of 3)"
+    assert "## The likelihood of the other models" not in text  # the seed runs are the study's
+    assert "| qgen VED+DAttn, free bits, 0.1 nat per dimension, seed 1 | 4.500 | 4.000 |" in text
+    # Two runs that claim one seed: named, never one of them silently dropped.
+    _write_run(folder / "seeds" / "ved_vattn_mean-free_bits-seed5")
+    with pytest.raises(ValueError, match="both hold seed 5 of ved_vattn_mean with free_bits"):
+        json_config = folder / "ved_vattn_mean-free_bits" / "config.json"
+        json_config.write_text(json.dumps({**json.loads(json_config.read_text()), "seed": 5}))
+        study_seed_runs(tmp_path)
+
+
+def test_the_collapse_study_trains_other_seeds_of_chosen_remedies(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tf_varattn.reporting.paper import study_runs
+
+    assert study_runs(["free_bits"], [0, 2]) == [
+        ("ved_dattn", "latents/ved_dattn-free_bits", ["--free_bits=0.1"]),
+        ("ved_vattn_mean", "latents/ved_vattn_mean-free_bits", ["--free_bits=0.1"]),
+        ("ved_dattn", "latents/seeds/ved_dattn-free_bits-seed2", ["--free_bits=0.1", "--seed=2"]),
+        ("ved_vattn_mean", "latents/seeds/ved_vattn_mean-free_bits-seed2", ["--free_bits=0.1", "--seed=2"])]
+    with pytest.raises(ValueError, match="Unknown remedy 'free_bit'; valid remedies: bow, free_bits"):
+        study_runs(["free_bit"])
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "VARATTN_VENV": str(Path(sys.executable).parents[1]), "VARATTN_RUNS": str(tmp_path)}
+    result = subprocess.run(["bash", str(root / "reproduce.sh"), "plan", "latents"], capture_output=True, text=True,
+                            env={**env, "VARATTN_SEEDS": "1 2", "VARATTN_REMEDIES": "none"}, cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[1] for line in result.stdout.splitlines()] == [
+        str(tmp_path / "qgen" / "latents" / "seeds" / f"{preset}-none-seed{seed}")
+        for seed in (1, 2) for preset in ("ved_dattn", "ved_vattn_mean")]
+    result = subprocess.run(["bash", str(root / "reproduce.sh"), "latents"], capture_output=True, text=True,
+                            env={**env, "VARATTN_SEEDS": "one"}, cwd=root)
+    assert result.returncode == 2 and "Seeds are integers separated by commas or spaces" in result.stderr
+    assert not (tmp_path / "qgen").exists()  # nothing trained
+
+
 def test_a_partial_runs_root_never_replaces_a_report_or_figure_built_on_more_runs(tmp_path):
     """A results copy whose runs/ holds only one task: every report and figure drawn from both is kept."""
     from tf_varattn.reporting import plot_latent_curves

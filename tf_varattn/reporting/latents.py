@@ -5,22 +5,92 @@ likelihood and where their diversity comes from; and the likelihood of every oth
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Callable, Optional
 
 from tf_varattn.reporting.publish import publish_figure
-from tf_varattn.reporting.paper import LATENT_REMEDIES, LATENT_STUDY, NAMES, cell
+from tf_varattn.reporting.paper import LATENT_REMEDIES, LATENT_SEED_FOLDER, LATENT_STUDY, NAMES, cell, study_run_name
 from tf_varattn.reporting.run_files import read_json, run_label
+from tf_varattn.uncertainty import seed_spread
 
 MARKERS = {"ved_dattn": "o", "ved_vattn_mean": "s"}
 
 
 def study_runs(runs_root: os.PathLike) -> list[tuple[str, str, Path]]:
-    """``(preset, remedy, run directory)`` of every study run that has a ``test_metrics.json``, in
-    the study's order."""
-    folder = Path(runs_root) / LATENT_STUDY["task"] / LATENT_STUDY["folder"]
-    return [(preset, remedy, folder / f"{preset}-{remedy}") for remedy in LATENT_REMEDIES
-            for preset in LATENT_STUDY["presets"] if (folder / f"{preset}-{remedy}" / "test_metrics.json").is_file()]
+    """``(preset, remedy, run directory)`` of every study run (seed 0) that has a ``test_metrics.json``,
+    in the study's order."""
+    task_root = Path(runs_root) / LATENT_STUDY["task"]
+    return [(preset, remedy, task_root / study_run_name(preset, remedy)) for remedy in LATENT_REMEDIES
+            for preset in LATENT_STUDY["presets"]
+            if (task_root / study_run_name(preset, remedy) / "test_metrics.json").is_file()]
+
+
+def study_seed_runs(runs_root: os.PathLike) -> dict[tuple[str, str], dict[int, Path]]:
+    """``(preset, remedy)`` -> ``{seed: run directory}`` of every evaluated study run: the study's run
+    (its config's seed) and each ``latents/seeds/<preset>-<remedy>-seed<k>``, in the study's order."""
+    task_root = Path(runs_root) / LATENT_STUDY["task"]
+    found = {}
+    for preset, remedy, run in study_runs(runs_root):
+        found[(preset, remedy)] = {int((read_json(run / "config.json") or {}).get("seed", 0)): run}
+    folder = task_root / LATENT_STUDY["folder"] / LATENT_SEED_FOLDER
+    for run in sorted(folder.glob("*-seed*")) if folder.is_dir() else []:
+        match = re.fullmatch(r"(.+)-(.+)-seed(\d+)", run.name)
+        if not match or not (run / "test_metrics.json").is_file():
+            continue
+        preset, remedy, seed = match.group(1), match.group(2), int(match.group(3))
+        if preset not in LATENT_STUDY["presets"] or remedy not in LATENT_REMEDIES:
+            continue
+        seeds = found.setdefault((preset, remedy), {})
+        if seed in seeds:
+            raise ValueError(f"{run} and {seeds[seed]} both hold seed {seed} of {preset} with {remedy}; keep one of them.")
+        seeds[seed] = run
+    order = [(preset, remedy) for remedy in LATENT_REMEDIES for preset in LATENT_STUDY["presets"]]
+    return {key: dict(sorted(found[key].items())) for key in order if key in found}
+
+
+# The numbers compared across training seeds: header -> (digits, signed, value from a run's files).
+SEED_COLUMNS = {
+    "MAP BLEU-4": (2, False, lambda f: f["metrics"].get("map", {}).get("bleu4")),
+    "Sampling BLEU-4": (2, False, lambda f: f["metrics"].get("sample", {}).get("bleu4")),
+    "Entropy": (3, False, lambda f: f["metrics"].get("sample", {}).get("entropy")),
+    "Dist-2": (3, False, lambda f: f["metrics"].get("sample", {}).get("dist2")),
+    "KL_z / token": (3, False, lambda f: f["diagnostics"].get("latents", {}).get("kl_z_per_token")),
+    "Active units": (1, False, lambda f: f["diagnostics"].get("latents", {}).get("active_units")),
+    "I(x; z)": (3, False, lambda f: f["diagnostics"].get("latents", {}).get("mutual_information")),
+    "gap, z from prior": (2, True, lambda f: f["diagnostics"].get("bypass", {}).get("gap_z_prior")),
+    "gap, attention from prior": (2, True, lambda f: f["diagnostics"].get("bypass", {}).get("gap_attention_prior")),
+    "NLL / token": (3, False, lambda f: f["likelihood"].get("nll", {}).get("value")),
+}
+
+
+def _across_seeds(values: list, runs: int, digits: int, signed: bool = False) -> str:
+    """Mean ± standard deviation over the seeds that have the value (how many, when not all)."""
+    values = [value for value in values if value is not None]
+    if not values:
+        return "–"
+    spread = seed_spread(values)
+    text = f"{spread['mean']:{'+' if signed else ''}.{digits}f}"
+    text += f" ± {spread['sd']:.{digits}f}" if spread["sd"] is not None else ""
+    return text + (f" ({len(values)} of {runs})" if len(values) < runs else "")
+
+
+def _seed_table(by_seed: dict[tuple[str, str], dict[int, Path]]) -> list[str]:
+    """Every (attention, remedy) trained with two seeds or more: each number's mean and spread."""
+    several = {key: runs for key, runs in by_seed.items() if len(runs) >= 2}
+    if not several:
+        return []
+    lines = ["", "## Across training seeds", "",
+             "The rows trained with several seeds (`VARATTN_SEEDS`): mean ± standard deviation over the seeds "
+             "(n - 1); the tables above show seed 0.", "",
+             "| Model | Remedy | Seeds | " + " | ".join(SEED_COLUMNS) + " |", "| --- | --- | --- |" + " ---: |" * len(SEED_COLUMNS)]
+    for (preset, remedy), runs in several.items():
+        files = [_files(run) for run in runs.values()]
+        cells = [_across_seeds([value(f) for f in files], len(files), digits, signed)
+                 for digits, signed, value in SEED_COLUMNS.values()]
+        lines.append(f"| {NAMES[preset]} | {LATENT_REMEDIES[remedy][0]} | {', '.join(map(str, runs))} | "
+                     + " | ".join(cells) + " |")
+    return lines
 
 
 def _files(run: Path) -> dict:
@@ -105,7 +175,9 @@ def render_latents(runs_root: os.PathLike) -> str:
             cells = [(f"{sources[name]['entropy']:.3f} / {sources[name]['dist2']:.3f} / {sources[name]['bleu4']:.2f}"
                       if name in sources else "–") for name in ("z", "attention", "both")]
             lines.append(f"| {NAMES[preset]} | {LATENT_REMEDIES[remedy][0]} | " + " | ".join(cells) + " |")
-    lines += _likelihood_tables(root, {run for *_, run, _ in runs})
+    by_seed = study_seed_runs(root)
+    lines += _seed_table(by_seed)
+    lines += _likelihood_tables(root, {run for runs_of in by_seed.values() for run in runs_of.values()})
     return "\n".join(lines) + "\n"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import Optional, Sequence
 
 
 METRICS = ("bleu1", "bleu2", "bleu3", "bleu4", "entropy", "dist1", "dist2")
@@ -66,12 +66,29 @@ LATENT_REMEDIES = {
 }
 
 
-def study_runs() -> list[tuple[str, str, list[str]]]:
-    """The collapse study's runs, ``(preset, run directory under the task, train.py flags)``, a
-    remedy's runs side by side."""
-    return [(preset, f"{LATENT_STUDY['folder']}/{preset}-{remedy}",
-             [f"--{field}={value}" for field, value in changes.items()])
-            for remedy, (_, changes) in LATENT_REMEDIES.items() for preset in LATENT_STUDY["presets"]]
+# <task>/latents/seeds/<preset>-<remedy>-seed<k>: a study run trained again with seed k (seed 0 is the study's run).
+LATENT_SEED_FOLDER = "seeds"
+
+
+def study_run_name(preset: str, remedy: str, seed: int = 0) -> str:
+    """Where a study run lives under its task: ``latents/<preset>-<remedy>``, another seed below ``latents/seeds/``."""
+    folder = LATENT_STUDY["folder"]
+    return f"{folder}/{preset}-{remedy}" if seed == 0 else f"{folder}/{LATENT_SEED_FOLDER}/{preset}-{remedy}-seed{seed}"
+
+
+def study_runs(remedies: Optional[Sequence[str]] = None, seeds: Sequence[int] = (0,)) -> list[tuple[str, str, list[str]]]:
+    """The collapse study's runs, ``(preset, run directory under the task, train.py flags)``: each
+    remedy (default: all, in the study's order) with each seed, a remedy's runs side by side."""
+    remedies = list(LATENT_REMEDIES) if remedies is None else list(remedies)
+    unknown = [remedy for remedy in remedies if remedy not in LATENT_REMEDIES]
+    if unknown:
+        raise ValueError(f"Unknown remedy {unknown[0]!r}; valid remedies: {', '.join(LATENT_REMEDIES)}.")
+    if not seeds or any(seed < 0 for seed in seeds):
+        raise ValueError(f"Seeds must be non-negative integers (0 is the study's run); got {list(seeds)}.")
+    return [(preset, study_run_name(preset, remedy, seed),
+             [f"--{field}={value}" for field, value in LATENT_REMEDIES[remedy][1].items()]
+             + ([f"--seed={seed}"] if seed else []))
+            for remedy in remedies for seed in seeds for preset in LATENT_STUDY["presets"]]
 
 
 def table_presets(table: str) -> list[str]:
@@ -93,11 +110,22 @@ def table_runs(table: str) -> list[tuple[str, str, list[str]]]:
     return runs
 
 
+def _integers(text: str) -> list[int]:
+    try:
+        return [int(item) for item in text.replace(",", " ").split()]
+    except ValueError:
+        raise ValueError(f"Seeds are integers separated by commas or spaces (e.g. 1,2); got {text!r}.") from None
+
+
 def main(argv: list[str]) -> int:
     """``python tf_varattn/reporting/paper.py runs TABLE``: one line per run, ``preset run_name flags...``
-    (reproduce.sh reads it; run as a file, this module imports nothing else); ``task TABLE``: the table's task."""
-    if len(argv) != 2 or argv[0] not in ("runs", "task"):
-        print("usage: python tf_varattn/reporting/paper.py runs|task TABLE", file=sys.stderr)
+    (reproduce.sh reads it; run as a file, this module imports nothing else); ``task TABLE``: the table's task.
+    ``runs latents [--remedies=A,B] [--seeds=1,2]``: some of the study's remedies, with other seeds."""
+    options = dict(arg[2:].split("=", 1) for arg in argv[2:] if arg.startswith("--") and "=" in arg)
+    if (len(argv) < 2 or argv[0] not in ("runs", "task") or len(options) != len(argv) - 2
+            or set(options) - {"remedies", "seeds"} or (options and argv[1] != "latents")):
+        print("usage: python tf_varattn/reporting/paper.py runs|task TABLE "
+              "(runs latents [--remedies=A,B] [--seeds=1,2])", file=sys.stderr)
         return 2
     try:
         if argv[0] == "task":
@@ -105,6 +133,11 @@ def main(argv: list[str]) -> int:
                 print(LATENT_STUDY["task"])
             else:
                 print(TABLES[argv[1]]["task"] if argv[1] in TABLES else table_runs(argv[1]))
+        elif options:
+            remedies = options["remedies"].replace(",", " ").split() if options.get("remedies", "").strip() else None
+            seeds = _integers(options["seeds"]) if options.get("seeds", "").strip() else [0]
+            for preset, name, flags in study_runs(remedies, seeds):
+                print(" ".join([preset, name, *flags]))
         else:
             for preset, name, flags in table_runs(argv[1]):
                 print(" ".join([preset, name, *flags]))

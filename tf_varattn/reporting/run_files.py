@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -12,7 +13,7 @@ from tf_varattn.attention_registry import ATTENTION_POSTERIORS
 from tf_varattn.config import config_differences, get_config
 from tf_varattn.data.corpora import TASKS
 from tf_varattn.metrics import Pooling
-from tf_varattn.reporting.paper import EXTRA_TABLE2, LATENT_REMEDIES, LATENT_STUDY, NAMES
+from tf_varattn.reporting.paper import EXTRA_TABLE2, LATENT_REMEDIES, LATENT_SEED_FOLDER, LATENT_STUDY, NAMES
 
 
 # <task>/retrain/<preset>: a paper model trained again with the same settings (for its diagnostics
@@ -67,10 +68,11 @@ def run_label(run: Path, task_root: Path) -> str:
     if name.startswith("gamma_a/"):
         return f"VED+VAttn-h̄, gamma_a = {name.split('/', 1)[1]}"
     folder, _, preset = name.partition("/")
-    if folder == LATENT_STUDY["folder"]:  # the collapse study: <preset>-<remedy>
-        model, _, remedy = preset.rpartition("-")
+    if folder == LATENT_STUDY["folder"]:  # the collapse study: <preset>-<remedy>, seeds/<preset>-<remedy>-seed<k>
+        seeded = re.fullmatch(rf"{LATENT_SEED_FOLDER}/(.+)-seed(\d+)", preset)
+        model, _, remedy = (seeded.group(1) if seeded else preset).rpartition("-")
         if model in NAMES and remedy in LATENT_REMEDIES:
-            return f"{NAMES[model]}, {LATENT_REMEDIES[remedy][0]}"
+            return f"{NAMES[model]}, {LATENT_REMEDIES[remedy][0]}" + (f", seed {seeded.group(2)}" if seeded else "")
     if folder == RETRAIN_FOLDER and preset in NAMES:  # the same model trained again (its checkpoints were gone)
         return f"{NAMES[preset]}, retrained"
     return name
