@@ -140,11 +140,12 @@ def write_likelihood(run_dir, model, data, epoch, suffix):
     from tf_varattn.training.runs import write_json
 
     pairs = data.encoded[FLAGS.split]
-    count = min(FLAGS.likelihood_inputs, len(pairs))
+    limit = min(FLAGS.likelihood_inputs, FLAGS.max_inputs or FLAGS.likelihood_inputs)  # a quick check: its first inputs
+    count = min(limit, len(pairs))
     print(f"Likelihood on {FLAGS.split} (first {count} pairs, {FLAGS.likelihood_samples} draws each)")
     start = time.perf_counter()
     result = {"checkpoint_epoch": epoch, "split": FLAGS.split,
-              **split_likelihood(model, pairs, FLAGS.likelihood_samples, FLAGS.likelihood_inputs,
+              **split_likelihood(model, pairs, FLAGS.likelihood_samples, limit,
                                  FLAGS.likelihood_batch_size, progress=True)}
     result["seconds"] = round(time.perf_counter() - start, 1)
     path = run_dir / f"{FLAGS.split}_likelihood{suffix}.json"
@@ -209,11 +210,12 @@ def evaluate_and_diagnose(run_dir, config, data, model, decoder, search, epoch, 
     sources, references = data.encoded[FLAGS.split].source_ids, data.references(FLAGS.split)
     results = None if FLAGS.diagnostics_only else evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds,
                                                            passes)
-    print(f"Latent diagnostics on {FLAGS.split} (first {FLAGS.diagnostics_inputs} pairs) and the bypass probe")
+    latent_inputs = min(FLAGS.diagnostics_inputs, FLAGS.max_inputs or FLAGS.diagnostics_inputs, len(sources))
+    print(f"Latent diagnostics on {FLAGS.split} (first {latent_inputs} pairs) and the bypass probe")
     start = time.perf_counter()
     diagnostics = {"checkpoint_epoch": epoch, "split": FLAGS.split, "search": search.describe(),
-                   "latents": LatentDiagnostics(model, FLAGS.batch_size)(data.encoded[FLAGS.split], FLAGS.diagnostics_inputs),
-                   "diagnostics_inputs": min(FLAGS.diagnostics_inputs, len(sources)),
+                   "latents": LatentDiagnostics(model, FLAGS.batch_size)(data.encoded[FLAGS.split], latent_inputs),
+                   "diagnostics_inputs": latent_inputs,
                    "bypass": bypass_probe(decoder, data.vocab, sources, references, batch_size=FLAGS.batch_size,
                                           limit=FLAGS.max_inputs, progress=True,
                                           map_metrics=results and results["map"], passes=passes),

@@ -3,10 +3,12 @@
     import tf_varattn
     model = tf_varattn.load("runs/qgen/ved_vattn_mean")
     model.generate(["the war ended in 1783 ."], num_samples=5)
+    model.likelihood(["the war ended in 1783 ."], ["when did the war end ?"])
 
 :func:`load` restores a run directory written by ``experiments/train.py`` (its evaluation epoch by
 default); :meth:`TrainedModel.generate` tokenizes, encodes, decodes and detokenizes, as
-``experiments/generate.py`` (a thin script over it) does.
+``experiments/generate.py`` (a thin script over it) does; :meth:`TrainedModel.likelihood` scores
+your own pairs as ``evaluate.py`` scores the test set (``test_likelihood.json``).
 """
 
 from __future__ import annotations
@@ -68,6 +70,38 @@ class TrainedModel:
         outputs = generate_tokens(decoder, self.vocab, self.encode(sentences), mode, num_samples, z_temperature,
                                   attention_temperature)
         return [[" ".join(tokens) for tokens in per_input] for per_input in outputs]
+
+
+    def likelihood(self, sources: Sequence[str], targets: Sequence[str], num_samples: int = 50, seed: int = 0,
+                   batch_size: int = 20) -> list[dict]:
+        """How likely each target is given its source, one dict per pair, in nats: ``nll`` (the
+        importance-weighted estimate of -log p(y | x) with ``num_samples`` joint draws of z and the
+        attention path; exact for a model without random latents), ``negative_elbo`` at KL weight 1
+        and its terms ``reconstruction``, ``kl_z``, ``kl_attention``, ``tokens`` (the target's, EOS
+        included), ``nll_per_token`` and ``perplexity`` (None beyond a float). Sentences are
+        tokenized and encoded as in training: a word outside the vocabulary is scored as UNK, and a
+        target longer than the task's limit is cut. ``seed`` fixes the draws (``tf_varattn/likelihood.py``)."""
+        from tf_varattn.data.pipeline import EncodedSplit
+        from tf_varattn.likelihood import importance_weighted_log_likelihood, pair_likelihoods, perplexity
+
+        if len(sources) != len(targets):
+            raise ValueError(f"likelihood needs one target per source; got {len(sources)} sources and "
+                             f"{len(targets)} targets.")
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be at least 1, got {num_samples}.")
+        if not len(sources):
+            return []
+        limit = self.vocab.spec.max_target_length
+        pairs = EncodedSplit(self.encode(sources),
+                             [self.vocab.encode_target(self.vocab.tokenize(text, limit)) for text in targets])
+        values = pair_likelihoods(self.model, pairs, num_samples, batch_size, seed)
+        nll = -importance_weighted_log_likelihood(values["log_weights"])
+        rows = []
+        for i, tokens in enumerate(values["tokens"]):
+            terms = {name: float(values[name][i]) for name in ("reconstruction", "kl_z", "kl_attention")}
+            rows.append({"nll": float(nll[i]), "negative_elbo": sum(terms.values()), **terms, "tokens": int(tokens),
+                         "nll_per_token": float(nll[i] / tokens), "perplexity": perplexity(float(nll[i] / tokens))})
+        return rows
 
 
 def load(run_dir: os.PathLike, checkpoint: Optional[int] = None) -> TrainedModel:

@@ -90,20 +90,16 @@ def per_token_interval(values: np.ndarray, tokens: np.ndarray, resamples: int = 
     return {"value": float(values.sum() / tokens.sum()), "low": float(low), "high": float(high)}
 
 
-def split_likelihood(model, pairs: EncodedSplit, num_samples: int = 50, limit: Optional[int] = 1000,
-                    batch_size: int = 20, seed: int = 0, progress: bool = False,
-                    convergence: Sequence[int] = CONVERGENCE_SAMPLES, max_sentences: int = 1000) -> dict:
-    """The likelihood figures of the first ``limit`` pairs (all with None), per target token (EOS
-    included, as the training objective counts it): ``negative_elbo`` and its three terms,
-    ``nll`` (the importance-weighted estimate of -log p(y | x) with ``num_samples`` draws),
-    ``perplexity`` = exp(nll) (None beyond a float), each with a 95% bootstrap interval over the inputs, and
-    ``convergence``: the estimate with the first K draws for each K in ``convergence`` up to
-    ``num_samples``. ``batch_size`` inputs are decoded together, their draws in passes of at most
-    ``max_sentences`` sentences (the memory of the output softmax). The draws start from ``seed``; the model's random streams are left as they were."""
-    if limit is not None:
-        pairs = EncodedSplit(pairs.source_ids[:limit], pairs.target_ids[:limit])
+def pair_likelihoods(model, pairs: EncodedSplit, num_samples: int = 50, batch_size: int = 20, seed: int = 0,
+                     progress: bool = False, max_sentences: int = 1000) -> dict[str, np.ndarray]:
+    """Per pair, in nats (EOS included): ``log_weights [N, K]`` (K = ``num_samples`` joint draws of z
+    and the attention path from q; a model without a random latent has K equal weights, its exact
+    log p(y | x)), the means over the draws of ``reconstruction``, ``kl_z`` and ``kl_attention`` (KL_att
+    summed over every step) ``[N]``, and ``tokens [N]``. ``batch_size`` inputs are decoded together,
+    their draws in passes of at most ``max_sentences`` sentences (the memory of the output softmax).
+    The draws start from ``seed``; the model's random streams are left as they were."""
     if not len(pairs):
-        raise ValueError("split_likelihood needs at least one pair.")
+        raise ValueError("The likelihood needs at least one pair.")
     if num_samples < 1:
         raise ValueError(f"num_samples must be at least 1, got {num_samples}.")
     # A model without any random latent (a DED) has one weight, p(y | x): one draw is its exact value.
@@ -119,8 +115,7 @@ def split_likelihood(model, pairs: EncodedSplit, num_samples: int = 50, limit: O
             compiled[count] = graph_function(lambda b: log_weights(model, b, count), reduce_retracing=True)
         return {name: values.numpy().astype(np.float64) for name, values in compiled[count](batch).items()}
 
-    parts = {name: [] for name in ("log_weights", "reconstruction", "kl_z", "kl_attention")}
-    tokens = []
+    parts = {name: [] for name in ("log_weights", "reconstruction", "kl_z", "kl_attention", "tokens")}
     bar = Progress(len(pairs), "likelihood", unit="input") if progress else None
     with preserved_random_state(model):
         model.reseed(seed)  # the draws depend on the weights and the seed only
@@ -133,11 +128,27 @@ def split_likelihood(model, pairs: EncodedSplit, num_samples: int = 50, limit: O
             parts["log_weights"].append(weights)
             for name in ("reconstruction", "kl_z", "kl_attention"):  # means over all the draws
                 parts[name].append(sum(chunk[name] * count for chunk, count in zip(passes, counts)) / sum(counts))
-            tokens.append(batch["target_length"].numpy().astype(np.float64))
+            parts["tokens"].append(batch["target_length"].numpy().astype(np.float64))
             if bar:
-                bar.add(len(tokens[-1]))
-    values = {name: np.concatenate(chunks) for name, chunks in parts.items()}
-    tokens = np.concatenate(tokens)
+                bar.add(len(parts["tokens"][-1]))
+    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+
+
+def split_likelihood(model, pairs: EncodedSplit, num_samples: int = 50, limit: Optional[int] = 1000,
+                    batch_size: int = 20, seed: int = 0, progress: bool = False,
+                    convergence: Sequence[int] = CONVERGENCE_SAMPLES, max_sentences: int = 1000) -> dict:
+    """The likelihood figures of the first ``limit`` pairs (all with None), per target token (EOS
+    included, as the training objective counts it): ``negative_elbo`` and its three terms,
+    ``nll`` (the importance-weighted estimate of -log p(y | x) with ``num_samples`` draws),
+    ``perplexity`` = exp(nll) (None beyond a float), each with a 95% bootstrap interval over the inputs, and
+    ``convergence``: the estimate with the first K draws for each K in ``convergence`` up to
+    ``num_samples``. The draws as in :func:`pair_likelihoods`."""
+    if limit is not None:
+        pairs = EncodedSplit(pairs.source_ids[:limit], pairs.target_ids[:limit])
+    if not len(pairs):
+        raise ValueError("split_likelihood needs at least one pair.")
+    values = pair_likelihoods(model, pairs, num_samples, batch_size, seed, progress, max_sentences)
+    tokens = values.pop("tokens")
     negative_elbo = values["reconstruction"] + values["kl_z"] + values["kl_attention"]
     nll = -importance_weighted_log_likelihood(values["log_weights"])
     result = {

@@ -489,6 +489,24 @@ def test_only_the_runs_evaluation_epoch_and_all_its_inputs_make_its_evaluation(t
     assert (run_dir / "test_metrics.json").read_text() == full
     quick = json.loads((run_dir / "test_metrics-first5.json").read_text())
     assert quick["inputs"] == 5 and (run_dir / "test_likelihood-first5.json").is_file()
+    quick_diagnostics = json.loads((run_dir / "test_diagnostics-first5.json").read_text())
+    assert quick_diagnostics["diagnostics_inputs"] == quick_diagnostics["bypass_inputs"] == 5  # every part: its inputs
+    # Your own pairs scored in Python as evaluate.py scores the test set: the first five test pairs
+    # (raw text) give its figures, the same draws for the same seed.
+    import csv
+
+    with open(Path(env["VARATTN_DATA_DIR"]) / "varattn" / "df_qgen_test.csv", encoding="utf-8") as handle:
+        first = list(csv.reader(handle))[1:6]
+    scored = model.likelihood([row[0] for row in first], [row[1] for row in first])
+    evaluated = json.loads((run_dir / "test_likelihood-first5.json").read_text())
+    tokens = sum(row["tokens"] for row in scored)
+    assert evaluated["inputs"] == 5 and tokens == evaluated["tokens"]  # the quick check's likelihood: its inputs too
+    for name in ("nll", "negative_elbo", "kl_z", "kl_attention"):
+        assert sum(row[name] for row in scored) / tokens == pytest.approx(evaluated[name]["value"], rel=1e-5), name
+    assert all(row["nll_per_token"] == pytest.approx(row["nll"] / row["tokens"]) for row in scored)
+    assert model.likelihood([row[0] for row in first], [row[1] for row in first]) == scored  # the seed fixes the draws
+    with pytest.raises(ValueError, match="one target per source; got 2 sources and 1 targets"):
+        model.likelihood(["w1 .", "w2 ."], ["what w1 ?"])
 
 
 @pytest.fixture
