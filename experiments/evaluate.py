@@ -134,13 +134,18 @@ def main(argv):
     return 0
 
 
+def first_inputs(count: int) -> int:
+    """``count`` pairs, or the fewer of ``--max_inputs`` (a quick check covers only its first inputs)."""
+    return min(count, FLAGS.max_inputs or count)
+
+
 def write_likelihood(run_dir, model, data, epoch, suffix):
     """<split>_likelihood.json: the negative ELBO and the importance-weighted NLL per target token."""
     from tf_varattn.likelihood import split_likelihood
     from tf_varattn.training.runs import write_json
 
     pairs = data.encoded[FLAGS.split]
-    limit = min(FLAGS.likelihood_inputs, FLAGS.max_inputs or FLAGS.likelihood_inputs)  # a quick check: its first inputs
+    limit = first_inputs(FLAGS.likelihood_inputs)
     count = min(limit, len(pairs))
     print(f"Likelihood on {FLAGS.split} (first {count} pairs, {FLAGS.likelihood_samples} draws each)")
     start = time.perf_counter()
@@ -210,7 +215,7 @@ def evaluate_and_diagnose(run_dir, config, data, model, decoder, search, epoch, 
     sources, references = data.encoded[FLAGS.split].source_ids, data.references(FLAGS.split)
     results = None if FLAGS.diagnostics_only else evaluate(run_dir, config, data, decoder, search, epoch, suffix, seeds,
                                                            passes)
-    latent_inputs = min(FLAGS.diagnostics_inputs, FLAGS.max_inputs or FLAGS.diagnostics_inputs, len(sources))
+    latent_inputs = min(first_inputs(FLAGS.diagnostics_inputs), len(sources))
     print(f"Latent diagnostics on {FLAGS.split} (first {latent_inputs} pairs) and the bypass probe")
     start = time.perf_counter()
     diagnostics = {"checkpoint_epoch": epoch, "split": FLAGS.split, "search": search.describe(),

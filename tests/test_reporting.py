@@ -460,9 +460,9 @@ def test_the_collapse_study_across_training_seeds(tmp_path):
     assert "| qgen VED+DAttn, free bits, 0.1 nat per dimension, seed 1 | 4.500 | 4.000 |" in text
     # Two runs that claim one seed: named, never one of them silently dropped.
     _write_run(folder / "seeds" / "ved_vattn_mean-free_bits-seed5")
+    json_config = folder / "ved_vattn_mean-free_bits" / "config.json"
+    json_config.write_text(json.dumps({**json.loads(json_config.read_text()), "seed": 5}))
     with pytest.raises(ValueError, match="both hold seed 5 of ved_vattn_mean with free_bits"):
-        json_config = folder / "ved_vattn_mean-free_bits" / "config.json"
-        json_config.write_text(json.dumps({**json.loads(json_config.read_text()), "seed": 5}))
         study_seed_runs(tmp_path)
 
 

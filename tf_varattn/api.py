@@ -71,7 +71,6 @@ class TrainedModel:
                                   attention_temperature)
         return [[" ".join(tokens) for tokens in per_input] for per_input in outputs]
 
-
     def likelihood(self, sources: Sequence[str], targets: Sequence[str], num_samples: int = 50, seed: int = 0,
                    batch_size: int = 20) -> list[dict]:
         """How likely each target is given its source, one dict per pair, in nats: ``nll`` (the
@@ -99,8 +98,9 @@ class TrainedModel:
         rows = []
         for i, tokens in enumerate(values["tokens"]):
             terms = {name: float(values[name][i]) for name in ("reconstruction", "kl_z", "kl_attention")}
+            per_token = float(nll[i] / tokens)
             rows.append({"nll": float(nll[i]), "negative_elbo": sum(terms.values()), **terms, "tokens": int(tokens),
-                         "nll_per_token": float(nll[i] / tokens), "perplexity": perplexity(float(nll[i] / tokens))})
+                         "nll_per_token": per_token, "perplexity": perplexity(per_token)})
         return rows
 
 

@@ -5,12 +5,12 @@ likelihood and where their diversity comes from; and the likelihood of every oth
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Callable, Optional
 
 from tf_varattn.reporting.publish import publish_figure
-from tf_varattn.reporting.paper import LATENT_REMEDIES, LATENT_SEED_FOLDER, LATENT_STUDY, NAMES, cell, study_run_name
+from tf_varattn.reporting.paper import (LATENT_REMEDIES, LATENT_SEED_FOLDER, LATENT_STUDY, NAMES, cell,
+                                        parse_study_run_name, study_run_name)
 from tf_varattn.reporting.run_files import read_json, run_label
 from tf_varattn.uncertainty import seed_spread
 
@@ -35,12 +35,10 @@ def study_seed_runs(runs_root: os.PathLike) -> dict[tuple[str, str], dict[int, P
         found[(preset, remedy)] = {int((read_json(run / "config.json") or {}).get("seed", 0)): run}
     folder = task_root / LATENT_STUDY["folder"] / LATENT_SEED_FOLDER
     for run in sorted(folder.glob("*-seed*")) if folder.is_dir() else []:
-        match = re.fullmatch(r"(.+)-(.+)-seed(\d+)", run.name)
-        if not match or not (run / "test_metrics.json").is_file():
+        study = parse_study_run_name(run.relative_to(task_root).as_posix())
+        if not study or study[0] not in LATENT_STUDY["presets"] or not (run / "test_metrics.json").is_file():
             continue
-        preset, remedy, seed = match.group(1), match.group(2), int(match.group(3))
-        if preset not in LATENT_STUDY["presets"] or remedy not in LATENT_REMEDIES:
-            continue
+        preset, remedy, seed = study
         seeds = found.setdefault((preset, remedy), {})
         if seed in seeds:
             raise ValueError(f"{run} and {seeds[seed]} both hold seed {seed} of {preset} with {remedy}; keep one of them.")

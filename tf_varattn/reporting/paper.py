@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Optional, Sequence
 
@@ -74,6 +75,19 @@ def study_run_name(preset: str, remedy: str, seed: int = 0) -> str:
     """Where a study run lives under its task: ``latents/<preset>-<remedy>``, another seed below ``latents/seeds/``."""
     folder = LATENT_STUDY["folder"]
     return f"{folder}/{preset}-{remedy}" if seed == 0 else f"{folder}/{LATENT_SEED_FOLDER}/{preset}-{remedy}-seed{seed}"
+
+
+def parse_study_run_name(name: str) -> Optional[tuple[str, str, Optional[int]]]:
+    """``(preset, remedy, seed)`` of a run directory under its task named as :func:`study_run_name`
+    names it (seed None for the study's own run, ``latents/<preset>-<remedy>``); None for any other."""
+    folder, _, rest = name.partition("/")
+    if folder != LATENT_STUDY["folder"]:
+        return None
+    seeded = re.fullmatch(rf"{LATENT_SEED_FOLDER}/(.+)-seed(\d+)", rest)
+    preset, _, remedy = (seeded.group(1) if seeded else rest).rpartition("-")
+    if not preset or "/" in preset or remedy not in LATENT_REMEDIES:
+        return None
+    return preset, remedy, int(seeded.group(2)) if seeded else None
 
 
 def study_runs(remedies: Optional[Sequence[str]] = None, seeds: Sequence[int] = (0,)) -> list[tuple[str, str, list[str]]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Optional
 
@@ -13,7 +12,7 @@ from tf_varattn.attention_registry import ATTENTION_POSTERIORS
 from tf_varattn.config import config_differences, get_config
 from tf_varattn.data.corpora import TASKS
 from tf_varattn.metrics import Pooling
-from tf_varattn.reporting.paper import EXTRA_TABLE2, LATENT_REMEDIES, LATENT_SEED_FOLDER, LATENT_STUDY, NAMES
+from tf_varattn.reporting.paper import EXTRA_TABLE2, LATENT_REMEDIES, LATENT_STUDY, NAMES, parse_study_run_name
 
 
 # <task>/retrain/<preset>: a paper model trained again with the same settings (for its diagnostics
@@ -67,12 +66,11 @@ def run_label(run: Path, task_root: Path) -> str:
         return extra[1]
     if name.startswith("gamma_a/"):
         return f"VED+VAttn-h̄, gamma_a = {name.split('/', 1)[1]}"
+    study = parse_study_run_name(name)  # the collapse study: <preset>-<remedy>, seeds/<preset>-<remedy>-seed<k>
+    if study and study[0] in NAMES:
+        model, remedy, seed = study
+        return f"{NAMES[model]}, {LATENT_REMEDIES[remedy][0]}" + (f", seed {seed}" if seed is not None else "")
     folder, _, preset = name.partition("/")
-    if folder == LATENT_STUDY["folder"]:  # the collapse study: <preset>-<remedy>, seeds/<preset>-<remedy>-seed<k>
-        seeded = re.fullmatch(rf"{LATENT_SEED_FOLDER}/(.+)-seed(\d+)", preset)
-        model, _, remedy = (seeded.group(1) if seeded else preset).rpartition("-")
-        if model in NAMES and remedy in LATENT_REMEDIES:
-            return f"{NAMES[model]}, {LATENT_REMEDIES[remedy][0]}" + (f", seed {seeded.group(2)}" if seeded else "")
     if folder == RETRAIN_FOLDER and preset in NAMES:  # the same model trained again (its checkpoints were gone)
         return f"{NAMES[preset]}, retrained"
     return name
