@@ -8,7 +8,7 @@
 #   figure4  the Table 2 runs' validation curves -> results/figure4.png
 #   figure5  VED+VAttn-h̄ for each gamma_a in $VARATTN_GAMMAS -> results/figure5.png (0.1 is the Table 2 run)
 #   latents  the collapse study: VED+DAttn and VED+VAttn-h̄, each with no remedy, free bits, a bag-of-words
-#            loss, cyclical and logistic KL weights (qgen, 10 runs) -> results/latents.md, latents-study.png
+#            loss, cyclical and logistic KL weights (qgen, 10 runs) -> results/latents.md, latents-study*.png
 #   plan     TABLE: the runs `TABLE` trains, one "MODEL RUN_DIR [flags]" line each (nothing is trained)
 #   tables   every table, figure (latents.png too) and the case study from the committed results/runs (no training)
 #   all      table2, table4, figure4, figure5, tables
@@ -227,7 +227,7 @@ latents() {
   in_parallel qgen "${specs[@]}"
   backfill test_diversity_sources.json --diversity_sources "$RUNS/qgen/latents"
   py experiments/make_tables.py --runs_root "$RESULTS/runs" --output_dir "$RESULTS" --tables latents
-  py experiments/plot_curves.py --runs_root "$RESULTS/runs" --output_dir "$RESULTS" --figures latents_study
+  py experiments/plot_curves.py --runs_root "$RESULTS/runs" --output_dir "$RESULTS" --figures latents_study,latents_study_curves
 }
 
 # bypass: diagnostics for every trained, evaluated run without them; then results/bypass.md.

@@ -339,7 +339,7 @@ def test_figure4_band_spans_the_seeds_at_each_epoch_two_of_them_reached(tmp_path
         [{"epoch": 1, "val_bleu2": 9.5}, {"epoch": 2, "val_bleu2": 12.5}]))
     _write_run(qgen / "ved_dattn", history_epochs=3)
     drawn_rows = []
-    monkeypatch.setattr(figures, "_plot", lambda rows, path, **kw: drawn_rows.extend(rows))
+    monkeypatch.setattr(figures, "plot_curve_rows", lambda rows, path, **kw: drawn_rows.extend(rows))
     assert plot_figure4(tmp_path, tmp_path / "figure4.png") == ["ved_dattn", "ved_vattn_mean"]
     lines = {line[0]: line for line in drawn_rows[0][2]["bleu2"]}
     assert set(lines) == {"VED+DAttn", "VED+VAttn-h̄ (band: 2 seeds)"}
@@ -426,6 +426,37 @@ def test_the_collapse_study_report_and_figure(tmp_path):
     assert "| qgen VED+VAttn-h̄, bag-of-words loss, weight 1 | 3.750 | 3.500 |" in text  # K = 1, K = 50
     assert plot_latent_study(tmp_path, tmp_path / "study.png") == ["VED+VAttn-h̄, bow"]
     assert (tmp_path / "study.png").stat().st_size > 0
+
+
+def test_the_collapse_study_training_curves(tmp_path, monkeypatch):
+    """One row per attention, one line per remedy with the history's values (also a run still
+    training); a remedy keeps its colour in both rows even where a row lacks another remedy."""
+    from tf_varattn.reporting import latents
+
+    folder = tmp_path / "qgen" / "latents"
+    path = tmp_path / "curves.png"
+    assert latents.plot_latent_study_curves(tmp_path, path) == [] and not path.exists()
+    histories = {"ved_dattn-free_bits": [0.5, 2.0], "ved_dattn-logistic": [0.25, 0.0, 0.0],
+                 "ved_vattn_mean-logistic": [0.75]}  # I(x; z) per epoch; the last still training, no test files
+    for name, information in histories.items():
+        (folder / name).mkdir(parents=True)
+        (folder / name / "history.json").write_text(json.dumps(
+            [{"epoch": e, "kl_weight": 0.1 * e, "val_mutual_information": i, "val_active_units": 10 * e,
+              "val_bleu4": 3.0, "val_entropy": 2.0} for e, i in enumerate(information, 1)]))
+    drawn = {}
+    monkeypatch.setattr(latents, "plot_curve_rows", lambda rows, path, metrics, **kw: drawn.update(rows=rows, **kw))
+    assert latents.plot_latent_study_curves(tmp_path, path) == [
+        "ved_dattn-free_bits", "ved_dattn-logistic", "ved_vattn_mean-logistic"]
+    (dattn, _, first), (vattn, _, second) = drawn["rows"]
+    assert (dattn, vattn) == ("epoch (VED+DAttn)", "epoch (VED+VAttn-h̄)")
+    assert first["val_mutual_information"] == [("free bits, 0.1 nat per dimension", [1, 2], [0.5, 2.0]),
+                                               ("logistic KL weight to 1", [1, 2, 3], [0.25, 0.0, 0.0])]
+    assert second["kl_weight"] == [("logistic KL weight to 1", [1], [0.1])]
+    colors = drawn["colors"]
+    assert len(set(colors.values())) == len(colors) == 5  # one colour per remedy, whichever row draws it
+    monkeypatch.undo()
+    latents.plot_latent_study_curves(tmp_path, path)
+    assert path.stat().st_size > 10_000
 
 
 def test_the_collapse_study_across_training_seeds(tmp_path):

@@ -6,10 +6,9 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Callable, Optional
 
 from tf_varattn.attention_registry import ATTENTION_POSTERIORS
-from typing import Callable
-
 from tf_varattn.reporting.paper import LATENT_STUDY, NAMES, table_presets
 from tf_varattn.reporting.publish import publish_figure
 from tf_varattn.reporting.run_files import gamma_runs, latents_of, read_json, run_label
@@ -22,12 +21,14 @@ LATENT_METRICS = (("mutual_information", "I(x; z), nats"), ("active_units", "Act
                   ("kl_z_per_token", "KL_z per token"), ("kl_attention_per_token", "KL_att per token"))
 
 
-def _plot(rows, path: Path, metrics=CURVE_METRICS, log_y=(), runs=(), runs_root=None, log=print) -> None:
+def plot_curve_rows(rows, path: Path, metrics=CURVE_METRICS, log_y=(), runs=(), runs_root=None, log=print,
+                    colors: Optional[dict] = None) -> None:
     """``rows``: one ``(xlabel, log_x, panels)`` per figure row; ``panels[metric]`` = ``[(label, xs, ys)]``
     or ``[(label, xs, ys, (band_xs, lows, highs))]`` (a shaded band in the line's colour) for each
-    ``(metric, title)`` of ``metrics``; the metrics in ``log_y`` on a log scale. Published with the
-    ``runs`` behind it (:func:`~tf_varattn.reporting.publish.publish_figure`: never over a figure
-    standing on more runs); what happened goes to ``log``."""
+    ``(metric, title)`` of ``metrics``; the metrics in ``log_y`` on a log scale. ``colors``: a colour per
+    line label, the same in every row (default: a row's lines take the colour cycle in order). Published
+    with the ``runs`` behind it (:func:`~tf_varattn.reporting.publish.publish_figure`: never over a
+    figure standing on more runs); what happened goes to ``log``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -37,12 +38,12 @@ def _plot(rows, path: Path, metrics=CURVE_METRICS, log_y=(), runs=(), runs_root=
                                 squeeze=False)
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for row_axes, (xlabel, log_x, panels) in zip(axes, rows):
-        colors = _line_colors(panels, metrics, cycle)
+        row_colors = {**_line_colors(panels, metrics, cycle), **(colors or {})}
         for axis, (metric, title) in zip(row_axes, metrics):
             for label, xs, ys, *band in panels[metric]:
-                axis.plot(xs, ys, marker="o", label=label, color=colors[label])
+                axis.plot(xs, ys, marker="o", label=label, color=row_colors[label])
                 if band:
-                    axis.fill_between(*band[0], color=colors[label], alpha=0.15, linewidth=0)
+                    axis.fill_between(*band[0], color=row_colors[label], alpha=0.15, linewidth=0)
             axis.set_title(title)
             axis.set_xlabel(xlabel)
             if log_x:
@@ -110,7 +111,7 @@ def plot_figure4(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen", 
     if not drawn:
         log(f"{path} not drawn: no {task} run of a Table 2 model under {runs_root}.")
         return []
-    _plot([("epoch", False, panels)], Path(path), runs=runs, runs_root=runs_root, log=log)
+    plot_curve_rows([("epoch", False, panels)], Path(path), runs=runs, runs_root=runs_root, log=log)
     return drawn
 
 
@@ -138,7 +139,7 @@ def plot_figure5(runs_root: os.PathLike, path: os.PathLike, task: str = "qgen", 
     rows = [("epoch", False, panels),
             (f"gamma_a (epoch {last})", True,
              {m: [(NAMES["ved_vattn_mean"], [x for x, _ in p], [y for _, y in p])] for m, p in points.items()})]
-    _plot(rows, Path(path), runs=runs, runs_root=runs_root, log=log)
+    plot_curve_rows(rows, Path(path), runs=runs, runs_root=runs_root, log=log)
     return list(curves)
 
 
@@ -167,8 +168,8 @@ def plot_latent_curves(runs_root: os.PathLike, path: os.PathLike, task: str = "q
     if not drawn:
         log(f"{path} not drawn: no {task} run with a latent z records the diagnostics in its history.json.")
         return []
-    _plot([("epoch", False, panels)], Path(path), LATENT_METRICS, log_y=("kl_z_per_token", "kl_attention_per_token"),
-          runs=runs, runs_root=runs_root, log=log)
+    plot_curve_rows([("epoch", False, panels)], Path(path), LATENT_METRICS,
+                    log_y=("kl_z_per_token", "kl_attention_per_token"), runs=runs, runs_root=runs_root, log=log)
     return drawn
 
 

@@ -1,6 +1,7 @@
-"""``latents.md`` and ``latents-study.png``: does z carry anything? The collapse study's runs (each
-attention with each remedy for a collapsed z, ``<task>/latents/<preset>-<remedy>``), their latents,
-likelihood and where their diversity comes from; and the likelihood of every other run that has one."""
+"""``latents.md``, ``latents-study.png`` and ``latents-study-curves.png``: does z carry anything? The
+collapse study's runs (each attention with each remedy for a collapsed z,
+``<task>/latents/<preset>-<remedy>``), their latents, likelihood and where their diversity comes
+from, how their latents evolve in training; and the likelihood of every other run that has one."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Callable, Optional
 
+from tf_varattn.reporting.figures import plot_curve_rows
 from tf_varattn.reporting.publish import publish_figure
 from tf_varattn.reporting.paper import (LATENT_REMEDIES, LATENT_SEED_FOLDER, LATENT_STUDY, NAMES, cell,
                                         parse_study_run_name, study_run_name)
@@ -17,13 +19,13 @@ from tf_varattn.uncertainty import seed_spread
 MARKERS = {"ved_dattn": "o", "ved_vattn_mean": "s"}
 
 
-def study_runs(runs_root: os.PathLike) -> list[tuple[str, str, Path]]:
-    """``(preset, remedy, run directory)`` of every study run (seed 0) that has a ``test_metrics.json``,
-    in the study's order."""
+def study_runs(runs_root: os.PathLike, having: str = "test_metrics.json") -> list[tuple[str, str, Path]]:
+    """``(preset, remedy, run directory)`` of every study run (seed 0) that has the file ``having``
+    (by default: evaluated), in the study's order."""
     task_root = Path(runs_root) / LATENT_STUDY["task"]
     return [(preset, remedy, task_root / study_run_name(preset, remedy)) for remedy in LATENT_REMEDIES
             for preset in LATENT_STUDY["presets"]
-            if (task_root / study_run_name(preset, remedy) / "test_metrics.json").is_file()]
+            if (task_root / study_run_name(preset, remedy) / having).is_file()]
 
 
 def study_seed_runs(runs_root: os.PathLike) -> dict[tuple[str, str], dict[int, Path]]:
@@ -246,3 +248,45 @@ def plot_latent_study(runs_root: os.PathLike, path: os.PathLike, log: Callable =
     log(publish_figure(figure, path, runs, runs_root))
     plt.close(figure)
     return [f"{NAMES[p]}, {r}" for p, r, *_ in points]
+
+
+# What the study's training curves show: history key -> panel title (the KL weight where the epoch
+# ended; the rest measured on the validation pairs after each epoch).
+STUDY_CURVES = (("kl_weight", "KL weight (end of epoch)"), ("val_mutual_information", "I(x; z), nats"),
+                ("val_active_units", "Active units of z"), ("val_bleu4", "Validation BLEU-4"),
+                ("val_entropy", "Validation entropy"))
+
+
+def plot_latent_study_curves(runs_root: os.PathLike, path: os.PathLike, log: Callable = print) -> list[str]:
+    """The study's runs during training, one row per attention, one line per remedy (its colour the
+    same in both rows and in ``latents-study.png``): the KL weight each epoch ended at, and I(x; z),
+    the active units of z, BLEU-4 and entropy on the validation pairs after each epoch. Every run with
+    a ``history.json`` is drawn, also one still training. None: nothing drawn (an old figure is kept).
+    Returns ``"<preset>-<remedy>"`` of the runs drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = {LATENT_REMEDIES[remedy][0]: color for remedy, color in zip(LATENT_REMEDIES, cycle)}
+    rows, runs, drawn = [], [], []
+    for preset in LATENT_STUDY["presets"]:
+        panels = {key: [] for key, _ in STUDY_CURVES}
+        for run_preset, remedy, run in study_runs(runs_root, having="history.json"):
+            if run_preset != preset:
+                continue
+            history = read_json(run / "history.json") or []
+            for key, _ in STUDY_CURVES:
+                points = [(epoch["epoch"], epoch[key]) for epoch in history if epoch.get(key) is not None]
+                if points:
+                    panels[key].append((LATENT_REMEDIES[remedy][0], [x for x, _ in points], [y for _, y in points]))
+            runs.append(run)
+            drawn.append(f"{preset}-{remedy}")
+        if any(panels.values()):
+            rows.append((f"epoch ({NAMES[preset]})", False, panels))
+    if not rows:
+        log(f"{path} not drawn: no run of the collapse study has a history.json yet (`./reproduce.sh latents`).")
+        return []
+    plot_curve_rows(rows, Path(path), STUDY_CURVES, runs=runs, runs_root=runs_root, log=log, colors=colors)
+    return drawn
