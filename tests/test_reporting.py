@@ -475,6 +475,9 @@ def test_the_collapse_study_across_training_seeds(tmp_path):
                                                "mutual_information": information}, "bypass": {"gap_z_prior": 2.0}}))
         if seed < 2:
             (run / "test_likelihood.json").write_text(json.dumps(_likelihood(3.0 + seed, 3.5 + seed)))
+        sources = {name: {"entropy": entropy, "dist2": 0.2, "bleu4": 4.0}
+                   for name, entropy in (("z", 2.0 + seed / 10), ("attention", 1.5), ("both", 2.5))}
+        (run / "test_diversity_sources.json").write_text(json.dumps({"sources": sources}))
     _write_run(folder / "ved_vattn_mean-free_bits", seed=5)  # one seed only: no row across seeds
     assert study_seed_runs(tmp_path) == {("ved_dattn", "free_bits"): dict(enumerate(runs)),
                                         ("ved_vattn_mean", "free_bits"): {0: folder / "ved_vattn_mean-free_bits"}}
@@ -487,6 +490,7 @@ def test_the_collapse_study_across_training_seeds(tmp_path):
     assert cells[0] == f"{mean:.2f} ± {sd:.2f}"
     assert cells[4:9] == ["0.500 ± 0.000", "20.0 ± 10.0", "2.000 ± 1.000", "+2.00 ± 0.00", "–"]
     assert cells[9] == f"3.500 ± {np.std([3.0, 4.0], ddof=1):.3f} (2 of 3)"
+    assert cells[10:] == ["2.100 ± 0.100", "1.500 ± 0.000"]  # where the diversity comes from, over the seeds
     assert "## The likelihood of the other models" not in text  # the seed runs are the study's
     assert "| qgen VED+DAttn, free bits, 0.1 nat per dimension, seed 1 | 4.500 | 4.000 |" in text
     # Two runs that claim one seed: named, never one of them silently dropped.

@@ -61,7 +61,14 @@ SEED_COLUMNS = {
     "gap, z from prior": (2, True, lambda f: f["diagnostics"].get("bypass", {}).get("gap_z_prior")),
     "gap, attention from prior": (2, True, lambda f: f["diagnostics"].get("bypass", {}).get("gap_attention_prior")),
     "NLL / token": (3, False, lambda f: f["likelihood"].get("nll", {}).get("value")),
+    "Entropy, only z random": (3, False, lambda f: _source_entropy(f, "z")),
+    "Entropy, only the attention random": (3, False, lambda f: _source_entropy(f, "attention")),
 }
+
+
+def _source_entropy(files: dict, source: str) -> Optional[float]:
+    """Sampling entropy with only ``source`` random (``test_diversity_sources.json``), None if not measured."""
+    return files["diversity_sources"].get("sources", {}).get(source, {}).get("entropy")
 
 
 def _across_seeds(values: list, runs: int, digits: int, signed: bool = False) -> str:
