@@ -493,6 +493,12 @@ def test_the_collapse_study_across_training_seeds(tmp_path):
     assert cells[10:] == ["2.100 ± 0.100", "1.500 ± 0.000"]  # where the diversity comes from, over the seeds
     assert "## The likelihood of the other models" not in text  # the seed runs are the study's
     assert "| qgen VED+DAttn, free bits, 0.1 nat per dimension, seed 1 | 4.500 | 4.000 |" in text
+    # The picture: the seed-0 point named, the other seeds drawn beside it (hollow) and recorded.
+    from tf_varattn.reporting.latents import plot_latent_study
+
+    said = []
+    assert plot_latent_study(tmp_path, tmp_path / "study.png", log=said.append) == ["VED+DAttn, free_bits"]
+    assert said == [f"Wrote {tmp_path / 'study.png'} (3 run(s) behind it)"]
     # Two runs that claim one seed: named, never one of them silently dropped.
     _write_run(folder / "seeds" / "ved_vattn_mean-free_bits-seed5")
     json_config = folder / "ved_vattn_mean-free_bits" / "config.json"

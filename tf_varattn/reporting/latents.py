@@ -222,16 +222,19 @@ def _likelihood_tables(root: Path, study: set) -> list[str]:
 
 def plot_latent_study(runs_root: os.PathLike, path: os.PathLike, log: Callable = print) -> list[str]:
     """I(x; z) against sampling entropy and against MAP BLEU-4, one point per study run (marker: the
-    attention, colour: the remedy). No run with diagnostics: nothing drawn (an old figure is kept)."""
-    points, runs = [], []
-    for preset, remedy, run in study_runs(runs_root):
-        files = _files(run)
-        information = files["diagnostics"].get("latents", {}).get("mutual_information")
-        if information is None:
-            continue
-        points.append((preset, remedy, information, files["metrics"]["sample"]["entropy"],
-                       files["metrics"]["map"]["bleu4"]))
-        runs.append(run)
+    attention, colour: the remedy; other training seeds of a row hollow, beside its seed-0 point). No
+    run with diagnostics: nothing drawn (an old figure is kept). Returns ``"<model>, <remedy>"`` of the
+    study's seed-0 points drawn."""
+    points, runs = [], []  # (preset, remedy, seed-0 run?, I(x; z), entropy, BLEU-4)
+    for (preset, remedy), by_seed in study_seed_runs(runs_root).items():
+        for run in by_seed.values():
+            files = _files(run)
+            information = files["diagnostics"].get("latents", {}).get("mutual_information")
+            if information is None:
+                continue
+            points.append((preset, remedy, run.parent.name != LATENT_SEED_FOLDER, information,
+                           files["metrics"]["sample"]["entropy"], files["metrics"]["map"]["bleu4"]))
+            runs.append(run)
     if not points:
         log(f"{path} not drawn: no run of the collapse study has its diagnostics yet (`./reproduce.sh latents`).")
         return []
@@ -242,19 +245,22 @@ def plot_latent_study(runs_root: os.PathLike, path: os.PathLike, log: Callable =
 
     colors = dict(zip(LATENT_REMEDIES, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for axis, column, title in ((axes[0], 3, "sampling entropy"), (axes[1], 4, "MAP BLEU-4")):
-        for preset, remedy, *values in points:
-            axis.scatter(values[0], values[column - 2], marker=MARKERS[preset], color=colors[remedy], s=60,
-                         label=f"{NAMES[preset]}, {LATENT_REMEDIES[remedy][0]}")
+    for axis, column, title in ((axes[0], 4, "sampling entropy"), (axes[1], 5, "MAP BLEU-4")):
+        for preset, remedy, first, *values in points:
+            style = ({"color": colors[remedy], "label": f"{NAMES[preset]}, {LATENT_REMEDIES[remedy][0]}"} if first
+                     else {"facecolors": "none", "edgecolors": colors[remedy]})
+            axis.scatter(values[0], values[column - 3], marker=MARKERS[preset], s=60, **style)
         axis.set_xlabel("I(x; z), nats")
         axis.set_ylabel(title)
         axis.grid(alpha=0.3)
-    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False,
+                   title="hollow: other training seeds" if not all(p[2] for p in points) else None,
+                   title_fontsize=7)
     figure.suptitle("Does z carry anything? (question generation, test set, epoch 7)", fontsize=10)
     figure.tight_layout()
     log(publish_figure(figure, path, runs, runs_root))
     plt.close(figure)
-    return [f"{NAMES[p]}, {r}" for p, r, *_ in points]
+    return [f"{NAMES[p]}, {r}" for p, r, first, *_ in points if first]
 
 
 # What the study's training curves show: history key -> panel title (the KL weight where the epoch
