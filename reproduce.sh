@@ -16,7 +16,8 @@
 #   bypass   latent diagnostics + bypass probe of every trained run under $VARATTN_RUNS that lacks
 #            them (evaluate.py --diagnostics_only) -> results/runs/.../test_diagnostics.json, results/bypass.md
 #   likelihood  the negative ELBO and importance-weighted NLL of every trained run under $VARATTN_RUNS
-#            that lacks them (evaluate.py --likelihood_only) -> results/runs/.../test_likelihood.json
+#            that lacks them (evaluate.py --likelihood_only) -> results/runs/.../test_likelihood.json,
+#            results/latents.md (after table2: the Table 2 models' rows beside the collapse study's)
 #   attention  the attention of the paper's two Table 3 sources -> results/attention-*.png, one row per
 #            run directory given (default: $VARATTN_RUNS/qgen/ved_vattn_mean and .../ved_dattn)
 #   bench    speed benchmark -> results/benchmarks.md (appends the printed tables)
@@ -230,6 +231,13 @@ latents() {
   py experiments/plot_curves.py --runs_root "$RESULTS/runs" --output_dir "$RESULTS" --figures latents_study,latents_study_curves
 }
 
+# likelihood: the likelihood of every trained, evaluated run without it; then results/latents.md (its
+# table of the other models' likelihood beside the collapse study's).
+likelihood() {
+  backfill test_likelihood.json --likelihood_only
+  py experiments/make_tables.py --runs_root "$RESULTS/runs" --output_dir "$RESULTS" --tables latents
+}
+
 # bypass: diagnostics for every trained, evaluated run without them; then results/bypass.md.
 bypass() {
   backfill test_diagnostics.json --diagnostics_only
@@ -283,7 +291,7 @@ case "$command" in
   model) setup; [ $# -ge 2 ] || { echo "usage: ./reproduce.sh model TASK PRESET [flags]" >&2; exit 2; }
     task=$1 model=$2; shift 2; run_model "$task" "$model" "${VARATTN_RUN_DIR:-$RUNS/$task/$model}" "$@" ;;
   bypass) setup; bypass ;;
-  likelihood) setup; backfill test_likelihood.json --likelihood_only ;;
+  likelihood) setup; likelihood ;;
   attention) setup; attention "$@" ;;
   bench) setup; mkdir -p "$RESULTS"; py benchmarks/bench_speed.py "$@" | tee -a "$RESULTS/benchmarks.md" ;;
   tables) setup; tables ;;

@@ -354,6 +354,15 @@ def test_a_trial_never_passes_for_the_papers_run(tmp_path, env):
         assert ("z_prior" in diagnostics["bypass"]) == (run_name != "ded")
     table = (tmp_path / "results" / "bypass.md").read_text()
     assert "| qgen | DED (w/o Attn) | 1 |" in table and "| qgen | elsewhere/ved | 1 |" in table
+    # likelihood: every evaluated run's, published, and the other models' table of latents.md.
+    likelihood = subprocess.run(["bash", str(ROOT / "reproduce.sh"), "likelihood"], capture_output=True, text=True,
+                                env=trial, cwd=ROOT)
+    assert likelihood.returncode == 0, likelihood.stderr[-3000:]
+    scored = {name: json.loads((tmp_path / "results" / "runs" / "qgen" / name / "test_likelihood.json").read_text())
+              for name in ("ded", "elsewhere/ved")}
+    assert scored["ded"]["nll"]["value"] == pytest.approx(scored["ded"]["negative_elbo"]["value"])  # a DED: exact
+    report = (tmp_path / "results" / "latents.md").read_text()
+    assert "| qgen | DED (w/o Attn) | 1 |" in report and "| qgen | elsewhere/ved | 1 |" in report
 
 
 def test_help_lists_every_config_flag_quietly(env):
