@@ -246,10 +246,11 @@ def plot_latent_study(runs_root: os.PathLike, path: os.PathLike, log: Callable =
     colors = dict(zip(LATENT_REMEDIES, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
     for axis, column, title in ((axes[0], 4, "sampling entropy"), (axes[1], 5, "MAP BLEU-4")):
-        for preset, remedy, first, *values in points:
+        for point in points:
+            preset, remedy, first = point[:3]
             style = ({"color": colors[remedy], "label": f"{NAMES[preset]}, {LATENT_REMEDIES[remedy][0]}"} if first
                      else {"facecolors": "none", "edgecolors": colors[remedy]})
-            axis.scatter(values[0], values[column - 3], marker=MARKERS[preset], s=60, **style)
+            axis.scatter(point[3], point[column], marker=MARKERS[preset], s=60, **style)
         axis.set_xlabel("I(x; z), nats")
         axis.set_ylabel(title)
         axis.grid(alpha=0.3)
