@@ -285,9 +285,10 @@ def plot_latent_study_curves(runs_root: os.PathLike, path: os.PathLike, log: Cal
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     colors = {LATENT_REMEDIES[remedy][0]: color for remedy, color in zip(LATENT_REMEDIES, cycle)}
     rows, runs, drawn = [], [], []
+    trained = study_runs(runs_root, having="history.json")
     for preset in LATENT_STUDY["presets"]:
         panels = {key: [] for key, _ in STUDY_CURVES}
-        for run_preset, remedy, run in study_runs(runs_root, having="history.json"):
+        for run_preset, remedy, run in trained:
             if run_preset != preset:
                 continue
             history = read_json(run / "history.json") or []

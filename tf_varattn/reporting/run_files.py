@@ -12,7 +12,7 @@ from tf_varattn.attention_registry import ATTENTION_POSTERIORS
 from tf_varattn.config import config_differences, get_config
 from tf_varattn.data.corpora import TASKS
 from tf_varattn.metrics import Pooling
-from tf_varattn.reporting.paper import EXTRA_TABLE2, LATENT_REMEDIES, LATENT_STUDY, NAMES, parse_study_run_name
+from tf_varattn.reporting.paper import EXTRA_TABLE2, LATENT_REMEDIES, NAMES, parse_study_run_name
 
 
 # <task>/retrain/<preset>: a paper model trained again with the same settings (for its diagnostics
