@@ -134,6 +134,23 @@ def test_claims_are_checked_against_our_numbers(tmp_path):
     assert "- **does NOT hold**: Table 2: variational attention" in render_claims(tmp_path)
 
 
+def test_a_number_that_rounds_to_zero_never_reads_minus_zero(tmp_path):
+    from tf_varattn.reporting.paper import cell, number
+
+    assert [number(-0.0003, 3), number(-0.0003, 3, signed=True), number(-0.0016, 3), number(0.0004, 3)] == [
+        "0.000", "+0.000", "-0.002", "0.000"]
+    assert [cell("bleu4", -0.004, signed=True), cell("bleu4", -0.006, signed=True), cell("entropy", None)] == [
+        "+0.00", "-0.01", "–"]
+    # A collapsed z's I(x; z) estimate a little below zero (as measured on a cyclical run) in bypass.md.
+    run = tmp_path / "qgen" / "latents" / "ved_dattn-cyclical"
+    _write_run(run)
+    latents = {"kl_z_per_token": 0.0002, "kl_attention_per_token": 0.0, "active_units": 0, "mutual_information": -0.0003}
+    (run / "test_diagnostics.json").write_text(json.dumps(
+        {"checkpoint_epoch": 7, "latents": latents, "bypass": {"map": {"bleu4": 5.31}, "gap_z_prior": -0.001}}))
+    page = render_bypass(tmp_path)
+    assert "| 0.000 | 0 | 0.000 | 5.31 | – | +0.00 |" in page and "-0.0" not in page
+
+
 def test_bypass_names_the_evaluated_runs_it_cannot_show(tmp_path):
     _write_run(tmp_path / "qgen" / "ved_vattn_mean")
     _write_run(tmp_path / "qgen" / "ded_dattn")

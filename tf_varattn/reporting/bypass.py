@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tf_varattn.reporting.paper import cell
+from tf_varattn.reporting.paper import cell, number
 from tf_varattn.reporting.run_files import RETRAIN_FOLDER, latents_of, read_json, run_label
 
 
@@ -37,9 +37,9 @@ def render_bypass(runs_root: os.PathLike) -> str:
             return cell("bleu4", bypass[f"gap_{mode}"], signed=True) if f"gap_{mode}" in bypass else "–"
 
         has_z, has_random_attention = latents_of(run)  # a DED has neither: "–", not 0
-        z_cells = (f"{latents['kl_z_per_token']:.3f}", f"{latents['active_units']}",
-                   f"{latents['mutual_information']:.3f}") if has_z else ("–", "–", "–")
-        attention_cell = f"{latents['kl_attention_per_token']:.3f}" if has_random_attention else "–"
+        z_cells = (number(latents["kl_z_per_token"], 3), f"{latents['active_units']}",
+                   number(latents["mutual_information"], 3)) if has_z else ("–", "–", "–")
+        attention_cell = number(latents["kl_attention_per_token"], 3) if has_random_attention else "–"
         rows.append(f"| {task_root.name} | {run_label(run, task_root)} | {report['checkpoint_epoch']} | "
                     f"{z_cells[0]} | {attention_cell} | {z_cells[1]} | {z_cells[2]} | {bleu('map')} | "
                     f"{bleu('z_prior')} | {gap('z_prior')} | {bleu('attention_prior')} | {gap('attention_prior')} |")

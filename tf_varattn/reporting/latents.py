@@ -12,7 +12,7 @@ from typing import Callable, Optional
 from tf_varattn.reporting.figures import plot_curve_rows
 from tf_varattn.reporting.publish import publish_figure
 from tf_varattn.reporting.paper import (LATENT_REMEDIES, LATENT_SEED_FOLDER, LATENT_STUDY, NAMES, cell,
-                                        parse_study_run_name, study_run_name)
+                                        number, parse_study_run_name, study_run_name)
 from tf_varattn.reporting.run_files import read_json, run_label
 from tf_varattn.uncertainty import seed_spread
 
@@ -105,10 +105,6 @@ def _files(run: Path) -> dict:
             for name in ("metrics", "diagnostics", "likelihood", "diversity_sources")}
 
 
-def _number(value: Optional[float], digits: int) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
 def _perplexity(likelihood: dict) -> str:
     """The perplexity with one decimal (from a million on, three digits and the power of ten:
     "9.03e+195"), "–" if absent, "> 1e308" beyond a float."""
@@ -164,12 +160,12 @@ def render_latents(runs_root: os.PathLike) -> str:
             bypass = files["diagnostics"].get("bypass", {})
             likelihood = files["likelihood"]
             random_attention = preset != "ved_dattn"
-            cells = [_number(latents.get("kl_z_per_token"), 3),
-                     _number(latents.get("kl_attention_per_token"), 3) if random_attention else "–",
-                     str(latents.get("active_units", "–")), _number(latents.get("mutual_information"), 3),
+            cells = [number(latents.get("kl_z_per_token"), 3),
+                     number(latents.get("kl_attention_per_token"), 3) if random_attention else "–",
+                     str(latents.get("active_units", "–")), number(latents.get("mutual_information"), 3),
                      cell("bleu4", bypass["gap_z_prior"], signed=True) if "gap_z_prior" in bypass else "–",
                      cell("bleu4", bypass["gap_attention_prior"], signed=True) if "gap_attention_prior" in bypass else "–",
-                     _number(likelihood.get("negative_elbo", {}).get("value"), 3), _interval(likelihood.get("nll")),
+                     number(likelihood.get("negative_elbo", {}).get("value"), 3), _interval(likelihood.get("nll")),
                      _perplexity(likelihood),
                      str(likelihood.get("num_samples", "–")), str(likelihood.get("inputs", "–"))]
             lines.append(f"| {NAMES[preset]} | {LATENT_REMEDIES[remedy][0]} | " + " | ".join(cells) + " |")
@@ -216,7 +212,7 @@ def _likelihood_tables(root: Path, study: set) -> list[str]:
             task_root = root / run.relative_to(root).parts[0]
             by_k = {row["num_samples"]: row["nll"] for row in read_json(run / "test_likelihood.json")["convergence"]}
             lines.append(f"| {task_root.name} {run_label(run, task_root)} | "
-                         + " | ".join(_number(by_k.get(k), 3) for k in counts) + " |")
+                         + " | ".join(number(by_k.get(k), 3) for k in counts) + " |")
     return lines
 
 

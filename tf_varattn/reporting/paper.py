@@ -165,9 +165,15 @@ if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
 
 
-def cell(metric: str, value: Optional[float], signed: bool = False) -> str:
-    """BLEU with 2 decimals, diversity with 3 (as the paper prints them)."""
+def number(value: Optional[float], digits: int, signed: bool = False) -> str:
+    """A report's number with ``digits`` decimals, "–" if absent; one that rounds to zero reads
+    0.000 (or +0.000), never -0.000 (an estimate such as I(x; z) can fall a little below zero)."""
     if value is None:
         return "–"
-    digits = 2 if metric.startswith("bleu") else 3
+    value = round(value, digits) + 0.0  # -0.0 + 0.0 is 0.0
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def cell(metric: str, value: Optional[float], signed: bool = False) -> str:
+    """BLEU with 2 decimals, diversity with 3 (as the paper prints them)."""
+    return number(value, 2 if metric.startswith("bleu") else 3, signed)
