@@ -21,7 +21,7 @@ import_tensorflow_quietly()
 from tf_varattn.reporting import (  # noqa: E402
     TABLES, preload_scores, render_bypass, render_case_study, render_claims, render_seeds, render_table, table_runs)
 from tf_varattn.config_flags import check_choices  # noqa: E402
-from tf_varattn.reporting.latents import render_latents  # noqa: E402
+from tf_varattn.reporting.latents import render_latents, study_runs  # noqa: E402
 from tf_varattn.reporting.publish import PublishError, check_runs_root, publish, runs_behind  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -45,8 +45,9 @@ def main(argv):
     output = Path(FLAGS.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     try:
+        study = [run for _, _, run in study_runs(FLAGS.runs_root)] if "latents" in FLAGS.tables else []
         preload_scores([run for table in FLAGS.tables if table in TABLES
-                        for run in table_runs(table, FLAGS.runs_root)], FLAGS.workers)
+                        for run in table_runs(table, FLAGS.runs_root)] + study, FLAGS.workers)
         for table in FLAGS.tables:
             text = EXTRA[table](FLAGS.runs_root) if table in EXTRA else render_table(table, FLAGS.runs_root)
             print(publish(output / f"{table}.md", text, runs_behind(table, FLAGS.runs_root), runs_root=FLAGS.runs_root))

@@ -589,3 +589,28 @@ def test_the_latent_study_writes_every_perplexity_readably():
     assert _perplexity({"perplexity": {"value": None}}) == "> 1e308"
     assert _perplexity({"perplexity": {"value": 139.00132}}) == "139.0"
     assert _perplexity({"perplexity": {"value": 9.030939622886574e195}}) == "9.03e+195"
+
+
+def test_each_remedy_is_compared_with_no_remedy_on_the_same_inputs(tmp_path):
+    from tf_varattn.reporting.latents import render_latents
+
+    study = tmp_path / "qgen" / "latents"
+    free_bits = _write_run(study / "ved_dattn-free_bits", vocab=8)  # same seed: the same references
+    assert "Not yet: no run without a remedy (`latents/<model>-none`) is evaluated." in render_latents(tmp_path)
+    baseline = _write_run(study / "ved_dattn-none", vocab=3)
+    (study / "ved_dattn-free_bits" / "test_likelihood.json").write_text(json.dumps(_likelihood(4.25, 4.5)))
+    (study / "ved_dattn-none" / "test_likelihood.json").write_text(json.dumps(_likelihood(4.5, 4.75)))
+    text = render_latents(tmp_path)
+    row = next(line for line in text.split("## Each remedy against no remedy")[1].splitlines()
+               if line.startswith("| VED+DAttn | free bits"))
+    cells = [c.strip() for c in row.strip("|").split("|")][2:]
+    # The point differences are the differences of the two runs' own metrics (score() in evaluation.py).
+    for (rows, metric, digits), text_cell in zip((("map", "bleu4", 2), ("sample", "bleu4", 2), ("sample", "entropy", 3),
+                                                  ("sample", "dist2", 3)), cells):
+        difference = free_bits[rows][metric] - baseline[rows][metric]
+        value, low, high = (float(x) for x in text_cell.replace("[", "").replace("]", "").replace(",", "").split())
+        assert value == pytest.approx(difference, abs=1.01 * 10 ** -digits) and low <= value <= high  # both rounded
+        assert text_cell.startswith("+" if difference > 0 else "-")
+    assert cells[4] == "-0.250"
+    assert "| VED+DAttn | nothing" not in text.split("## Each remedy against no remedy")[1].split("##")[0]
+    assert "Not yet for VED+VAttn-h̄: its run without a remedy is not evaluated." in text

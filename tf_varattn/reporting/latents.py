@@ -14,7 +14,8 @@ from tf_varattn.reporting.publish import publish_figure
 from tf_varattn.reporting.paper import (LATENT_REMEDIES, LATENT_SEED_FOLDER, LATENT_STUDY, NAMES, cell,
                                         number, parse_study_run_name, study_run_name)
 from tf_varattn.reporting.run_files import read_json, run_label
-from tf_varattn.uncertainty import seed_spread
+from tf_varattn.reporting.tables import BOOTSTRAP_RESAMPLES, run_scores
+from tf_varattn.uncertainty import paired_bootstrap, seed_spread
 
 MARKERS = {"ved_dattn": "o", "ved_vattn_mean": "s"}
 
@@ -146,6 +147,7 @@ def render_latents(runs_root: os.PathLike) -> str:
             cells = [cell(m, map_row.get(m)) for m in ("bleu1", "bleu2", "bleu3", "bleu4")]
             cells += [cell(m, sample.get(m)) for m in ("bleu1", "bleu2", "bleu3", "bleu4", "entropy", "dist1", "dist2")]
             lines.append(f"| {NAMES[preset]} | {LATENT_REMEDIES[remedy][0]} | " + " | ".join(cells) + " |")
+        lines += _against_no_remedy(runs)
         lines += ["", "## The latents and the likelihood", "",
                   "KL per target token, active units of z (of 100) and I(x; z) in nats on the first 1,000 test "
                   "pairs; the bypass probe's BLEU-4 gaps (MAP minus greedy decoding with z, then the attention, "
@@ -182,6 +184,48 @@ def render_latents(runs_root: os.PathLike) -> str:
     lines += _seed_table(by_seed)
     lines += _likelihood_tables(root, {run for runs_of in by_seed.values() for run in runs_of.values()})
     return "\n".join(lines) + "\n"
+
+
+NO_REMEDY = "none"
+# Compared with the same attention's run without a remedy: header -> (outputs, metric).
+PAIRED_COLUMNS = {"MAP BLEU-4": ("map", "bleu4"), "Sampling BLEU-4": ("sampling", "bleu4"),
+                  "Entropy": ("sampling", "entropy"), "Dist-2": ("sampling", "dist2")}
+
+
+def _against_no_remedy(runs: list) -> list[str]:
+    """Each remedy minus the same attention's no-remedy run on the same test inputs: the paired
+    bootstrap difference of BLEU-4 and diversity, and the difference of the NLL estimates."""
+    lines = ["", "## Each remedy against no remedy", ""]
+    baselines = {preset: (run, files) for preset, remedy, run, files in runs if remedy == NO_REMEDY}
+    if not baselines:
+        return lines + [f"Not yet: no run without a remedy (`latents/<model>-{NO_REMEDY}`) is evaluated."]
+    lines += ["Each remedy minus the same attention's run without one (same test inputs, same seed): the difference "
+              f"with its 95% paired bootstrap interval over test inputs ({BOOTSTRAP_RESAMPLES} resamples), and the "
+              "difference of the NLL estimates per token. The interval holds the test set's noise only, not the "
+              "training seed's: results/seeds.md gives the Table 2 models' spread over seeds, and \"Across training "
+              "seeds\" below that of this study's rows trained again.", "",
+              "| Model | Remedy | " + " | ".join(PAIRED_COLUMNS) + " | NLL / token |", "| --- | --- |" + " ---: |" * 5]
+    for preset, remedy, run, files in runs:
+        if remedy == NO_REMEDY or preset not in baselines:
+            continue
+        baseline, baseline_files = baselines[preset]
+        ours, theirs = run_scores(run), run_scores(baseline)
+        cells = []
+        for outputs, metric in PAIRED_COLUMNS.values():
+            first, second = ((getattr(scores, outputs) if scores is not None else None) for scores in (ours, theirs))
+            if first is None or second is None:
+                cells.append("–")
+                continue
+            result = paired_bootstrap(first, second, metric, BOOTSTRAP_RESAMPLES)
+            cells.append(f"{cell(metric, result['difference'], signed=True)} [{cell(metric, result['low'], signed=True)}, "
+                         f"{cell(metric, result['high'], signed=True)}]")
+        nll, baseline_nll = (f["likelihood"].get("nll", {}).get("value") for f in (files, baseline_files))
+        cells.append(number(nll - baseline_nll, 3, signed=True) if None not in (nll, baseline_nll) else "–")
+        lines.append(f"| {NAMES[preset]} | {LATENT_REMEDIES[remedy][0]} | " + " | ".join(cells) + " |")
+    missing = [NAMES[preset] for preset in LATENT_STUDY["presets"] if preset not in baselines]
+    if missing:
+        lines += ["", f"Not yet for {', '.join(missing)}: its run without a remedy is not evaluated."]
+    return lines
 
 
 def _likelihood_tables(root: Path, study: set) -> list[str]:

@@ -38,6 +38,11 @@ class RunScores:
     sampling: Optional[PerInputScores]
     distinct_samples: Optional[float] = None
 
+    @property
+    def map(self) -> PerInputScores:
+        """The MAP outputs as one run of one output per input, for the BLEU metrics (no diversity: NaN)."""
+        return PerInputScores(self.map_bleu[None], np.full([1, len(self.map_bleu), 3], np.nan))
+
 
 def _compute_run_scores(run: Path) -> Optional[RunScores]:
     path = run / "test_outputs.jsonl.gz"
@@ -55,7 +60,7 @@ def _compute_run_scores(run: Path) -> Optional[RunScores]:
 _RUN_SCORES: dict[Path, Optional[RunScores]] = {}
 
 
-def _run_scores(run: Path) -> Optional[RunScores]:
+def run_scores(run: Path) -> Optional[RunScores]:
     """The run's :class:`RunScores`, if it has test outputs (read and scored once per run)."""
     if run not in _RUN_SCORES:
         _RUN_SCORES[run] = _compute_run_scores(run)
@@ -63,7 +68,7 @@ def _run_scores(run: Path) -> Optional[RunScores]:
 
 
 def _sampling_scores(run: Path) -> Optional[PerInputScores]:
-    scores = _run_scores(run)
+    scores = run_scores(run)
     return scores.sampling if scores is not None else None
 
 
@@ -85,7 +90,7 @@ def preload_scores(runs: Iterable[Path], workers: Optional[int] = None) -> None:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             _RUN_SCORES.update(zip(pending, pool.map(_compute_run_scores, pending)))
     for run in pending:
-        _run_scores(run)
+        run_scores(run)
 
 
 def _interval_cell(metric: str, interval: Optional[dict]) -> str:
@@ -183,7 +188,7 @@ def _length_table(root: Path, labels: dict[str, str]) -> list[str]:
     with test outputs; empty when none has them."""
     rows, reference_length = [], None
     for run_name, label in labels.items():
-        scores = _run_scores(root / run_name)
+        scores = run_scores(root / run_name)
         if scores is None:
             continue
         totals = scores.map_bleu.sum(axis=0)
