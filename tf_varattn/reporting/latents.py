@@ -202,8 +202,8 @@ def _against_no_remedy(runs: list) -> list[str]:
     lines += ["Each remedy minus the same attention's run without one (same test inputs, same seed): the difference "
               f"with its 95% paired bootstrap interval over test inputs ({BOOTSTRAP_RESAMPLES} resamples), and the "
               "difference of the NLL estimates per token. The interval holds the test set's noise only, not the "
-              "training seed's: results/seeds.md gives the Table 2 models' spread over seeds, and \"Across training "
-              "seeds\" below that of this study's rows trained again.", "",
+              "training seed's: results/seeds.md gives the Table 2 models' spread over seeds (and \"Across training "
+              "seeds\" below, once a row is trained again, this study's).", "",
               "| Model | Remedy | " + " | ".join(PAIRED_COLUMNS) + " | NLL / token |", "| --- | --- |" + " ---: |" * 5]
     for preset, remedy, run, files in runs:
         if remedy == NO_REMEDY or preset not in baselines:
