@@ -614,3 +614,22 @@ def test_each_remedy_is_compared_with_no_remedy_on_the_same_inputs(tmp_path):
     assert cells[4] == "-0.250"
     assert "| VED+DAttn | nothing" not in text.split("## Each remedy against no remedy")[1].split("##")[0]
     assert "Not yet for VED+VAttn-h̄: its run without a remedy is not evaluated." in text
+
+
+def test_variational_attention_is_compared_with_deterministic_per_remedy(tmp_path):
+    from tf_varattn.reporting.latents import render_latents
+
+    study = tmp_path / "qgen" / "latents"
+    deterministic = _write_run(study / "ved_dattn-bow", vocab=3)
+    assert "against VED+DAttn, per remedy" not in render_latents(tmp_path)  # one attention only: nothing to pair
+    variational = _write_run(study / "ved_vattn_mean-bow", vocab=8)  # same seed: the same references
+    _write_run(study / "ved_vattn_mean-logistic", vocab=5)  # no VED+DAttn partner: no row
+    text = render_latents(tmp_path).split("## VED+VAttn-h̄ against VED+DAttn, per remedy")[1].split("\n## ")[0]
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| Remedy")]
+    assert len(rows) == 2 and rows[1].startswith("| bag-of-words loss, weight 1 |")  # the separator, then bow
+    cells = [c.strip() for c in rows[1].strip("|").split("|")][1:]
+    for (outputs, metric, digits), text_cell in zip((("map", "bleu4", 2), ("sample", "entropy", 3)), cells[::2]):
+        value = float(text_cell.split()[0])
+        assert value == pytest.approx(variational[outputs][metric] - deterministic[outputs][metric],
+                                      abs=1.01 * 10 ** -digits)
+    assert cells[4] == "–"  # no likelihood files

@@ -147,7 +147,7 @@ def render_latents(runs_root: os.PathLike) -> str:
             cells = [cell(m, map_row.get(m)) for m in ("bleu1", "bleu2", "bleu3", "bleu4")]
             cells += [cell(m, sample.get(m)) for m in ("bleu1", "bleu2", "bleu3", "bleu4", "entropy", "dist1", "dist2")]
             lines.append(f"| {NAMES[preset]} | {LATENT_REMEDIES[remedy][0]} | " + " | ".join(cells) + " |")
-        lines += _against_no_remedy(runs)
+        lines += _against_no_remedy(runs) + _attention_against_attention(runs)
         lines += ["", "## The latents and the likelihood", "",
                   "KL per target token, active units of z (of 100) and I(x; z) in nats on the first 1,000 test "
                   "pairs; the bypass probe's BLEU-4 gaps (MAP minus greedy decoding with z, then the attention, "
@@ -187,44 +187,65 @@ def render_latents(runs_root: os.PathLike) -> str:
 
 
 NO_REMEDY = "none"
-# Compared with the same attention's run without a remedy: header -> (outputs, metric).
+# Paired on the same test inputs: header -> (outputs, metric).
 PAIRED_COLUMNS = {"MAP BLEU-4": ("map", "bleu4"), "Sampling BLEU-4": ("sampling", "bleu4"),
                   "Entropy": ("sampling", "entropy"), "Dist-2": ("sampling", "dist2")}
+PAIRED_NOTE = (f"with its 95% paired bootstrap interval over test inputs ({BOOTSTRAP_RESAMPLES} resamples). The interval "
+               "holds the test set's noise only, not the training seed's: results/seeds.md gives the Table 2 models' "
+               "spread over seeds (and \"Across training seeds\" below, once a row is trained again, this study's).")
+
+
+def _paired_cells(first: tuple[Path, dict], second: tuple[Path, dict]) -> list[str]:
+    """``first - second`` (each ``(run, files)``) on the same test inputs: each of ``PAIRED_COLUMNS``
+    with its paired bootstrap interval, then the difference of the NLL estimates per token."""
+    cells = []
+    for outputs, metric in PAIRED_COLUMNS.values():
+        scores = [run_scores(run) for run, _ in (first, second)]
+        paired = [getattr(score, outputs) if score is not None else None for score in scores]
+        if None in paired:
+            cells.append("–")
+            continue
+        result = paired_bootstrap(*paired, metric, BOOTSTRAP_RESAMPLES)
+        cells.append(f"{cell(metric, result['difference'], signed=True)} [{cell(metric, result['low'], signed=True)}, "
+                     f"{cell(metric, result['high'], signed=True)}]")
+    nll = [files["likelihood"].get("nll", {}).get("value") for _, files in (first, second)]
+    return cells + [number(nll[0] - nll[1], 3, signed=True) if None not in nll else "–"]
 
 
 def _against_no_remedy(runs: list) -> list[str]:
-    """Each remedy minus the same attention's no-remedy run on the same test inputs: the paired
-    bootstrap difference of BLEU-4 and diversity, and the difference of the NLL estimates."""
+    """Each remedy minus the same attention's no-remedy run on the same test inputs."""
     lines = ["", "## Each remedy against no remedy", ""]
     baselines = {preset: (run, files) for preset, remedy, run, files in runs if remedy == NO_REMEDY}
     if not baselines:
         return lines + [f"Not yet: no run without a remedy (`latents/<model>-{NO_REMEDY}`) is evaluated."]
-    lines += ["Each remedy minus the same attention's run without one (same test inputs, same seed): the difference "
-              f"with its 95% paired bootstrap interval over test inputs ({BOOTSTRAP_RESAMPLES} resamples), and the "
-              "difference of the NLL estimates per token. The interval holds the test set's noise only, not the "
-              "training seed's: results/seeds.md gives the Table 2 models' spread over seeds (and \"Across training "
-              "seeds\" below, once a row is trained again, this study's).", "",
+    lines += ["Each remedy minus the same attention's run without one (same test inputs, same training seed), "
+              + PAIRED_NOTE + " Last, the difference of the NLL estimates per token.", "",
               "| Model | Remedy | " + " | ".join(PAIRED_COLUMNS) + " | NLL / token |", "| --- | --- |" + " ---: |" * 5]
     for preset, remedy, run, files in runs:
-        if remedy == NO_REMEDY or preset not in baselines:
-            continue
-        baseline, baseline_files = baselines[preset]
-        ours, theirs = run_scores(run), run_scores(baseline)
-        cells = []
-        for outputs, metric in PAIRED_COLUMNS.values():
-            first, second = ((getattr(scores, outputs) if scores is not None else None) for scores in (ours, theirs))
-            if first is None or second is None:
-                cells.append("–")
-                continue
-            result = paired_bootstrap(first, second, metric, BOOTSTRAP_RESAMPLES)
-            cells.append(f"{cell(metric, result['difference'], signed=True)} [{cell(metric, result['low'], signed=True)}, "
-                         f"{cell(metric, result['high'], signed=True)}]")
-        nll, baseline_nll = (f["likelihood"].get("nll", {}).get("value") for f in (files, baseline_files))
-        cells.append(number(nll - baseline_nll, 3, signed=True) if None not in (nll, baseline_nll) else "–")
-        lines.append(f"| {NAMES[preset]} | {LATENT_REMEDIES[remedy][0]} | " + " | ".join(cells) + " |")
+        if remedy != NO_REMEDY and preset in baselines:
+            lines.append(f"| {NAMES[preset]} | {LATENT_REMEDIES[remedy][0]} | "
+                         + " | ".join(_paired_cells((run, files), baselines[preset])) + " |")
     missing = [NAMES[preset] for preset in LATENT_STUDY["presets"] if preset not in baselines]
     if missing:
         lines += ["", f"Not yet for {', '.join(missing)}: its run without a remedy is not evaluated."]
+    return lines
+
+
+def _attention_against_attention(runs: list) -> list[str]:
+    """For each remedy, the study's second attention minus its first on the same test inputs."""
+    first, second = LATENT_STUDY["presets"][:2]
+    by_remedy = {}
+    for preset, remedy, run, files in runs:
+        by_remedy.setdefault(remedy, {})[preset] = (run, files)
+    rows = [(remedy, pair) for remedy, pair in by_remedy.items() if first in pair and second in pair]
+    if not rows:
+        return []
+    lines = ["", f"## {NAMES[second]} against {NAMES[first]}, per remedy", "",
+             f"{NAMES[second]} minus {NAMES[first]} with the same remedy (same test inputs, same training seed), "
+             + PAIRED_NOTE + " Last, the difference of the NLL estimates per token.", "",
+             "| Remedy | " + " | ".join(PAIRED_COLUMNS) + " | NLL / token |", "| --- |" + " ---: |" * 5]
+    for remedy, pair in rows:
+        lines.append(f"| {LATENT_REMEDIES[remedy][0]} | " + " | ".join(_paired_cells(pair[second], pair[first])) + " |")
     return lines
 
 
