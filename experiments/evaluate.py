@@ -25,7 +25,9 @@ estimate at fewer draws. ``--likelihood_only`` writes just that file.
 
 ``--diversity_sources`` writes only ``<split>_diversity_sources.json``: where the diversity of
 sampling comes from, as three sampling passes (seed 0): only z random (the attention at its
-posterior mean), only the attention random (z at its mean), and both.
+posterior mean), only the attention random (z at its mean), and both. The passes the evaluation
+already decoded are not decoded again (``--noreuse_evaluation`` decodes them): "both" is its
+seed-0 sampling run; with a deterministic attention "z" is too, and "attention" is MAP decoding.
 
 A stopped evaluation resumes after its last finished decoding pass (MAP, each sampling seed, each
 probe decoding): the passes are kept in ``<run_dir>/<split>_evaluation_progress/`` until the results are
@@ -39,6 +41,7 @@ written, and ``<split>_metrics.json``, the sign of a finished evaluation, is wri
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -76,6 +79,9 @@ flags.DEFINE_bool("diagnostics_only", False, "Write only <split>_diagnostics.jso
 flags.DEFINE_bool("likelihood_only", False, "Write only <split>_likelihood.json (negative ELBO, importance-weighted NLL).")
 flags.DEFINE_bool("diversity_sources", False, "Write only <split>_diversity_sources.json: sampling with only z "
                   "random, only the attention random, and both (seed 0).")
+flags.DEFINE_bool("reuse_evaluation", True, "With --diversity_sources, take the passes the run's evaluation "
+                  "already decoded (its seed-0 sampling run; with an attention without noise, MAP decoding) instead "
+                  "of decoding them again.")
 flags.DEFINE_integer("likelihood_samples", 50, "Joint draws of z and the attention path per input for the "
                      "importance-weighted NLL (1: the ELBO of one draw).", lower_bound=1)
 flags.DEFINE_integer("likelihood_inputs", 1000, "Pairs for the likelihood figures (the first N of the split).",
@@ -165,14 +171,50 @@ def write_likelihood(run_dir, model, data, epoch, suffix):
 DIVERSITY_SOURCES = {"z": (1.0, 0.0), "attention": (0.0, 1.0), "both": (1.0, 1.0)}
 
 
+def decoded_by_the_evaluation(run_dir, config, epoch, suffix, search, inputs):
+    """The diversity sources' passes that the run's evaluation (``<split>_metrics`` and
+    ``<split>_outputs`` of the same suffix) already decoded, by name: "both" is its seed-0 sampling
+    run, if it drew as many samples per input in batches of the same size with the same search at
+    the same epoch. With an attention that has no noise, "z" is that run too, and "attention" (z at
+    its mean, a deterministic search: nothing random) is MAP decoding, its output repeated."""
+    from tf_varattn.attention_registry import ATTENTION_POSTERIORS
+    from tf_varattn.evaluation import SplitOutputs, sampling_batch_size
+
+    metrics_path = run_dir / f"{FLAGS.split}_metrics{suffix}.json"
+    outputs_path = run_dir / f"{FLAGS.split}_outputs{suffix}.jsonl.gz"
+    if not (metrics_path.is_file() and outputs_path.is_file()):
+        return {}
+    try:
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        print(f"warning: {metrics_path} is damaged ({error}); decoding every pass.", file=sys.stderr)
+        return {}
+    if not metrics or not metrics.get("sample_runs") or metrics["sample_runs"][0].get("seed") != 0 or (
+            metrics.get("checkpoint_epoch"), metrics.get("search"), metrics.get("inputs"), metrics.get("num_samples"),
+            metrics.get("sampling_batch_size")) != (epoch, search.describe(), inputs, FLAGS.num_samples,
+                                                    sampling_batch_size(FLAGS.num_samples, FLAGS.batch_size)):
+        return {}
+    outputs = SplitOutputs.read(outputs_path)
+    reused = {"both": outputs.samples[0]}
+    kind = ATTENTION_POSTERIORS.get(config.attention)
+    if kind is not None and not kind.random:
+        reused["z"] = outputs.samples[0]
+        if search.deterministic:
+            reused["attention"] = [[output] * FLAGS.num_samples for output in outputs.map]
+    return reused
+
+
 def write_diversity_sources(run_dir, config, data, decoder, search, epoch, suffix):
     """<split>_diversity_sources.json: the sampling metrics with only z random, only the attention
-    random, and both (seed 0), each pass resumable (kept until the file is written)."""
-    from tf_varattn.evaluation import DecodingPasses, evaluate_split, sampling_batch_size
+    random, and both (seed 0), each pass resumable (kept until the file is written); the passes the
+    evaluation already decoded are taken from its outputs (``--reuse_evaluation``)."""
+    from tf_varattn.evaluation import DecodingPasses, evaluate_split, pooling_of, sampling_batch_size, score
     from tf_varattn.training.checkpoints import checkpoint_fingerprint
     from tf_varattn.training.runs import write_json
 
     sources, references = data.encoded[FLAGS.split].source_ids, data.references(FLAGS.split)
+    inputs = len(sources[:FLAGS.max_inputs])
+    reused = decoded_by_the_evaluation(run_dir, config, epoch, suffix, search, inputs) if FLAGS.reuse_evaluation else {}
     folder = run_dir / f"{FLAGS.split}_diversity_progress{suffix}"
     identity = {"checkpoint_epoch": epoch, "checkpoint_sha256": checkpoint_fingerprint(run_dir, epoch),
                 "split": FLAGS.split, "search": search.describe()}
@@ -182,13 +224,18 @@ def write_diversity_sources(run_dir, config, data, decoder, search, epoch, suffi
     for name, (z_factor, attention_factor) in DIVERSITY_SOURCES.items():
         temperatures = dict(z_temperature=z_factor * config.z_temperature,
                             attention_temperature=attention_factor * config.attention_temperature)
-        print(f"Sampling with {name} random ({temperatures})")
-        metrics, _ = evaluate_split(
-            decoder, data.vocab, sources, references, "sample", FLAGS.num_samples, limit=FLAGS.max_inputs, seed=0,
-            passes=passes[name], progress=True,
-            batch_size=sampling_batch_size(FLAGS.num_samples, FLAGS.batch_size), **temperatures)
+        if name in reused:
+            print(f"Sampling with {name} random ({temperatures}): decoded by the evaluation, taken from its outputs")
+            metrics = score(references[:inputs], reused[name], pooling_of(data.vocab, decoder.max_length))
+            result.setdefault("reused_from_evaluation", []).append(name)
+        else:
+            print(f"Sampling with {name} random ({temperatures})")
+            metrics, _ = evaluate_split(
+                decoder, data.vocab, sources, references, "sample", FLAGS.num_samples, limit=FLAGS.max_inputs, seed=0,
+                passes=passes[name], progress=True,
+                batch_size=sampling_batch_size(FLAGS.num_samples, FLAGS.batch_size), **temperatures)
         result["sources"][name] = {**temperatures, **metrics}
-    result["inputs"] = len(sources[:FLAGS.max_inputs])
+    result["inputs"] = inputs
     path = run_dir / f"{FLAGS.split}_diversity_sources{suffix}.json"
     write_json(path, result)
     for kept in passes.values():

@@ -226,6 +226,10 @@ def test_smoke_chain_end_to_end(tmp_path, env):
     sources = json.loads((run_dir / "test_diversity_sources.json").read_text())["sources"]
     assert set(sources) == {"z", "attention", "both"} and not (run_dir / "test_diversity_progress").exists()
     assert (sources["z"]["z_temperature"], sources["z"]["attention_temperature"]) == (1.0, 0.0)
+    assert "reused_from_evaluation" not in json.loads((run_dir / "test_diversity_sources.json").read_text())  # 2 != 10
+    run("evaluate.py", f"--run_dir={run_dir}", "--diversity_sources", env=env)  # as many samples as the evaluation
+    sources = json.loads((run_dir / "test_diversity_sources.json").read_text())
+    assert sources["reused_from_evaluation"] == ["both"] and set(sources["sources"]) == {"z", "attention", "both"}
     # `tables` regenerates the same tables from the published outputs alone (the run directories deleted).
     shutil.rmtree(results.parent / "runs")
     before = {name: (results / name).read_text() for name in ("table2.md", "table4.md", "case_study.md")}
@@ -483,6 +487,21 @@ def test_only_the_runs_evaluation_epoch_and_all_its_inputs_make_its_evaluation(t
     full = (run_dir / "test_metrics.json").read_text()
     assert json.loads(full)["batch_size"] == 100 and json.loads(full)["num_samples"] == 10  # what fixes the sampling rows
     assert json.loads(full)["checkpoint_epoch"] == 2 and json.loads(full)["inputs"] > 5  # the whole test split
+    # Where the diversity comes from, without decoding what the evaluation decoded: with a deterministic
+    # attention all three passes are its seed-0 sampling run or its MAP decoding, as decoding them gives.
+    run("evaluate.py", f"--run_dir={run_dir}", "--diversity_sources", env=env)
+    reused = json.loads((run_dir / "test_diversity_sources.json").read_text())
+    run("evaluate.py", f"--run_dir={run_dir}", "--diversity_sources", "--noreuse_evaluation", env=env)
+    decoded = json.loads((run_dir / "test_diversity_sources.json").read_text())
+    assert reused.pop("reused_from_evaluation") == ["z", "attention", "both"] and "reused_from_evaluation" not in decoded
+    scores = {kind: {name: {k: v for k, v in row.items() if not k.endswith("temperature")}
+                        for name, row in result["sources"].items()} for kind, result in (("reused", reused),
+                                                                                           ("decoded", decoded))}
+    assert scores["reused"]["both"] == scores["decoded"]["both"] == scores["decoded"]["z"] == scores["reused"]["z"]
+    assert scores["reused"]["both"] == {k: v for k, v in json.loads(full)["sample_runs"][0].items() if k != "seed"}
+    for name in ("bleu1", "bleu4", "entropy"):  # z at its mean, nothing random: MAP decoding (other batches)
+        assert reused["sources"]["attention"][name] == pytest.approx(decoded["sources"]["attention"][name], abs=0.5)
+    assert reused["sources"]["attention"]["bleu4"] == json.loads(full)["map"]["bleu4"]
     # The three lines of Python give what generate.py prints.
     import tf_varattn
 
