@@ -198,9 +198,8 @@ PAIRED_NOTE = (f"with its 95% paired bootstrap interval over test inputs ({BOOTS
 def _paired_cells(first: tuple[Path, dict], second: tuple[Path, dict]) -> list[str]:
     """``first - second`` (each ``(run, files)``) on the same test inputs: each of ``PAIRED_COLUMNS``
     with its paired bootstrap interval, then the difference of the NLL estimates per token."""
-    cells = []
+    cells, scores = [], [run_scores(run) for run, _ in (first, second)]
     for outputs, metric in PAIRED_COLUMNS.values():
-        scores = [run_scores(run) for run, _ in (first, second)]
         paired = [getattr(score, outputs) if score is not None else None for score in scores]
         if None in paired:
             cells.append("–")
