@@ -12,7 +12,7 @@ from typing import Callable, Optional
 from tf_varattn.reporting.figures import plot_curve_rows
 from tf_varattn.reporting.publish import publish_figure
 from tf_varattn.reporting.paper import (LATENT_REMEDIES, LATENT_SEED_FOLDER, LATENT_STUDY, NAMES, cell,
-                                        number, parse_study_run_name, study_run_name)
+                                        difference_cell, number, parse_study_run_name, study_run_name)
 from tf_varattn.reporting.run_files import read_json, run_label
 from tf_varattn.reporting.tables import BOOTSTRAP_RESAMPLES, run_scores
 from tf_varattn.uncertainty import paired_bootstrap, seed_spread
@@ -205,8 +205,7 @@ def _paired_cells(first: tuple[Path, dict], second: tuple[Path, dict]) -> list[s
             cells.append("–")
             continue
         result = paired_bootstrap(*paired, metric, BOOTSTRAP_RESAMPLES)
-        cells.append(f"{cell(metric, result['difference'], signed=True)} [{cell(metric, result['low'], signed=True)}, "
-                     f"{cell(metric, result['high'], signed=True)}]")
+        cells.append(difference_cell(metric, result))
     nll = [files["likelihood"].get("nll", {}).get("value") for _, files in (first, second)]
     return cells + [number(nll[0] - nll[1], 3, signed=True) if None not in nll else "–"]
 

@@ -177,3 +177,10 @@ def number(value: Optional[float], digits: int, signed: bool = False) -> str:
 def cell(metric: str, value: Optional[float], signed: bool = False) -> str:
     """BLEU with 2 decimals, diversity with 3 (as the paper prints them)."""
     return number(value, 2 if metric.startswith("bleu") else 3, signed)
+
+
+def difference_cell(metric: str, result: dict) -> str:
+    """A difference with its interval, as ``cell`` prints ``metric``: "+0.11 [+0.05, +0.17]"
+    (``result`` holds ``difference``, ``low`` and ``high``)."""
+    return (f"{cell(metric, result['difference'], signed=True)} "
+            f"[{cell(metric, result['low'], signed=True)}, {cell(metric, result['high'], signed=True)}]")

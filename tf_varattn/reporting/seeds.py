@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Callable, Optional
 
-from tf_varattn.reporting.paper import HEADERS, METRICS, NAMES, TABLES, cell, table_presets
+from tf_varattn.reporting.paper import HEADERS, METRICS, NAMES, TABLES, cell, difference_cell, table_presets
 from tf_varattn.reporting.run_files import read_json, settings_differences
 from tf_varattn.uncertainty import seed_difference, seed_spread
 
@@ -131,8 +131,7 @@ def describe_across_seeds(result: dict) -> str:
             parts.append(f"{HEADERS[metric]} {cell(metric, d['difference'], signed=True)} (no interval)")
             continue
         beyond = "larger than the seed spread" if d["low"] > 0 or d["high"] < 0 else "within the seed spread"
-        parts.append(f"{HEADERS[metric]} {cell(metric, d['difference'], signed=True)} "
-                     f"[{cell(metric, d['low'], signed=True)}, {cell(metric, d['high'], signed=True)}], {beyond}")
+        parts.append(f"{HEADERS[metric]} {difference_cell(metric, d)}, {beyond}")
     runs = result["runs"]
     return (f"holds in {len(result['holding'])} of {len(result['seeds'])} seeds "
             f"({', '.join(map(str, result['seeds']))}); on the means of {runs[0]} and {runs[1]} runs: "

@@ -15,7 +15,7 @@ import numpy as np
 from tf_varattn.config import config_differences, get_config
 from tf_varattn.evaluation import SplitOutputs
 from tf_varattn.metrics import bleu_statistics, brevity_penalty
-from tf_varattn.reporting.paper import HEADERS, METRICS, NAMES, TABLES, cell
+from tf_varattn.reporting.paper import HEADERS, METRICS, NAMES, TABLES, cell, difference_cell
 from tf_varattn.reporting.seeds import SEED_FOLDER, training_runs
 from tf_varattn.reporting.run_files import read_json, run_pooling, settings_differences  # noqa: F401
 from tf_varattn.uncertainty import PerInputScores, bootstrap_interval, paired_bootstrap
@@ -106,8 +106,7 @@ def _paired_note(root: Path) -> list[str]:
     parts = []
     for metric in PAIRED_METRICS:
         result = paired_bootstrap(first, second, metric, BOOTSTRAP_RESAMPLES)
-        parts.append(f"{HEADERS[metric]} {cell(metric, result['difference'], signed=True)} "
-                     f"[{cell(metric, result['low'], signed=True)}, {cell(metric, result['high'], signed=True)}], "
+        parts.append(f"{HEADERS[metric]} {difference_cell(metric, result)}, "
                      f"p {'< ' if result['p_value'] <= 1 / BOOTSTRAP_RESAMPLES else '= '}"
                      f"{max(result['p_value'], 1 / BOOTSTRAP_RESAMPLES):.3f}")
     names = " − ".join(NAMES[preset] for preset in PAIRED_MODELS)
