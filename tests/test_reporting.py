@@ -524,6 +524,38 @@ def test_the_collapse_study_across_training_seeds(tmp_path):
         study_seed_runs(tmp_path)
 
 
+def test_the_collapse_study_compares_the_attentions_across_training_seeds(tmp_path):
+    """VED+VAttn-h̄ minus VED+DAttn over their seeds: the difference of the seed means with Welch's
+    t-interval computed by hand; no interval where no seed moves; no row for a remedy only one
+    attention has several seeds of."""
+    from scipy.stats import t as student_t
+
+    from tf_varattn.reporting.latents import render_latents
+
+    folder = tmp_path / "qgen" / "latents"
+    entropies = {"ved_dattn": [2.10, 2.14, 2.18], "ved_vattn_mean": [2.25, 2.29]}
+    for preset, values in entropies.items():
+        for seed, entropy in enumerate(values):
+            run = folder / f"{preset}-free_bits" if seed == 0 else folder / "seeds" / f"{preset}-free_bits-seed{seed}"
+            metrics = _write_run(run, seed=seed)
+            metrics["sample"]["entropy"], metrics["map"]["bleu4"] = entropy, 5.0  # MAP BLEU-4 the same in every run
+            (run / "test_metrics.json").write_text(json.dumps(metrics))
+            config = json.loads((run / "config.json").read_text())
+            (run / "config.json").write_text(json.dumps({**config, "seed": seed}))
+    for seed in (0, 1):  # the bag-of-words loss: several seeds of VED+DAttn only
+        _write_run(folder / "ved_dattn-bow" if seed == 0 else folder / "seeds" / f"ved_dattn-bow-seed{seed}", seed=seed)
+    section = render_latents(tmp_path).split("## Across training seeds", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| free bits")]
+    assert len(rows) == 1 and not any(line.startswith("| bag-of-words") for line in section.splitlines())
+    remedy, seeds, map_bleu, _, entropy, _ = (cell.strip() for cell in rows[0].strip("|").split("|"))
+    assert seeds == "0, 1, 2 / 0, 1" and map_bleu == "+0.00 (no interval)"
+    a, b = np.var(entropies["ved_vattn_mean"], ddof=1) / 2, np.var(entropies["ved_dattn"], ddof=1) / 3
+    df = (a + b) ** 2 / (a ** 2 / 1 + b ** 2 / 2)  # Welch-Satterthwaite
+    half = student_t.ppf(0.975, df) * np.sqrt(a + b)
+    difference = np.mean(entropies["ved_vattn_mean"]) - np.mean(entropies["ved_dattn"])
+    assert entropy == f"+0.130 [{difference - half:+.3f}, {difference + half:+.3f}]" == "+0.130 [+0.030, +0.230]"
+
+
 def test_the_collapse_study_trains_other_seeds_of_chosen_remedies(tmp_path):
     import os
     import subprocess

@@ -15,7 +15,7 @@ from tf_varattn.reporting.paper import (LATENT_REMEDIES, LATENT_SEED_FOLDER, LAT
                                         difference_cell, number, parse_study_run_name, study_run_name)
 from tf_varattn.reporting.run_files import read_json, run_label
 from tf_varattn.reporting.tables import BOOTSTRAP_RESAMPLES, run_scores
-from tf_varattn.uncertainty import paired_bootstrap, seed_spread
+from tf_varattn.uncertainty import paired_bootstrap, seed_difference, seed_spread
 
 MARKERS = {"ved_dattn": "o", "ved_vattn_mean": "s"}
 
@@ -98,6 +98,43 @@ def _seed_table(by_seed: dict[tuple[str, str], dict[int, Path]]) -> list[str]:
                  for digits, signed, value in SEED_COLUMNS.values()]
         lines.append(f"| {NAMES[preset]} | {LATENT_REMEDIES[remedy][0]} | {', '.join(map(str, runs))} | "
                      + " | ".join(cells) + " |")
+    return lines + _attention_across_seeds(several)
+
+
+# The attentions compared across training seeds: header -> (metric as ``cell`` prints it, value from a run's files).
+SEED_DIFFERENCE_COLUMNS = {
+    "MAP BLEU-4": ("bleu4", SEED_COLUMNS["MAP BLEU-4"][2]),
+    "Sampling BLEU-4": ("bleu4", SEED_COLUMNS["Sampling BLEU-4"][2]),
+    "Entropy": ("entropy", SEED_COLUMNS["Entropy"][2]),
+    "Dist-2": ("dist2", SEED_COLUMNS["Dist-2"][2]),
+}
+
+
+def _attention_across_seeds(several: dict[tuple[str, str], dict[int, Path]]) -> list[str]:
+    """For each remedy both attentions trained with two seeds or more: the second attention's mean
+    minus the first's, with Welch's t-interval over the seeds (the training seed's noise)."""
+    first, second = LATENT_STUDY["presets"][:2]
+    remedies = [remedy for remedy in LATENT_REMEDIES if (first, remedy) in several and (second, remedy) in several]
+    if not remedies:
+        return []
+    lines = ["", f"{NAMES[second]} minus {NAMES[first]} with the same remedy over their training seeds: the difference "
+             "of the seed means with its 95% Welch t-interval (the training seed's noise; an interval that excludes "
+             "0 is an effect larger than a rerun moves).", "",
+             "| Remedy | Seeds | " + " | ".join(SEED_DIFFERENCE_COLUMNS) + " |",
+             "| --- | --- |" + " ---: |" * len(SEED_DIFFERENCE_COLUMNS)]
+    for remedy in remedies:
+        files = {preset: [_files(run) for run in several[(preset, remedy)].values()] for preset in (first, second)}
+        cells = []
+        for metric, value in SEED_DIFFERENCE_COLUMNS.values():
+            values = {preset: [v for v in map(value, files[preset]) if v is not None] for preset in files}
+            if not values[first] or not values[second]:
+                cells.append("–")
+                continue
+            result = seed_difference(values[second], values[first])
+            cells.append(difference_cell(metric, result) if result["low"] is not None
+                         else cell(metric, result["difference"], signed=True) + " (no interval)")
+        seeds = " / ".join(", ".join(map(str, several[(preset, remedy)])) for preset in (first, second))
+        lines.append(f"| {LATENT_REMEDIES[remedy][0]} | {seeds} | " + " | ".join(cells) + " |")
     return lines
 
 
