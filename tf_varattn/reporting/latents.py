@@ -120,7 +120,7 @@ def _attention_across_seeds(several: dict[tuple[str, str], dict[int, Path]]) -> 
     lines = ["", f"{NAMES[second]} minus {NAMES[first]} with the same remedy over their training seeds: the difference "
              "of the seed means with its 95% Welch t-interval (the training seed's noise; an interval that excludes "
              "0 is an effect larger than a rerun moves).", "",
-             "| Remedy | Seeds | " + " | ".join(SEED_DIFFERENCE_COLUMNS) + " |",
+             f"| Remedy | Seeds ({NAMES[first]} / {NAMES[second]}) | " + " | ".join(SEED_DIFFERENCE_COLUMNS) + " |",
              "| --- | --- |" + " ---: |" * len(SEED_DIFFERENCE_COLUMNS)]
     for remedy in remedies:
         files = {preset: [_files(run) for run in several[(preset, remedy)].values()] for preset in (first, second)}
