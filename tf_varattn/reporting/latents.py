@@ -92,27 +92,19 @@ def _seed_table(by_seed: dict[tuple[str, str], dict[int, Path]]) -> list[str]:
              "The rows trained with several seeds (`VARATTN_SEEDS`): mean ± standard deviation over the seeds "
              "(n - 1); the tables above show seed 0.", "",
              "| Model | Remedy | Seeds | " + " | ".join(SEED_COLUMNS) + " |", "| --- | --- | --- |" + " ---: |" * len(SEED_COLUMNS)]
+    files = {key: [_files(run) for run in runs.values()] for key, runs in several.items()}  # read once, for both tables
     for (preset, remedy), runs in several.items():
-        files = [_files(run) for run in runs.values()]
-        cells = [_across_seeds([value(f) for f in files], len(files), digits, signed)
+        cells = [_across_seeds([value(f) for f in files[preset, remedy]], len(runs), digits, signed)
                  for digits, signed, value in SEED_COLUMNS.values()]
         lines.append(f"| {NAMES[preset]} | {LATENT_REMEDIES[remedy][0]} | {', '.join(map(str, runs))} | "
                      + " | ".join(cells) + " |")
-    return lines + _attention_across_seeds(several)
+    return lines + _attention_across_seeds(several, files)
 
 
-# The attentions compared across training seeds: header -> (metric as ``cell`` prints it, value from a run's files).
-SEED_DIFFERENCE_COLUMNS = {
-    "MAP BLEU-4": ("bleu4", SEED_COLUMNS["MAP BLEU-4"][2]),
-    "Sampling BLEU-4": ("bleu4", SEED_COLUMNS["Sampling BLEU-4"][2]),
-    "Entropy": ("entropy", SEED_COLUMNS["Entropy"][2]),
-    "Dist-2": ("dist2", SEED_COLUMNS["Dist-2"][2]),
-}
-
-
-def _attention_across_seeds(several: dict[tuple[str, str], dict[int, Path]]) -> list[str]:
-    """For each remedy both attentions trained with two seeds or more: the second attention's mean
-    minus the first's, with Welch's t-interval over the seeds (the training seed's noise)."""
+def _attention_across_seeds(several: dict[tuple[str, str], dict[int, Path]], files: dict) -> list[str]:
+    """For each remedy both attentions trained with two seeds or more (``files``: their runs' files,
+    in seed order): the second attention's mean minus the first's in each of ``PAIRED_COLUMNS``, with
+    Welch's t-interval over the seeds (the training seed's noise)."""
     first, second = LATENT_STUDY["presets"][:2]
     remedies = [remedy for remedy in LATENT_REMEDIES if (first, remedy) in several and (second, remedy) in several]
     if not remedies:
@@ -120,19 +112,15 @@ def _attention_across_seeds(several: dict[tuple[str, str], dict[int, Path]]) -> 
     lines = ["", f"{NAMES[second]} minus {NAMES[first]} with the same remedy over their training seeds: the difference "
              "of the seed means with its 95% Welch t-interval (the training seed's noise; an interval that excludes "
              "0 is an effect larger than a rerun moves).", "",
-             f"| Remedy | Seeds ({NAMES[first]} / {NAMES[second]}) | " + " | ".join(SEED_DIFFERENCE_COLUMNS) + " |",
-             "| --- | --- |" + " ---: |" * len(SEED_DIFFERENCE_COLUMNS)]
+             f"| Remedy | Seeds ({NAMES[first]} / {NAMES[second]}) | " + " | ".join(PAIRED_COLUMNS) + " |",
+             "| --- | --- |" + " ---: |" * len(PAIRED_COLUMNS)]
     for remedy in remedies:
-        files = {preset: [_files(run) for run in several[(preset, remedy)].values()] for preset in (first, second)}
         cells = []
-        for metric, value in SEED_DIFFERENCE_COLUMNS.values():
-            values = {preset: [v for v in map(value, files[preset]) if v is not None] for preset in files}
-            if not values[first] or not values[second]:
-                cells.append("–")
-                continue
-            result = seed_difference(values[second], values[first])
-            cells.append(difference_cell(metric, result) if result["low"] is not None
-                         else cell(metric, result["difference"], signed=True) + " (no interval)")
+        for header, (_, metric) in PAIRED_COLUMNS.items():
+            value = SEED_COLUMNS[header][2]
+            values = {preset: [v for v in map(value, files[preset, remedy]) if v is not None] for preset in (first, second)}
+            cells.append(difference_cell(metric, seed_difference(values[second], values[first]))
+                         if values[first] and values[second] else "–")
         seeds = " / ".join(", ".join(map(str, several[(preset, remedy)])) for preset in (first, second))
         lines.append(f"| {LATENT_REMEDIES[remedy][0]} | {seeds} | " + " | ".join(cells) + " |")
     return lines

@@ -181,6 +181,8 @@ def cell(metric: str, value: Optional[float], signed: bool = False) -> str:
 
 def difference_cell(metric: str, result: dict) -> str:
     """A difference with its interval, as ``cell`` prints ``metric``: "+0.11 [+0.05, +0.17]"
-    (``result`` holds ``difference``, ``low`` and ``high``)."""
+    (``result`` holds ``difference``, ``low`` and ``high``); "+0.11 (no interval)" when ``low`` is None."""
+    if result["low"] is None:
+        return f"{cell(metric, result['difference'], signed=True)} (no interval)"
     return (f"{cell(metric, result['difference'], signed=True)} "
             f"[{cell(metric, result['low'], signed=True)}, {cell(metric, result['high'], signed=True)}]")

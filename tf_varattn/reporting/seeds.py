@@ -127,11 +127,9 @@ def describe_across_seeds(result: dict) -> str:
     (their 95% t-interval excludes 0)."""
     parts = []
     for metric, d in result["differences"].items():
-        if d["low"] is None:
-            parts.append(f"{HEADERS[metric]} {cell(metric, d['difference'], signed=True)} (no interval)")
-            continue
-        beyond = "larger than the seed spread" if d["low"] > 0 or d["high"] < 0 else "within the seed spread"
-        parts.append(f"{HEADERS[metric]} {difference_cell(metric, d)}, {beyond}")
+        parts.append(f"{HEADERS[metric]} {difference_cell(metric, d)}")
+        if d["low"] is not None:
+            parts[-1] += ", larger than the seed spread" if d["low"] > 0 or d["high"] < 0 else ", within the seed spread"
     runs = result["runs"]
     return (f"holds in {len(result['holding'])} of {len(result['seeds'])} seeds "
             f"({', '.join(map(str, result['seeds']))}); on the means of {runs[0]} and {runs[1]} runs: "
