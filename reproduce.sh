@@ -34,6 +34,7 @@
 #                     threads and logs to RUN_DIR.log
 #   VARATTN_RUN_DIR   run directory of `model` (default RUNS/TASK/PRESET)
 #   VARATTN_DATA_DIR  data directory (default ./data, then ../shared/data)
+#   VARATTN_CACHE_DIR word2vec cache, shared by all runs (default ~/.cache/tf_varattn)
 #   VARATTN_TF_LOGS   1 shows TensorFlow's start-up messages (hidden by default)
 #   VARATTN_VENV      virtual environment (default .venv); PYTHON the interpreter that creates it
 #   VARATTN_LAUNCHER  a command put before the Python of every script (the tests use it to fork the

@@ -29,7 +29,8 @@ flags.DEFINE_enum("task", "qgen", list(TASKS), "Task: " + "; ".join(f"{name}, {s
 flags.DEFINE_enum("model", "ved_vattn_mean", list(PRESETS), "Paper model (config preset).")
 flags.DEFINE_string("output_dir", None, "Run directory (checkpoints, history.json, TensorBoard logs).", required=True)
 flags.DEFINE_string("data_dir", None, "Data directory (default: $VARATTN_DATA_DIR, ./data, ../shared/data).")
-flags.DEFINE_string("embedding_cache_dir", None, "Where word2vec vectors are cached (default: <output_dir>/../word2vec).")
+flags.DEFINE_string("embedding_cache_dir", None, "Where word2vec vectors are cached, shared by every run that needs the "
+                    "same vectors (default: $VARATTN_CACHE_DIR/word2vec, else ~/.cache/tf_varattn/word2vec).")
 flags.DEFINE_integer("keep_checkpoints", 2, "Newest epoch checkpoints kept (the eval_epoch one is kept too).",
                      lower_bound=1)
 flags.DEFINE_float("checkpoint_minutes", 10.0, "Also save inside an epoch every this many minutes of training "
@@ -70,7 +71,8 @@ def main(argv):
         print(f"error: {error}", file=sys.stderr)
         return 2
     run_dir = Path(FLAGS.output_dir)
-    cache_dir = Path(FLAGS.embedding_cache_dir) if FLAGS.embedding_cache_dir else run_dir.resolve().parent / "word2vec"
+    cache_dir = Path(FLAGS.embedding_cache_dir) if FLAGS.embedding_cache_dir else None
+    beside_the_run = run_dir.resolve().parent / "word2vec"  # where earlier versions cached them
     if FLAGS.check_finished:
         try:
             return 0 if check_finished(run_dir, config) else 3
@@ -83,7 +85,7 @@ def main(argv):
             # sizes come from the data, so they are compared once it is loaded).
             check_config(run_dir, config, write=False)
             record_user_code(run_dir, USER_CODE)
-            data = prepare_task_data(config, run_dir, FLAGS.data_dir, cache_dir)
+            data = prepare_task_data(config, run_dir, FLAGS.data_dir, cache_dir, [beside_the_run])
             history = Trainer(config, run_dir, data, keep_checkpoints=FLAGS.keep_checkpoints,
                               checkpoint_minutes=FLAGS.checkpoint_minutes,
                               distribution_strategy=FLAGS.distribution_strategy).fit(

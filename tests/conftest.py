@@ -17,6 +17,19 @@ import pytest  # noqa: E402
 from tf_varattn.data.corpora import DataError, resolve_data_dir  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_user_cache(tmp_path_factory):
+    """Nothing a test runs writes into the user's word2vec cache (``~/.cache/tf_varattn``)."""
+    os.environ["VARATTN_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(autouse=True)
+def word2vec_cache(tmp_path, monkeypatch) -> Path:
+    """Each test its own word2vec cache (a test never finds vectors another test trained)."""
+    monkeypatch.setenv("VARATTN_CACHE_DIR", str(tmp_path / "user-cache"))
+    return tmp_path / "user-cache" / "word2vec"
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The data directory (flag-free resolution); skips the test when no data is present."""

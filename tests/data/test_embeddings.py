@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from tf_varattn.data.corpora import DataError
-from tf_varattn.data.embeddings import Word2VecConfig, embedding_matrix, load_or_train_word2vec, train_word2vec
+from tf_varattn.data.embeddings import (Word2VecConfig, default_cache_dir, embedding_matrix, load_or_train_word2vec,
+                                        train_word2vec)
 from tf_varattn.data.vocab import Vocabulary
 
 SENTENCES = [["the", "cat", "sat"], ["the", "dog", "ran"], ["a", "cat", "ran"]] * 20
@@ -39,6 +40,37 @@ def test_cache_is_reused_and_keyed_by_corpus(tmp_path, monkeypatch):
     monkeypatch.undo()
     load_or_train_word2vec(SENTENCES[:-1], tmp_path, CONFIG)
     assert len(list(tmp_path.glob("word2vec-*.kv"))) == 2
+
+
+def test_the_default_cache_is_the_users_and_shared_by_every_run(tmp_path, monkeypatch, word2vec_cache):
+    assert default_cache_dir() == word2vec_cache  # $VARATTN_CACHE_DIR/word2vec (conftest: the test's own)
+    monkeypatch.delenv("VARATTN_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "tf_varattn" / "word2vec"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "tf_varattn" / "word2vec"
+    monkeypatch.setenv("VARATTN_CACHE_DIR", str(tmp_path / "mine"))
+    vectors = load_or_train_word2vec(SENTENCES, config=CONFIG)  # no folder given: the default
+    assert len(list((tmp_path / "mine" / "word2vec").glob("word2vec-*.kv"))) == 1
+    assert not (tmp_path / "home").exists()
+    np.testing.assert_array_equal(load_or_train_word2vec(SENTENCES, tmp_path / "mine" / "word2vec", CONFIG)["cat"],
+                                  vectors["cat"])
+
+
+def test_vectors_cached_beside_an_earlier_run_are_copied_not_trained_again(tmp_path, monkeypatch):
+    import tf_varattn.data.embeddings as embeddings
+
+    earlier = tmp_path / "runs" / "qgen" / "word2vec"
+    vectors = load_or_train_word2vec(SENTENCES, earlier, CONFIG)
+    monkeypatch.setattr(embeddings, "train_word2vec", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
+    cache = tmp_path / "cache"
+    copied = load_or_train_word2vec(SENTENCES, cache, CONFIG, earlier_caches=[tmp_path / "elsewhere", earlier])
+    np.testing.assert_array_equal(copied["dog"], vectors["dog"])
+    assert [p.name for p in cache.iterdir()] == [p.name for p in earlier.iterdir()]  # one .kv, no temporary left
+    # Other sentences are not the earlier run's vectors: trained (here refused, so it raises).
+    with pytest.raises(AssertionError, match="trained"):
+        load_or_train_word2vec(SENTENCES[:-1], cache, CONFIG, earlier_caches=[earlier])
 
 
 def test_large_vectors_are_cached_in_one_loadable_file(tmp_path):

@@ -240,7 +240,7 @@ def test_smoke_chain_end_to_end(tmp_path, env):
     assert {name: (results / name).read_text() for name in before} == before
 
 
-def test_own_data_end_to_end(tmp_path):
+def test_own_data_end_to_end(tmp_path, word2vec_cache):
     """README "Your own data": train on aligned text + TSV + CSV files made here (no paper data:
     the data directory points nowhere), evaluate, generate; other data under the run is refused."""
     rng = random.Random(0)
@@ -265,7 +265,7 @@ def test_own_data_end_to_end(tmp_path):
     run("train.py", *command, env=env)
     config = json.loads((run_dir / "config.json").read_text())
     assert (config["task"], config["source_column"], config["epochs"]) == ("custom", "text", 2)
-    assert list((run_dir.parent / "word2vec").glob("word2vec-*.kv"))  # trained on this corpus, cached
+    [vectors] = word2vec_cache.glob("word2vec-*.kv")  # trained on this corpus, cached for every run
     sources = json.loads((run_dir / "data_sources.json").read_text())
     assert [Path(entry["path"]).name for entry in sources["train"]] == ["train.src", "train.tgt"]
     assert len(json.loads((run_dir / "history.json").read_text())) == 2
@@ -283,6 +283,7 @@ def test_own_data_end_to_end(tmp_path):
                         env=env, cwd=corpus)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads((relative / "config.json").read_text())["val_file"] == str(corpus / "val.tsv")
+    assert list(word2vec_cache.glob("word2vec-*.kv")) == [vectors]  # a run in another folder: the same vectors
     stored = json.loads((relative / "config.json").read_text())
     (relative / "config.json").write_text(json.dumps({**stored, "val_file": "val.tsv", "test_file": "test.tsv",
                                                       "train_file": "train.src,train.tgt"}))
@@ -307,7 +308,7 @@ def test_own_data_end_to_end(tmp_path):
         "--split=val" in result.stderr
 
 
-def test_a_different_config_is_refused_before_word2vec_and_a_second_trainer_is_locked_out(tmp_path, env):
+def test_a_different_config_is_refused_before_word2vec_and_a_second_trainer_is_locked_out(tmp_path, env, word2vec_cache):
     from tf_varattn.config import get_config
     from tf_varattn.training.runs import RunLock
 
@@ -317,7 +318,8 @@ def test_a_different_config_is_refused_before_word2vec_and_a_second_trainer_is_l
     result = run("train.py", "--model=ved_vattn_mean", "--latent_dim=8", "--word2vec_epochs=50",
                  f"--output_dir={run_dir}", env=env, check=False)
     assert result.returncode == 1 and "different config (latent_dim: 4 -> 8)" in result.stderr
-    assert not (run_dir.parent / "word2vec").exists() and not (run_dir / "vocab.json").exists()
+    assert not word2vec_cache.exists() and not (run_dir.parent / "word2vec").exists()
+    assert not (run_dir / "vocab.json").exists()
     with RunLock(run_dir):
         result = run("train.py", "--model=ved_vattn_mean", "--latent_dim=4", f"--output_dir={run_dir}", env=env,
                      check=False)

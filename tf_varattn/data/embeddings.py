@@ -2,7 +2,9 @@
 
 The reference trains one 300-d CBOW word2vec (window 5, min_count 1, 50 epochs) on
 the task's sentences of all splits and initialises the (frozen) encoder and decoder
-embeddings from it; words without a vector get U(-0.05, 0.05).
+embeddings from it; words without a vector get U(-0.05, 0.05). The vectors are cached per user
+(:func:`default_cache_dir`), named by a fingerprint of their sentences and settings, so every run on
+the machine that needs the same vectors trains them once.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -21,6 +24,17 @@ from tf_varattn.data.corpora import DataError
 from tf_varattn.data.vocab import Vocabulary
 
 logger = logging.getLogger(__name__)
+
+CACHE_DIR_ENV = "VARATTN_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    """The word2vec cache when none is given: ``$VARATTN_CACHE_DIR/word2vec``, else
+    ``$XDG_CACHE_HOME/tf_varattn/word2vec`` (by default ``~/.cache/tf_varattn/word2vec``)."""
+    if os.environ.get(CACHE_DIR_ENV):
+        return Path(os.environ[CACHE_DIR_ENV]).expanduser() / "word2vec"
+    user_cache = os.environ.get("XDG_CACHE_HOME") or Path("~/.cache").expanduser()
+    return Path(user_cache) / "tf_varattn" / "word2vec"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,23 +86,38 @@ def _fingerprint(sentences: Sequence[Sequence[str]], config: Word2VecConfig) -> 
 
 
 def load_or_train_word2vec(
-    sentences: Sequence[Sequence[str]], cache_dir: os.PathLike, config: Word2VecConfig = Word2VecConfig()
+    sentences: Sequence[Sequence[str]],
+    cache_dir: Optional[os.PathLike] = None,
+    config: Word2VecConfig = Word2VecConfig(),
+    earlier_caches: Sequence[os.PathLike] = (),
 ):
-    """Returns cached vectors for exactly these sentences and settings, training them if absent."""
+    """Returns cached vectors for exactly these sentences and settings, training them if absent.
+
+    ``cache_dir`` defaults to :func:`default_cache_dir`. Vectors found in one of ``earlier_caches``
+    instead (where a run cached them before the cache was shared) are copied into ``cache_dir``.
+    """
     from gensim.models import KeyedVectors
 
     logging.getLogger("gensim").setLevel(logging.WARNING)
     # A link to a folder not made yet is followed (and the folder made), not refused by mkdir.
-    cache_dir = Path(os.path.realpath(cache_dir))
-    path = cache_dir / f"word2vec-{_fingerprint(sentences, config)}.kv"
+    cache_dir = Path(os.path.realpath(default_cache_dir() if cache_dir is None else cache_dir))
+    name = f"word2vec-{_fingerprint(sentences, config)}.kv"
+    path = cache_dir / name
     if path.is_file():
         logger.info("Loading cached word2vec from %s", path)
         return KeyedVectors.load(str(path))
     try:  # before the training (minutes on the full data), so that a bad cache folder fails at once
         cache_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise DataError(f"cannot use {cache_dir} as the word2vec cache folder ({error}); "
-                        "pass another folder with --embedding_cache_dir.") from error
+        raise DataError(f"cannot use {cache_dir} as the word2vec cache folder ({error}); pass another folder "
+                        f"with --embedding_cache_dir (or set {CACHE_DIR_ENV}).") from error
+    earlier = next((Path(folder) / name for folder in earlier_caches if (Path(folder) / name).is_file()), None)
+    if earlier is not None:
+        logger.info("Copying cached word2vec from %s to %s", earlier, path)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copyfile(earlier, temporary)
+        os.replace(temporary, path)
+        return KeyedVectors.load(str(path))
     logger.info("Training word2vec on %d sentences (%d epochs) -> %s", len(sentences), config.epochs, path)
     vectors = train_word2vec(sentences, config)
     # A name of this process's own: two runs sharing the cache (started side by side) never write

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -123,11 +123,14 @@ def prepare_task_data(
     run_dir: os.PathLike,
     data_dir: Optional[str] = None,
     embedding_cache_dir: Optional[os.PathLike] = None,
+    earlier_embedding_caches: Sequence[os.PathLike] = (),
 ) -> TaskData:
     """Loads the task's splits, fits (or reloads ``run_dir/vocab.json``) the vocabulary and encodes.
 
     For the VAE pilot (``config.autoencoder``) the target of every pair is its source.
-    Word2vec vectors are cached in ``embedding_cache_dir`` (default ``run_dir``).
+    Word2vec vectors are cached in ``embedding_cache_dir`` (default: the user's cache,
+    :func:`~tf_varattn.data.embeddings.default_cache_dir`); see
+    :func:`~tf_varattn.data.embeddings.load_or_train_word2vec` for ``earlier_embedding_caches``.
     """
     run_dir = Path(run_dir)
     files = recorded_where_missing(data_files(config, data_dir), run_dir)
@@ -161,7 +164,7 @@ def prepare_task_data(
             sentences = [tokens for split in spec.vocabulary_splits if split in tokenized
                          for tokens in (*tokenized[split][0], *tokenized[split][1])]
         w2v = Word2VecConfig(dim=config.embedding_dim, epochs=config.word2vec_epochs, seed=config.seed)
-        vectors = load_or_train_word2vec(sentences, embedding_cache_dir or run_dir, w2v)
+        vectors = load_or_train_word2vec(sentences, embedding_cache_dir, w2v, earlier_embedding_caches)
         embeddings = (
             embedding_matrix(vocab.source, vectors, config.embedding_dim, config.seed),
             embedding_matrix(vocab.target, vectors, config.embedding_dim, config.seed + 1),
