@@ -68,6 +68,11 @@ def test_vectors_cached_beside_an_earlier_run_are_copied_not_trained_again(tmp_p
     copied = load_or_train_word2vec(SENTENCES, cache, CONFIG, earlier_caches=[tmp_path / "elsewhere", earlier])
     np.testing.assert_array_equal(copied["dog"], vectors["dog"])
     assert [p.name for p in cache.iterdir()] == [p.name for p in earlier.iterdir()]  # one .kv, no temporary left
+    # A cache folder that cannot be made: the earlier copy still serves, nothing trained.
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    np.testing.assert_array_equal(load_or_train_word2vec(SENTENCES, not_a_folder / "word2vec", CONFIG,
+                                                         earlier_caches=[earlier])["dog"], vectors["dog"])
     # Other sentences are not the earlier run's vectors: trained (here refused, so it raises).
     with pytest.raises(AssertionError, match="trained"):
         load_or_train_word2vec(SENTENCES[:-1], cache, CONFIG, earlier_caches=[earlier])

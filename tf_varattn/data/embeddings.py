@@ -106,12 +106,15 @@ def load_or_train_word2vec(
     if path.is_file():
         logger.info("Loading cached word2vec from %s", path)
         return KeyedVectors.load(str(path))
+    earlier = next((Path(folder) / name for folder in earlier_caches if (Path(folder) / name).is_file()), None)
     try:  # before the training (minutes on the full data), so that a bad cache folder fails at once
         cache_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
+        if earlier is not None:  # nothing to train: the earlier copy serves
+            logger.warning("Cannot use %s as the word2vec cache folder (%s); loading %s", cache_dir, error, earlier)
+            return KeyedVectors.load(str(earlier))
         raise DataError(f"cannot use {cache_dir} as the word2vec cache folder ({error}); pass another folder "
                         f"with --embedding_cache_dir (or set {CACHE_DIR_ENV}).") from error
-    earlier = next((Path(folder) / name for folder in earlier_caches if (Path(folder) / name).is_file()), None)
     if earlier is not None:
         logger.info("Copying cached word2vec from %s to %s", earlier, path)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
