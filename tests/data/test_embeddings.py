@@ -1,3 +1,6 @@
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -6,6 +9,7 @@ from tf_varattn.data.embeddings import (Word2VecConfig, default_cache_dir, embed
                                         train_word2vec)
 from tf_varattn.data.vocab import Vocabulary
 
+_COPYFILE = shutil.copyfile
 SENTENCES = [["the", "cat", "sat"], ["the", "dog", "ran"], ["a", "cat", "ran"]] * 20
 CONFIG = Word2VecConfig(dim=8, epochs=3, seed=7)
 
@@ -68,6 +72,17 @@ def test_vectors_cached_beside_an_earlier_run_are_copied_not_trained_again(tmp_p
     copied = load_or_train_word2vec(SENTENCES, cache, CONFIG, earlier_caches=[tmp_path / "elsewhere", earlier])
     np.testing.assert_array_equal(copied["dog"], vectors["dog"])
     assert [p.name for p in cache.iterdir()] == [p.name for p in earlier.iterdir()]  # one .kv, no temporary left
+    # A copy the disk cannot hold leaves nothing behind in the cache.
+
+    def full_disk(source, target):
+        Path(target).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        load_or_train_word2vec(SENTENCES, tmp_path / "full", CONFIG, earlier_caches=[earlier])
+    assert list((tmp_path / "full").iterdir()) == []
+    monkeypatch.setattr(shutil, "copyfile", _COPYFILE)
     # A cache folder that cannot be made: the earlier copy still serves, nothing trained.
     not_a_folder = tmp_path / "a-file"
     not_a_folder.write_text("")

@@ -117,18 +117,26 @@ def load_or_train_word2vec(
                         f"with --embedding_cache_dir (or set {CACHE_DIR_ENV}).") from error
     if earlier is not None:
         logger.info("Copying cached word2vec from %s to %s", earlier, path)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        shutil.copyfile(earlier, temporary)
-        os.replace(temporary, path)
+        _write_atomically(path, lambda temporary: shutil.copyfile(earlier, temporary))
         return KeyedVectors.load(str(path))
     logger.info("Training word2vec on %d sentences (%d epochs) -> %s", len(sentences), config.epochs, path)
     vectors = train_word2vec(sentences, config)
-    # A name of this process's own: two runs sharing the cache (started side by side) never write
-    # into the same temporary file; the last rename wins with identical vectors.
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    vectors.save(str(temporary), separately=[])  # one file (no .npy side files), so one atomic rename
-    os.replace(temporary, path)
+    # One file (no .npy side files), so one atomic rename.
+    _write_atomically(path, lambda temporary: vectors.save(str(temporary), separately=[]))
     return vectors
+
+
+def _write_atomically(path: Path, write) -> None:
+    """``write(temporary)``, then renamed to ``path``; a failed write (a full disk) leaves no file.
+    The temporary name is this process's own: two runs sharing the cache (started side by side) never
+    write into the same file; the last rename wins with identical vectors."""
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def embedding_matrix(vocab: Vocabulary, vectors=None, dim: int = 300, seed: int = 0) -> np.ndarray:
