@@ -101,7 +101,7 @@ def main(argv):
     from tf_varattn.data.prepare import prepare_task_data
     from tf_varattn.decoding import Decoder, search_from_flags
     from tf_varattn.evaluation import DecodingPasses
-    from tf_varattn.interrupts import stop_points
+    from tf_varattn.interrupts import exit_status, signal_name, stop_points
     from tf_varattn.training.checkpoints import checkpoint_fingerprint
     from tf_varattn.training.runs import RunError, evaluation_epoch, load_run
 
@@ -129,13 +129,13 @@ def main(argv):
                             {"checkpoint_epoch": epoch, "checkpoint_sha256": checkpoint_fingerprint(run_dir, epoch),
                              "split": FLAGS.split, "search": search.describe()})
     try:
-        with stop_points():  # Ctrl-C stops after a decoded batch (tf_varattn/interrupts.py)
+        with stop_points():  # Ctrl-C or SIGTERM stops after a decoded batch (tf_varattn/interrupts.py)
             evaluate_and_diagnose(run_dir, config, data, model, decoder, search, epoch, suffix, seeds, passes)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM
         kept = list(passes.directory.glob("*.json.gz"))  # (none when the folder was never made)
-        print(f"\nStopped (Ctrl-C): {len(kept)} finished decoding pass(es) kept in {passes.directory}; rerun the same "
+        print(f"\nStopped ({signal_name(stop)}): {len(kept)} finished decoding pass(es) kept in {passes.directory}; rerun the same "
               "command to resume after them.", file=sys.stderr)
-        return 130
+        return exit_status(stop)
     passes.clear()
     return 0
 

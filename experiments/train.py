@@ -54,6 +54,7 @@ def main(argv):
     from tf_varattn.data.prepare import prepare_task_data
     import tensorflow as tf
 
+    from tf_varattn.interrupts import exit_status, signal_name
     from tf_varattn.training.distribute import cluster_failure
     from tf_varattn.training.loop import Trainer, TrainingError
     from tf_varattn.training.runs import RunError, RunLock, check_config, check_finished
@@ -93,10 +94,10 @@ def main(argv):
     except (DataError, TrainingError, RunError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"\nStopped (Ctrl-C): {run_dir} keeps {saved_state(run_dir)}; rerun the same command to resume "
-              "from there.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM (tf_varattn/interrupts.py)
+        print(f"\nStopped ({signal_name(stop)}): {run_dir} keeps {saved_state(run_dir)}; rerun the same command to "
+              "resume from there.", file=sys.stderr)
+        return exit_status(stop)
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
         print(f"error: {cluster_failure(error)}", file=sys.stderr)
         return 1

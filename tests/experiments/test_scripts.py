@@ -437,7 +437,7 @@ def test_make_tables_refuses_an_empty_runs_root_and_leaves_the_results_as_they_w
     assert (results / "table2.md").read_text() == "committed\n"
 
 
-def test_ctrl_c_says_where_the_run_stopped_and_bad_run_inputs_are_one_line(tmp_path, env):
+def test_ctrl_c_and_sigterm_say_where_the_run_stopped_and_bad_run_inputs_are_one_line(tmp_path, env):
     flags = ["--task=qgen", "--model=ded_dattn", "--epochs=50", "--checkpoint_minutes=0", *TINY_FLAGS,
              "--nopretrained_embeddings", f"--output_dir={tmp_path / 'run'}"]
     # pytest-xdist's workers ignore SIGINT, and a child would inherit that: give it the default back
@@ -453,6 +453,18 @@ def test_ctrl_c_says_where_the_run_stopped_and_bad_run_inputs_are_one_line(tmp_p
     assert process.returncode == 130 and "Traceback" not in stderr, stderr[:1500] + "\n[...]\n" + stderr[-2500:]
     assert "Stopped (Ctrl-C)" in stderr and "rerun the same command to resume" in stderr
     assert "keeps the checkpoint of epoch" in stderr and "stopping after this step" in stderr
+    # Started in the background by a script (`nohup ... &`: SIGINT ignored), it stops the same way on
+    # SIGTERM (`kill PID`, a scheduler's preemption), saving first, instead of ending at once.
+    process = SERVER.start(ROOT / "experiments" / "train.py", *flags, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, env=env, cwd=ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    while not (tmp_path / "run" / "checkpoints" / "epoch-2.index").exists() and process.poll() is None \
+            and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143 and "Traceback" not in stderr, stderr[:1500] + "\n[...]\n" + stderr[-2500:]
+    assert "SIGTERM: stopping after this step" in stderr and "Stopped (SIGTERM)" in stderr
+    assert "keeps the checkpoint of epoch" in stderr and "rerun the same command to resume" in stderr
     # Out-of-range sample counts are refused by the flag parser; a run without vocab.json is one line.
     result = run("generate.py", f"--run_dir={tmp_path / 'run'}", "--num_samples=0", "w1 w2 .", env=env, check=False)
     assert result.returncode != 0 and "num_samples" in result.stderr and "Traceback" not in result.stderr

@@ -125,7 +125,7 @@ class Decoder:
             results.append(self.decode_batch(ids, lengths, mode, num_samples, z_temperature, attention_temperature))
             if bar is not None:
                 bar.add(len(chunk))
-            stop_point()  # a Ctrl-C deferred by the caller (tf_varattn.interrupts) stops here
+            stop_point()  # a Ctrl-C or SIGTERM deferred by the caller (tf_varattn.interrupts) stops here
         in_length_order = np.concatenate(results, axis=0)
         decoded = np.empty_like(in_length_order)
         decoded[order] = in_length_order

@@ -103,7 +103,7 @@ class Trainer:
 
     def fit(self, stop_after_epoch: Optional[int] = None, restart_from_epoch: Optional[int] = None) -> list[dict]:
         """Trains the remaining epochs (up to ``stop_after_epoch`` if given) and returns the history.
-        Ctrl-C stops it between two steps (:mod:`tf_varattn.interrupts`) with a KeyboardInterrupt."""
+        Ctrl-C or SIGTERM stops it between two steps (:mod:`tf_varattn.interrupts`) with a KeyboardInterrupt."""
         with stop_points():
             return self._fit(stop_after_epoch, restart_from_epoch)
 
@@ -226,8 +226,8 @@ class Trainer:
                 last_save, saved = time.perf_counter(), batches
             try:
                 stop_point()
-            except KeyboardInterrupt:  # Ctrl-C: the steps since the last save are saved first (one process:
-                # in a cluster every worker would have to save together)
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the steps since the last save are saved first
+                # (one process: in a cluster every worker would have to save together)
                 cluster = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
                 if self.checkpoint_seconds is not None and saved != batches and not cluster:
                     self.log(f"Saving epoch {epoch} after {batches} batches before stopping.")
