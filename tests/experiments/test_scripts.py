@@ -440,30 +440,30 @@ def test_make_tables_refuses_an_empty_runs_root_and_leaves_the_results_as_they_w
 def test_ctrl_c_and_sigterm_say_where_the_run_stopped_and_bad_run_inputs_are_one_line(tmp_path, env):
     flags = ["--task=qgen", "--model=ded_dattn", "--epochs=50", "--checkpoint_minutes=0", *TINY_FLAGS,
              "--nopretrained_embeddings", f"--output_dir={tmp_path / 'run'}"]
+    deadline = time.time() + 600
+
+    def stopped_after_epoch(epoch, sigint, stop):
+        """train.py started with SIGINT handled as ``sigint``, sent ``stop`` once epoch ``epoch`` is
+        saved: its exit status and standard error."""
+        process = SERVER.start(ROOT / "experiments" / "train.py", *flags, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env, cwd=ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
+        while not (tmp_path / "run" / "checkpoints" / f"epoch-{epoch}.index").exists() and process.poll() is None \
+                and time.time() < deadline:
+            time.sleep(0.05)
+        process.send_signal(stop)
+        _, stderr = process.communicate(timeout=120)
+        assert "Traceback" not in stderr, stderr[:1500] + "\n[...]\n" + stderr[-2500:]
+        return process.returncode, stderr
+
     # pytest-xdist's workers ignore SIGINT, and a child would inherit that: give it the default back
     # (the script server gives its script the client's SIGINT handling).
-    process = SERVER.start(ROOT / "experiments" / "train.py", *flags, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, env=env, cwd=ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.time() + 600
-    while not (tmp_path / "run" / "checkpoints" / "epoch-1.index").exists() and process.poll() is None \
-            and time.time() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130 and "Traceback" not in stderr, stderr[:1500] + "\n[...]\n" + stderr[-2500:]
-    assert "Stopped (Ctrl-C)" in stderr and "rerun the same command to resume" in stderr
+    returncode, stderr = stopped_after_epoch(1, signal.SIG_DFL, signal.SIGINT)
+    assert returncode == 130 and "Stopped (Ctrl-C)" in stderr and "rerun the same command to resume" in stderr
     assert "keeps the checkpoint of epoch" in stderr and "stopping after this step" in stderr
     # Started in the background by a script (`nohup ... &`: SIGINT ignored), it stops the same way on
     # SIGTERM (`kill PID`, a scheduler's preemption), saving first, instead of ending at once.
-    process = SERVER.start(ROOT / "experiments" / "train.py", *flags, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, env=env, cwd=ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    while not (tmp_path / "run" / "checkpoints" / "epoch-2.index").exists() and process.poll() is None \
-            and time.time() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 143 and "Traceback" not in stderr, stderr[:1500] + "\n[...]\n" + stderr[-2500:]
-    assert "SIGTERM: stopping after this step" in stderr and "Stopped (SIGTERM)" in stderr
+    returncode, stderr = stopped_after_epoch(2, signal.SIG_IGN, signal.SIGTERM)
+    assert returncode == 143 and "SIGTERM: stopping after this step" in stderr and "Stopped (SIGTERM)" in stderr
     assert "keeps the checkpoint of epoch" in stderr and "rerun the same command to resume" in stderr
     # Out-of-range sample counts are refused by the flag parser; a run without vocab.json is one line.
     result = run("generate.py", f"--run_dir={tmp_path / 'run'}", "--num_samples=0", "w1 w2 .", env=env, check=False)
