@@ -39,14 +39,18 @@ _DEFERRED = {
 _requested: Optional[int] = None  # the signal waiting for the next stop point
 
 
+def _signal_of(stop: KeyboardInterrupt) -> int:
+    return signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
+
+
 def signal_name(stop: KeyboardInterrupt) -> str:
     """How a script names what stopped it: "SIGTERM" or "Ctrl-C"."""
-    return "SIGTERM" if isinstance(stop, Terminated) else "Ctrl-C"
+    return _DEFERRED[_signal_of(stop)][1]
 
 
 def exit_status(stop: KeyboardInterrupt) -> int:
     """The exit status of a script stopped by ``stop``: 143 after SIGTERM, 130 after Ctrl-C."""
-    return _DEFERRED[signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT][3]
+    return _DEFERRED[_signal_of(stop)][3]
 
 
 def _raise(signum: int) -> None:
